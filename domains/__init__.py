@@ -1,0 +1,1 @@
+"""Domain packages: one per science. Import as ``from symcl.domains import dna``."""

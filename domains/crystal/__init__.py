@@ -1,0 +1,1 @@
+"""crystal: lattice-translation views for microscopy defects (issue 5)."""

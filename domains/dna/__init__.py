@@ -1,0 +1,1 @@
+"""dna: strand-invariant embeddings for metagenomics (issue 4)."""

@@ -1,0 +1,1 @@
+"""protein: alignment-derived pseudo-distance regression (issue 6)."""

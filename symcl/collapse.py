@@ -1,0 +1,103 @@
+"""Collapse detection: stop when uniformity degrades, even while the loss keeps improving."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One periodic evaluation. Lower is better for all three numbers."""
+
+    step: int
+    uniformity: float
+    alignment: float | None = None
+    loss: float | None = None
+
+
+class CollapseMonitor:
+    """Early-stopping rule on uniformity (Wang & Isola 2020).
+
+    A run is stopped once uniformity has been worse than its best value by more than
+    ``min_delta`` for ``patience`` consecutive evaluations. The loss and alignment are
+    not trusted on their own: a collapsing encoder keeps improving both while its
+    embeddings crowd together. When they improved during the degradation the stop is
+    reported as a collapse.
+
+    Attributes (set by :meth:`update`)
+    ----------------------------------
+    best_ : Evaluation or None
+        The evaluation with the lowest uniformity so far; restore its weights.
+    should_stop_ : bool
+    collapsed_ : bool
+        The stop happened while loss or alignment were still improving.
+    reason_ : str
+        Why the run stopped, in words; empty while it runs.
+    """
+
+    def __init__(self, patience: int = 3, min_delta: float = 1e-3):
+        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
+            raise ValueError(f"The 'patience' parameter of CollapseMonitor must be an integer >= 1. Got {patience!r} instead.")
+        if not (isinstance(min_delta, (int, float)) and math.isfinite(min_delta) and min_delta >= 0):
+            raise ValueError(f"The 'min_delta' parameter of CollapseMonitor must be finite and >= 0. Got {min_delta!r} instead.")
+        self.patience = patience
+        self.min_delta = float(min_delta)
+        self.history_: list[Evaluation] = []
+        self.best_: Evaluation | None = None
+        self.bad_evaluations_ = 0
+        self.should_stop_ = False
+        self.collapsed_ = False
+        self.reason_ = ""
+
+    def update(
+        self, step: int, *, uniformity: float, alignment: float | None = None, loss: float | None = None
+    ) -> bool:
+        """Record an evaluation; return True when training should stop."""
+        if not math.isfinite(uniformity):
+            raise ValueError(f"The 'uniformity' passed to CollapseMonitor.update must be finite. Got {uniformity!r} at step {step}.")
+        current = Evaluation(step, float(uniformity), alignment, loss)
+        self.history_.append(current)
+        if self.best_ is None or current.uniformity < self.best_.uniformity - self.min_delta:
+            self.best_ = current
+            self.bad_evaluations_ = 0
+        elif current.uniformity > self.best_.uniformity + self.min_delta:
+            self.bad_evaluations_ += 1
+        else:
+            self.bad_evaluations_ = 0
+        if self.bad_evaluations_ >= self.patience and not self.should_stop_:
+            self.should_stop_ = True
+            self._explain(current)
+        return self.should_stop_
+
+    def _explain(self, current: Evaluation) -> None:
+        best = self.best_
+        improved = [
+            f"{name} improved from {before:.4g} to {after:.4g}"
+            for name, before, after in (
+                ("alignment", best.alignment, current.alignment),
+                ("loss", best.loss, current.loss),
+            )
+            if before is not None and after is not None and after < before
+        ]
+        self.collapsed_ = bool(improved)
+        self.reason_ = (
+            f"uniformity degraded from {best.uniformity:.4g} (step {best.step}) to "
+            f"{current.uniformity:.4g} (step {current.step}) for {self.patience} evaluations"
+        )
+        if improved:
+            self.reason_ += " while " + " and ".join(improved) + ": the embeddings are collapsing"
+
+    def state_dict(self) -> dict:
+        """JSON-serialisable state, for checkpoints."""
+        return {
+            "history": [vars(e) for e in self.history_],
+            "patience": self.patience,
+            "min_delta": self.min_delta,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Replay a saved history, restoring every derived attribute."""
+        self.__init__(state["patience"], state["min_delta"])
+        for e in state["history"]:
+            self.update(e["step"], uniformity=e["uniformity"], alignment=e["alignment"], loss=e["loss"])

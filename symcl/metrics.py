@@ -1,0 +1,74 @@
+"""Representation-quality metrics: alignment, uniformity (Wang & Isola 2020), effective rank."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def alignment(z1: Tensor, z2: Tensor, alpha: float = 2.0) -> Tensor:
+    """Mean distance between positive pairs, ``E ||f(x) - f(y)||^alpha``; lower is better.
+
+    Wang & Isola 2020, "Understanding Contrastive Representation Learning through
+    Alignment and Uniformity on the Hypersphere". Inputs are L2-normalised first, so the
+    value lies in [0, 2^alpha].
+
+    Shapes: z1, z2 (N, d). Returns a 0-dim tensor.
+    """
+    _check_pair(z1, z2)
+    if not alpha > 0:
+        raise ValueError(f"The 'alpha' parameter of alignment must be > 0. Got {alpha!r} instead.")
+    z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+    return (z1 - z2).norm(dim=1).pow(alpha).mean()
+
+
+def uniformity(z: Tensor, t: float = 2.0) -> Tensor:
+    """Log of the mean Gaussian potential over distinct pairs, ``log E exp(-t ||zi - zj||²)``.
+
+    Wang & Isola 2020. Lower (more negative) is more uniform; collapsed embeddings give
+    0, and the bound for uniform points on the sphere tends to ``-2t`` for large d.
+    Computed as a log-mean-exp, so it is stable for well-spread embeddings.
+
+    Shape: z (N, d) with N >= 2. Returns a 0-dim tensor.
+    """
+    _check_matrix("uniformity", "z", z, min_rows=2)
+    if not t > 0:
+        raise ValueError(f"The 't' parameter of uniformity must be > 0. Got {t!r} instead.")
+    sq_dists = torch.pdist(F.normalize(z, dim=1), p=2).pow(2)
+    return torch.logsumexp(-t * sq_dists, dim=0) - math.log(sq_dists.numel())
+
+
+def effective_rank(z: Tensor, eps: float = 1e-12) -> float:
+    """Effective rank (Roy & Vetterli 2007): exp of the entropy of normalised singular values.
+
+    1 for collapsed (rank-one) embeddings, up to ``min(N, d)`` for isotropic ones. The
+    matrix is not centred, as in RankMe (Garrido et al. 2023).
+
+    Shape: z (N, d). Returns a float.
+    """
+    _check_matrix("effective_rank", "z", z, min_rows=1)
+    s = torch.linalg.svdvals(z.detach().to(torch.float64))
+    p = s / (s.sum() + eps)
+    entropy = -(p * torch.log(p + eps)).sum()
+    return float(torch.exp(entropy))
+
+
+def _check_pair(z1: Tensor, z2: Tensor) -> None:
+    _check_matrix("alignment", "z1", z1, min_rows=1)
+    _check_matrix("alignment", "z2", z2, min_rows=1)
+    if z1.shape != z2.shape:
+        raise ValueError(
+            f"The 'z1' and 'z2' parameters of alignment must have the same shape. Got {tuple(z1.shape)} and {tuple(z2.shape)} instead."
+        )
+
+
+def _check_matrix(func: str, name: str, z: Tensor, *, min_rows: int) -> None:
+    if not isinstance(z, Tensor):
+        raise TypeError(f"The '{name}' parameter of {func} must be a torch.Tensor. Got {type(z).__name__} instead.")
+    if z.ndim != 2 or z.shape[0] < min_rows or z.shape[1] < 1:
+        raise ValueError(
+            f"The '{name}' parameter of {func} must have shape (N, d) with N >= {min_rows}. Got {tuple(z.shape)} instead."
+        )

@@ -1,0 +1,71 @@
+"""InfoNCE as a module: the loss plus its state (learnable temperature, negatives queue)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from symcl.objectives.info_nce import masked_info_nce
+from symcl.objectives.temperature import LearnableTemperature
+from symcl.queue import NegativeQueue
+
+
+class InfoNCE(nn.Module):
+    """Stateful wrapper of :func:`symcl.info_nce` for training loops.
+
+    In training mode each call computes the loss against the current queue bank
+    (excluding same-group entries when ``groups`` is given) and then enqueues the
+    detached ``z2`` keys. In eval mode the queue is read but never written.
+
+    Parameters
+    ----------
+    temperature : float or LearnableTemperature
+        Fixed or learnable softmax temperature.
+    queue : NegativeQueue, optional
+        Bank of extra negatives.
+    hard_negative_beta, debias_tau_plus, chunk_size
+        As in :func:`symcl.info_nce`.
+    """
+
+    def __init__(
+        self,
+        temperature: float | LearnableTemperature = 0.1,
+        *,
+        queue: NegativeQueue | None = None,
+        hard_negative_beta: float = 0.0,
+        debias_tau_plus: float = 0.0,
+        chunk_size: int | None = None,
+    ):
+        super().__init__()
+        self.temperature = temperature
+        self.queue = queue
+        self.hard_negative_beta = hard_negative_beta
+        self.debias_tau_plus = debias_tau_plus
+        self.chunk_size = chunk_size
+
+    def current_temperature(self) -> float:
+        """The temperature as a float, for logging."""
+        t = self.temperature
+        return float(t().detach()) if isinstance(t, nn.Module) else float(t)
+
+    def forward(self, z1: Tensor, z2: Tensor, *, exclude: Tensor | None = None, groups: Tensor | None = None) -> Tensor:
+        """Loss of a batch. Shapes: z1, z2 (N, d); exclude (N, N) bool; groups (N,) int."""
+        negatives = negatives_exclude = None
+        if self.queue is not None and len(self.queue) > 0:
+            negatives = self.queue.negatives()
+            if groups is not None:
+                negatives_exclude = self.queue.exclusion_mask(groups)
+        loss = masked_info_nce(
+            z1,
+            z2,
+            temperature=self.temperature,
+            negatives=negatives,
+            exclude=exclude,
+            groups=groups,
+            hard_negative_beta=self.hard_negative_beta,
+            debias_tau_plus=self.debias_tau_plus,
+            chunk_size=self.chunk_size,
+            negatives_exclude=negatives_exclude,
+        )
+        if self.queue is not None and self.training:
+            self.queue.enqueue(z2.detach(), groups)  # after the loss: the old bank is used first
+        return loss

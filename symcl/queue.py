@@ -1,0 +1,104 @@
+"""A ring buffer of past embeddings used as extra negatives (MoCo, He et al. 2020)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class NegativeQueue(nn.Module):
+    """Fixed-size FIFO bank of negatives, with entry ages and optional group ids.
+
+    Everything lives in registered buffers, so the queue moves with ``.to(device)`` and
+    is saved in a ``state_dict`` (checkpoints resume with the same bank).
+
+    Order of use in a training step: compute the loss with the *current* bank, then
+    :meth:`enqueue` the new keys. Enqueueing first would put each sample's own key in
+    its denominator as a negative.
+
+    Ages count :meth:`enqueue` calls: entries of the latest call have age 0, and each
+    further call adds 1. With ``max_age`` set, entries older than ``max_age`` are never
+    returned (their encoder has drifted too far).
+
+    Parameters
+    ----------
+    size : int
+        Capacity in entries.
+    dim : int
+        Embedding dimension d.
+    max_age : int, optional
+        Largest usable age in steps; None keeps entries until they are overwritten.
+    """
+
+    def __init__(self, size: int, dim: int, max_age: int | None = None):
+        super().__init__()
+        for name, value, low in (("size", size, 1), ("dim", dim, 1)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"The '{name}' parameter of NegativeQueue must be an integer >= {low}. Got {value!r} instead.")
+        if max_age is not None and (not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 0):
+            raise ValueError(f"The 'max_age' parameter of NegativeQueue must be None or an integer >= 0. Got {max_age!r} instead.")
+        self.size = size
+        self.dim = dim
+        self.max_age = max_age
+        self.register_buffer("keys", torch.zeros(size, dim))
+        self.register_buffer("group_ids", torch.zeros(size, dtype=torch.long))
+        self.register_buffer("has_group", torch.zeros(size, dtype=torch.bool))
+        self.register_buffer("written_at", torch.full((size,), -1, dtype=torch.long))  # -1: empty
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))
+        self.register_buffer("pointer", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def enqueue(self, keys: Tensor, groups: Tensor | None = None) -> None:
+        """Add a batch of keys (detached), overwriting the oldest entries.
+
+        Shapes: keys (B, d); groups (B,) integer ids, or None for ungrouped entries.
+        """
+        if not isinstance(keys, Tensor) or keys.ndim != 2 or keys.shape[1] != self.dim:
+            shape = tuple(keys.shape) if isinstance(keys, Tensor) else type(keys).__name__
+            raise ValueError(f"The 'keys' parameter of NegativeQueue.enqueue must have shape (B, {self.dim}). Got {shape} instead.")
+        if groups is not None and (not isinstance(groups, Tensor) or groups.shape != keys.shape[:1]):
+            shape = tuple(groups.shape) if isinstance(groups, Tensor) else type(groups).__name__
+            raise ValueError(
+                f"The 'groups' parameter of NegativeQueue.enqueue must have shape ({keys.shape[0]},). Got {shape} instead."
+            )
+        keys = keys.detach()[-self.size :]
+        self.step += 1
+        slots = (self.pointer + torch.arange(len(keys), device=self.keys.device)) % self.size
+        self.keys[slots] = keys.to(self.keys.dtype)
+        self.written_at[slots] = self.step
+        if groups is None:
+            self.has_group[slots] = False
+        else:
+            self.group_ids[slots] = groups.detach()[-self.size :].to(torch.long)
+            self.has_group[slots] = True
+        self.pointer.copy_((self.pointer + len(keys)) % self.size)
+
+    def usable(self) -> Tensor:
+        """Bool mask over slots: filled and not older than ``max_age``. Shape: (size,)."""
+        filled = self.written_at >= 0
+        if self.max_age is None:
+            return filled
+        return filled & (self.step - self.written_at <= self.max_age)
+
+    def ages(self) -> Tensor:
+        """Ages in steps of the usable entries, in the order of :meth:`negatives`. Shape: (M,)."""
+        return (self.step - self.written_at)[self.usable()]
+
+    def negatives(self) -> Tensor:
+        """The usable keys. Shape: (M, d)."""
+        return self.keys[self.usable()]
+
+    def exclusion_mask(self, groups: Tensor) -> Tensor:
+        """Bool (N, M): entry k shares sample i's group, so it is a false negative for i.
+
+        Columns follow :meth:`negatives`. Entries enqueued without groups are never excluded.
+        """
+        usable = self.usable()
+        same = groups.to(self.group_ids.device)[:, None] == self.group_ids[usable][None, :]
+        return same & self.has_group[usable][None, :]
+
+    def __len__(self) -> int:
+        return int(self.usable().sum())
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, dim={self.dim}, max_age={self.max_age}"

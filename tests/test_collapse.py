@@ -1,0 +1,56 @@
+import pytest
+
+from symcl import CollapseMonitor
+
+
+def _feed(monitor, uniformity, alignment, loss):
+    stops = []
+    for step, values in enumerate(zip(uniformity, alignment, loss)):
+        u, a, l = values
+        stops.append(monitor.update(step * 10, uniformity=u, alignment=a, loss=l))
+    return stops
+
+
+def test_stops_on_uniformity_degradation_while_alignment_improves():
+    monitor = CollapseMonitor(patience=3, min_delta=0.01)
+    stops = _feed(
+        monitor,
+        uniformity=[-1.0, -2.0, -2.5, -2.0, -1.5, -1.0, -0.5],
+        alignment=[1.0, 0.8, 0.6, 0.4, 0.2, 0.1, 0.05],
+        loss=[5.0, 4.0, 3.0, 2.5, 2.0, 1.5, 1.0],
+    )
+    assert stops == [False, False, False, False, False, True, True]
+    assert monitor.best_.step == 20
+    assert monitor.collapsed_
+    assert "uniformity degraded from -2.5 (step 20) to -1 (step 50)" in monitor.reason_
+    assert "alignment improved" in monitor.reason_ and "collapsing" in monitor.reason_
+
+
+def test_keeps_going_while_uniformity_improves_or_holds():
+    monitor = CollapseMonitor(patience=2, min_delta=0.01)
+    stops = _feed(monitor, [-1, -2, -2.005, -2.004, -3, -2.995], [1] * 6, [1] * 6)
+    assert not any(stops)
+    assert monitor.reason_ == ""
+
+
+def test_a_recovery_resets_the_patience():
+    monitor = CollapseMonitor(patience=2)
+    stops = _feed(monitor, [-2, -1, -2.5, -1, -1], [None] * 5, [None] * 5)
+    assert stops == [False, False, False, False, True]
+    assert not monitor.collapsed_  # nothing else was reported to have improved
+
+
+def test_state_round_trip():
+    monitor = CollapseMonitor(patience=2)
+    _feed(monitor, [-2, -1], [0.5, 0.4], [3, 2])
+    copy = CollapseMonitor()
+    copy.load_state_dict(monitor.state_dict())
+    assert copy.update(20, uniformity=-1.0) and monitor.update(20, uniformity=-1.0)
+    assert copy.reason_ == monitor.reason_
+
+
+def test_bad_parameters():
+    with pytest.raises(ValueError, match="'patience'.*Got 0"):
+        CollapseMonitor(patience=0)
+    with pytest.raises(ValueError, match="'uniformity'.*finite.*step 3"):
+        CollapseMonitor().update(3, uniformity=float("nan"))

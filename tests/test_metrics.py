@@ -1,0 +1,47 @@
+import itertools
+import math
+
+import pytest
+import torch
+
+import symcl
+
+
+def test_alignment_extremes():
+    z = torch.randn(10, 4)
+    assert symcl.alignment(z, z * 3).item() == pytest.approx(0.0, abs=1e-6)
+    assert symcl.alignment(z, -z).item() == pytest.approx(4.0, rel=1e-6)  # ||2u||^2
+    assert symcl.alignment(z, -z, alpha=1).item() == pytest.approx(2.0, rel=1e-6)
+
+
+def test_uniformity_matches_the_pairwise_definition():
+    g = torch.Generator().manual_seed(0)
+    z = torch.nn.functional.normalize(torch.randn(12, 5, generator=g), dim=1)
+    pairs = [math.exp(-2 * float((z[i] - z[j]).pow(2).sum())) for i, j in itertools.combinations(range(12), 2)]
+    assert symcl.uniformity(z).item() == pytest.approx(math.log(sum(pairs) / len(pairs)), rel=1e-5)
+
+
+def test_uniformity_is_zero_when_collapsed_and_negative_when_spread():
+    assert symcl.uniformity(torch.ones(20, 8)).item() == pytest.approx(0.0, abs=1e-6)
+    spread = torch.randn(500, 32, generator=torch.Generator().manual_seed(0))
+    assert symcl.uniformity(spread).item() < -3.5  # -2t = -4 is the large-d limit
+
+
+def test_effective_rank_extremes():
+    assert symcl.effective_rank(torch.ones(50, 16)) == pytest.approx(1.0, abs=1e-6)
+    assert symcl.effective_rank(torch.eye(16)) == pytest.approx(16.0, rel=1e-6)
+    two = torch.zeros(10, 8)
+    two[:5, 0] = 1
+    two[5:, 1] = 1
+    assert symcl.effective_rank(two) == pytest.approx(2.0, rel=1e-6)
+
+
+def test_metric_input_validation():
+    with pytest.raises(ValueError, match="'z1' and 'z2'.*same shape"):
+        symcl.alignment(torch.randn(3, 4), torch.randn(4, 4))
+    with pytest.raises(ValueError, match=r"'z'.*N >= 2"):
+        symcl.uniformity(torch.randn(1, 4))
+    with pytest.raises(TypeError, match="'z'.*torch.Tensor"):
+        symcl.effective_rank([[1.0]])
+    with pytest.raises(ValueError, match="'t'.*> 0"):
+        symcl.uniformity(torch.randn(3, 4), t=0)

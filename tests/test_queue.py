@@ -1,0 +1,114 @@
+import pytest
+import torch
+from reference import reference_info_nce
+
+import symcl
+from symcl import InfoNCE, NegativeQueue
+
+
+def _rows(start, count, dim=3):
+    """Keys whose first coordinate names their batch position, so order is visible."""
+    keys = torch.zeros(count, dim)
+    keys[:, 0] = torch.arange(start, start + count, dtype=torch.float32)
+    return keys
+
+
+def test_ring_buffer_overwrites_the_oldest_entries():
+    queue = NegativeQueue(size=5, dim=3)
+    assert len(queue) == 0 and queue.negatives().shape == (0, 3)
+    queue.enqueue(_rows(0, 3))
+    queue.enqueue(_rows(3, 3))  # wraps: slots 3, 4, 0
+    assert len(queue) == 5
+    assert sorted(queue.negatives()[:, 0].tolist()) == [1, 2, 3, 4, 5]
+    assert sorted(queue.ages().tolist()) == [0, 0, 0, 1, 1]
+
+
+def test_batch_larger_than_the_queue_keeps_its_last_entries():
+    queue = NegativeQueue(size=4, dim=3)
+    queue.enqueue(_rows(0, 10))
+    assert sorted(queue.negatives()[:, 0].tolist()) == [6, 7, 8, 9]
+
+
+def test_entries_older_than_max_age_are_never_used():
+    queue = NegativeQueue(size=100, dim=3, max_age=1)
+    for step in range(4):
+        queue.enqueue(_rows(10 * step, 2))
+    # Steps 0..3 wrote ages 3, 2, 1, 0: only the last two batches are usable.
+    assert sorted(queue.negatives()[:, 0].tolist()) == [20, 21, 30, 31]
+    assert queue.ages().max().item() == 1
+
+
+def test_same_group_entries_are_excluded_as_false_negatives():
+    queue = NegativeQueue(size=8, dim=3)
+    queue.enqueue(_rows(0, 3), groups=torch.tensor([7, 8, 9]))
+    queue.enqueue(_rows(3, 1))  # ungrouped: never excluded
+    mask = queue.exclusion_mask(torch.tensor([8, 1]))
+    labels = queue.negatives()[:, 0].tolist()
+    assert mask.shape == (2, 4)
+    assert [labels[k] for k in range(4) if mask[0, k]] == [1]
+    assert not mask[1].any()
+
+
+def test_loss_uses_the_old_bank_then_enqueues():
+    g = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)) for _ in range(3)]
+    loss_fn = InfoNCE(0.2, queue=NegativeQueue(size=6, dim=3))
+    losses = [loss_fn(z1, z2) for z1, z2 in batches]
+    # Step 0 sees an empty bank; step 1 sees step 0's keys; step 2 the last 6 keys.
+    torch.testing.assert_close(losses[0], symcl.info_nce(*batches[0], temperature=0.2))
+    torch.testing.assert_close(losses[1], symcl.info_nce(*batches[1], temperature=0.2, negatives=batches[0][1]))
+    bank = torch.cat([batches[0][1], batches[1][1]])[-6:]
+    expected = reference_info_nce(*batches[2], temperature=0.2, negatives=bank)
+    assert losses[2].item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_group_exclusion_reaches_the_loss():
+    g = torch.Generator().manual_seed(1)
+    old = torch.randn(4, 3, generator=g)
+    old_groups = torch.tensor([0, 1, 2, 3])
+    z1, z2 = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+    groups = torch.tensor([0, 5, 2, 6])
+    loss_fn = InfoNCE(0.5, queue=NegativeQueue(size=8, dim=3))
+    loss_fn.queue.enqueue(old, old_groups)
+    loss = loss_fn(z1, z2, groups=groups)
+    expected = reference_info_nce(
+        z1, z2, temperature=0.5, negatives=old, groups=groups,
+        negatives_exclude=groups[:, None] == old_groups[None, :],
+    )
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_eval_mode_reads_but_never_writes_the_queue():
+    loss_fn = InfoNCE(queue=NegativeQueue(size=8, dim=3)).eval()
+    loss_fn(torch.randn(4, 3), torch.randn(4, 3))
+    assert len(loss_fn.queue) == 0
+
+
+def test_state_dict_round_trip_restores_the_bank():
+    queue = NegativeQueue(size=5, dim=3, max_age=3)
+    queue.enqueue(_rows(0, 4), groups=torch.arange(4))
+    queue.enqueue(_rows(4, 2))
+    copy = NegativeQueue(size=5, dim=3, max_age=3)
+    copy.load_state_dict(queue.state_dict())
+    torch.testing.assert_close(copy.negatives(), queue.negatives())
+    torch.testing.assert_close(copy.ages(), queue.ages())
+    copy.enqueue(_rows(6, 1))
+    queue.enqueue(_rows(6, 1))
+    torch.testing.assert_close(copy.negatives(), queue.negatives())
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [(dict(size=0, dim=3), "'size'"), (dict(size=4, dim=0), "'dim'"), (dict(size=4, dim=3, max_age=-1), "'max_age'")],
+)
+def test_bad_queue_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        NegativeQueue(**kwargs)
+
+
+def test_bad_enqueue_shapes():
+    queue = NegativeQueue(size=4, dim=3)
+    with pytest.raises(ValueError, match=r"'keys'.*\(B, 3\).*\(2, 5\)"):
+        queue.enqueue(torch.zeros(2, 5))
+    with pytest.raises(ValueError, match=r"'groups'.*\(2,\)"):
+        queue.enqueue(torch.zeros(2, 3), groups=torch.zeros(3))

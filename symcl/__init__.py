@@ -5,9 +5,10 @@ Domains live in :mod:`symcl.domains` and are never imported from here.
 """
 
 from symcl.collapse import CollapseMonitor
+from symcl.embedding import embed
 from symcl.metrics import alignment, effective_rank, uniformity
 from symcl.objectives import InfoNCE, LearnableTemperature, info_nce
-from symcl.queue import NegativeQueue
+from symcl.negative_queue import NegativeQueue
 
 __version__ = "0.1.0"
 
@@ -19,6 +20,7 @@ __all__ = [
     "__version__",
     "alignment",
     "effective_rank",
+    "embed",
     "info_nce",
     "uniformity",
 ]

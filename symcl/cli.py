@@ -1,11 +1,24 @@
-"""The ``symcl`` command line. Thin: parse, call a library function, write files."""
+"""The ``symcl`` command line. Thin: parse, call a library function, write files.
+
+Command groups are plugged in through the ``symcl.commands`` entry-point group: each
+entry is a ``register(subparsers)`` function (the domains register ``dna``, ``crystal``
+and ``protein``), so this core module never imports a domain.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from importlib.metadata import entry_points
+
+import torch
 
 import symcl
+from symcl.errors import TrainingError, UserInputError
+from symcl.training.config import TrainConfig
+
+USER_ERRORS = (UserInputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,14 +27,112 @@ def build_parser() -> argparse.ArgumentParser:
         description="Symmetry-aware contrastive learning for crystals, DNA and proteins.",
     )
     parser.add_argument("--version", action="version", version=f"symcl {symcl.__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for entry in sorted(entry_points(group="symcl.commands"), key=lambda e: e.name):
+        entry.load()(subparsers)
+    parser.set_defaults(handler=lambda args: parser.print_help())
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help()
+    args = build_parser().parse_args(argv)
+    return run_guarded(lambda: args.handler(args))
+
+
+def run_guarded(run: Callable[[], object]) -> int:
+    """Run a command: user errors print one line (exit 2), training failures too (exit 1)."""
+    try:
+        run()
+    except USER_ERRORS as error:
+        print(f"symcl: error: {error}", file=sys.stderr)
+        return 2
+    except TrainingError as error:
+        print(f"symcl: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("symcl: interrupted", file=sys.stderr)
+        return 130
     return 0
+
+
+def add_command_group(subparsers, name: str, help: str) -> argparse._SubParsersAction:
+    """Add a command group such as ``symcl dna``; returns the subparsers for its commands."""
+    group = subparsers.add_parser(name, help=help, description=help)
+    group.set_defaults(handler=lambda args: group.print_help())
+    return group.add_subparsers(title="commands", metavar="COMMAND")
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, *, steps: int = 1000, batch_size: int = 128) -> None:
+    """The flags every ``train`` command shares."""
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (model, config, history, checkpoints)")
+    parser.add_argument("--steps", type=_positive_int, default=steps, help=f"optimiser steps (default {steps})")
+    parser.add_argument("--batch-size", type=_int_at_least(2), default=batch_size, help=f"samples per step (default {batch_size})")
+    parser.add_argument("--lr", type=_positive_float, default=1e-3, help="peak learning rate (default 1e-3)")
+    parser.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
+    parser.add_argument("--checkpoint-every", type=_non_negative_int, default=100, metavar="K",
+                        help="steps between checkpoints; 0 keeps only the final one (default 100)")
+    parser.add_argument("--eval-every", type=_non_negative_int, default=100, metavar="K",
+                        help="steps between evaluations; 0 disables them (default 100)")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def train_config_from(args: argparse.Namespace) -> TrainConfig:
+    """A TrainConfig from the common training flags."""
+    return TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        eval_every=args.eval_every,
+        device=resolve_device(args.device),
+    )
+
+
+def resolve_device(name: str) -> str:
+    """Check a --device value; "auto" picks CUDA when present."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cpu":
+        return name
+    if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise UserInputError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+        return name
+    raise UserInputError(f"--device must be cpu, cuda, cuda:N or auto. Got {name!r} instead.")
+
+
+def _positive_int(text: str) -> int:
+    return _int_at_least(1)(text)
+
+
+def _non_negative_int(text: str) -> int:
+    return _int_at_least(0)(text)
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
 
 
 if __name__ == "__main__":

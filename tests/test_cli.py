@@ -1,19 +1,78 @@
 import subprocess
 import sys
 
+import pytest
+import torch
+
 import symcl
+from symcl.checkpoint import save_state
 from symcl.cli import main
 
 
+def _run(*args):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True)
+
+
 def test_version_flag(capsys):
-    try:
+    with pytest.raises(SystemExit) as exit:
         main(["--version"])
-    except SystemExit as exit:
-        assert exit.code == 0
+    assert exit.value.code == 0
     assert capsys.readouterr().out.strip() == f"symcl {symcl.__version__}"
 
 
 def test_console_script_runs():
-    result = subprocess.run([sys.executable, "-m", "symcl.cli", "--version"], capture_output=True, text=True)
+    result = _run("-m", "symcl.cli", "--version")
     assert result.returncode == 0
     assert symcl.__version__ in result.stdout
+
+
+@pytest.mark.parametrize("group", ["dna", "crystal", "protein"])
+def test_domain_groups_are_registered(group, capsys):
+    assert main([group]) == 0
+    assert f"usage: symcl {group}" in capsys.readouterr().out
+
+
+def test_help_lists_the_groups(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("dna", "crystal", "protein"))
+
+
+def test_unknown_command_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["fold-proteins"])
+    assert exit.value.code == 2
+    assert "invalid choice: 'fold-proteins'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--steps", "0"], "argument --steps: must be an integer >= 1, got 0"),
+        (["--lr", "-1"], "argument --lr: must be a finite number > 0, got -1"),
+        (["--seed", "x"], "argument --seed: must be an integer >= 0, got 'x'"),
+        (["--device", "tpu"], "--device must be cpu, cuda, cuda:N or auto. Got 'tpu' instead."),
+    ],
+)
+def test_training_flag_errors_print_one_line_and_exit_2(tmp_path, flags, message):
+    result = _run("-m", "symcl.toy", "--out", str(tmp_path), "--quiet", *flags)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_missing_cuda_is_a_user_error(tmp_path):
+    result = _run("-m", "symcl.toy", "--out", str(tmp_path), "--device", "cuda", "--quiet")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "symcl: error: --device cuda: CUDA is not available on this machine; use --device cpu"
+
+
+def test_corrupt_checkpoint_on_resume_is_one_line_naming_the_file(tmp_path):
+    path = save_state(tmp_path / "checkpoints" / "step-00000010.safetensors", {"w": torch.zeros(50)})
+    path.write_bytes(path.read_bytes()[:40])
+    result = _run("-m", "symcl.toy", "--out", str(tmp_path), "--resume", "--quiet", "--steps", "20")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "step-00000010.safetensors: corrupt or truncated checkpoint" in lines[0]

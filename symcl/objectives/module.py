@@ -6,7 +6,7 @@ from torch import Tensor, nn
 
 from symcl.objectives.info_nce import masked_info_nce
 from symcl.objectives.temperature import LearnableTemperature
-from symcl.queue import NegativeQueue
+from symcl.negative_queue import NegativeQueue
 
 
 class InfoNCE(nn.Module):

@@ -1,0 +1,85 @@
+"""The training configuration, a plain dataclass created at the entry point."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+
+@dataclass
+class TrainConfig:
+    """Everything :func:`symcl.training.fit` needs to know besides model, data and objective.
+
+    Attributes
+    ----------
+    steps : int
+        Optimiser steps in total.
+    batch_size : int
+        Samples per step (each gives two views).
+    lr, weight_decay : float
+        AdamW learning rate and decoupled weight decay.
+    warmup_steps : int
+        Linear warm-up length before the cosine decay to zero.
+    grad_clip : float or None
+        Maximum global gradient norm; None disables clipping.
+    seed : int
+        Seeds the data sampling generator and the global RNGs at the start of training.
+    eval_every : int
+        Steps between evaluations (alignment, uniformity, effective rank); 0 disables.
+    eval_batch_size : int
+        Samples of the fixed evaluation batch.
+    checkpoint_every : int
+        Steps between checkpoints; 0 keeps only the final one.
+    keep_checkpoints : int
+        Newest checkpoints kept on disk.
+    early_stopping_patience : int or None
+        Evaluations of degrading uniformity before stopping; None disables early stopping.
+    restore_best : bool
+        On an early stop, restore the weights of the best-uniformity evaluation.
+    device : str
+        torch device for training, e.g. "cpu" or "cuda".
+    """
+
+    steps: int = 1000
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 50
+    grad_clip: float | None = 1.0
+    seed: int = 0
+    eval_every: int = 100
+    eval_batch_size: int = 512
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 2
+    early_stopping_patience: int | None = None
+    restore_best: bool = True
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name, low in (("steps", 1), ("batch_size", 2), ("warmup_steps", 0), ("eval_every", 0),
+                          ("eval_batch_size", 2), ("checkpoint_every", 0), ("keep_checkpoints", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"The '{name}' parameter of TrainConfig must be an integer >= {low}. Got {value!r} instead.")
+        for name in ("lr", "weight_decay"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"The '{name}' parameter of TrainConfig must be finite and >= 0. Got {value!r} instead.")
+        if self.grad_clip is not None and not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
+            raise ValueError(f"The 'grad_clip' parameter of TrainConfig must be None or > 0. Got {self.grad_clip!r} instead.")
+        patience = self.early_stopping_patience
+        if patience is not None and (not isinstance(patience, int) or patience < 1):
+            raise ValueError(
+                f"The 'early_stopping_patience' parameter of TrainConfig must be None or an integer >= 1. Got {patience!r} instead."
+            )
+
+    # Fields that may change between an interrupted run and its resumption.
+    RESUMABLE_CHANGES = ("steps", "device", "checkpoint_every", "keep_checkpoints")
+
+    def differences(self, saved: dict) -> dict[str, tuple]:
+        """Fields whose saved value differs from this config, except the resumable ones."""
+        return {
+            f.name: (saved.get(f.name), getattr(self, f.name))
+            for f in fields(self)
+            if f.name not in self.RESUMABLE_CHANGES and saved.get(f.name) != getattr(self, f.name)
+        }

@@ -1,0 +1,181 @@
+"""``fit``: the training loop. It reads top to bottom; everything else is a callback."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from symcl.checkpoint import list_checkpoints, load_state, restore_rng
+from symcl.errors import TrainingError, UserInputError
+from symcl.metrics import alignment, effective_rank, uniformity
+from symcl.training.callbacks import Callback, Checkpointer, EarlyStopping, HistoryRecorder, ProgressBar
+from symcl.training.config import TrainConfig
+from symcl.training.schedule import warmup_cosine
+from symcl.training.state import TrainState
+from symcl.views import ViewBatch, ViewGenerator
+
+Evaluator = Callable[[nn.Module], dict[str, float]]
+
+
+def fit(
+    model: nn.Module,
+    views: ViewGenerator,
+    objective: nn.Module,
+    config: TrainConfig,
+    *,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+    evaluate: Evaluator | None = None,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+    metadata: dict[str, Any] | None = None,
+) -> TrainState:
+    """Train ``model`` on batches drawn from ``views`` by minimising ``objective``.
+
+    AdamW with a warm-up + cosine schedule and gradient clipping. Every
+    ``config.eval_every`` steps ``evaluate(model)`` is called (by default: alignment,
+    uniformity and effective rank on a fixed batch of views). With ``out_dir``,
+    checkpoints, ``history.json``, ``model.safetensors`` and ``config.json`` are written
+    there, and ``resume=True`` continues from the newest checkpoint, bit-identically
+    on CPU.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Encoder mapping a view batch to embeddings (B, d).
+    views : ViewGenerator
+        ``views.sample(batch_size, generator) -> ViewBatch``.
+    objective : nn.Module
+        ``objective(z1, z2, batch) -> loss``, e.g. :func:`contrastive_objective`.
+    config : TrainConfig
+    metadata : dict, optional
+        Extra JSON written into ``config.json`` (e.g. the model architecture).
+
+    Returns
+    -------
+    TrainState
+        The final state; ``state.history`` holds the curves and ``state.stop_reason``
+        why training stopped early, if it did.
+
+    Raises
+    ------
+    TrainingError
+        When the loss becomes non-finite; the message names the step and the last
+        good checkpoint, which stays on disk.
+    """
+    device = torch.device(config.device)
+    model.to(device)
+    objective.to(device)
+    seed_everything(config.seed)
+    data_generator = torch.Generator().manual_seed(config.seed)
+    parameters = [p for module in (model, objective) for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    state = TrainState(
+        model, objective, optimizer, warmup_cosine(optimizer, config.warmup_steps, config.steps),
+        config, data_generator, Path(out_dir) if out_dir is not None else None,
+    )
+    callbacks = _default_callbacks(config, progress) + list(callbacks)
+    if state.out_dir is not None:
+        callbacks.append(Checkpointer(callbacks[:], metadata))
+        if resume:
+            _resume(state, callbacks)
+    if evaluate is None and config.eval_every:
+        evaluate = view_evaluator(views, config.eval_batch_size, seed=config.seed, device=device)
+
+    for callback in callbacks:
+        callback.on_train_start(state)
+    while state.step < config.steps and not state.stop_reason:
+        loss = _train_step(state, views.sample(config.batch_size, data_generator).to(device))
+        state.step += 1
+        due = config.eval_every and (state.step % config.eval_every == 0 or state.step == config.steps)
+        metrics = evaluate(model) if due else None
+        for callback in callbacks:
+            callback.on_step_end(state, loss, metrics)
+    for callback in callbacks:
+        callback.on_train_end(state)
+    return state
+
+
+def _train_step(state: TrainState, batch: ViewBatch) -> float:
+    state.model.train()
+    state.objective.train()
+    loss = state.objective(state.model(batch.view1), state.model(batch.view2), batch)
+    value = loss.item()
+    if not math.isfinite(value):
+        where = f"the last good checkpoint is {state.last_checkpoint}" if state.last_checkpoint else "no checkpoint was written yet"
+        raise TrainingError(f"training stopped: the loss is {value} at step {state.step + 1}; {where}")
+    state.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if state.config.grad_clip is not None:
+        nn.utils.clip_grad_norm_([p for g in state.optimizer.param_groups for p in g["params"]], state.config.grad_clip)
+    state.optimizer.step()
+    state.scheduler.step()
+    return value
+
+
+def _default_callbacks(config: TrainConfig, progress: bool) -> list[Callback]:
+    callbacks: list[Callback] = [ProgressBar(progress), HistoryRecorder()]
+    if config.early_stopping_patience is not None:
+        callbacks.append(EarlyStopping(config.early_stopping_patience, restore_best=config.restore_best))
+    return callbacks
+
+
+def _resume(state: TrainState, callbacks: list[Callback]) -> None:
+    """Load the newest checkpoint of ``state.out_dir`` into every part of the run."""
+    found = list_checkpoints(state.out_dir / "checkpoints")
+    if not found:
+        return  # nothing to resume from: start at step 0
+    path = found[-1]
+    saved = load_state(path)
+    changed = state.config.differences(saved["config"])
+    if changed:
+        details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+        raise UserInputError(f"{path}: cannot resume with a different configuration ({details})")
+    state.model.load_state_dict(saved["model"])
+    state.objective.load_state_dict(saved["objective"])
+    state.optimizer.load_state_dict(saved["optimizer"])
+    state.scheduler.load_state_dict(saved["scheduler"])
+    restore_rng(saved["rng"], state.data_generator)
+    state.step = saved["step"]
+    state.stop_reason = saved["stop_reason"]
+    state.history = saved["history"]
+    state.last_checkpoint = path
+    for callback in callbacks:
+        callback.load_state_dict(saved["callbacks"].get(type(callback).__name__, {}))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch. Called at the start of training, never at import."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def view_evaluator(views: ViewGenerator, batch_size: int, *, seed: int, device: torch.device) -> Evaluator:
+    """Alignment, uniformity and effective rank of the model on one fixed batch of views.
+
+    The batch is drawn once from its own generator, so evaluating never changes the
+    training RNG streams and every evaluation sees the same inputs.
+    """
+    batch = views.sample(batch_size, torch.Generator().manual_seed(seed + 1)).to(device)
+
+    @torch.no_grad()
+    def evaluate(model: nn.Module) -> dict[str, float]:
+        was_training = model.training
+        model.eval()
+        z1, z2 = model(batch.view1), model(batch.view2)
+        model.train(was_training)
+        return {
+            "alignment": float(alignment(z1, z2)),
+            "uniformity": float(uniformity(z1)),
+            "effective_rank": effective_rank(z1),
+        }
+
+    return evaluate

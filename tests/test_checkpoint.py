@@ -1,0 +1,119 @@
+import os
+import pickle
+import random
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import symcl.checkpoint as checkpoint
+from symcl.checkpoint import (
+    CheckpointError, capture_rng, list_checkpoints, load_state, load_weights, prune_checkpoints,
+    restore_rng, save_state, save_weights,
+)
+
+
+def test_nested_state_round_trips_with_types_intact(tmp_path):
+    state = {
+        "step": 7,
+        "model": {"w": torch.randn(3, 2), "b": torch.zeros(2, dtype=torch.float64)},
+        "optimizer": {"state": {0: {"step": torch.tensor(3.0)}}, "param_groups": [{"betas": (0.9, 0.99), "params": [0]}]},
+        "python_rng": random.getstate(),
+        "nothing": None,
+        "flag": True,
+        "empty": [],
+    }
+    loaded = load_state(save_state(tmp_path / "s.safetensors", state))
+    assert loaded["step"] == 7 and loaded["nothing"] is None and loaded["flag"] is True and loaded["empty"] == []
+    assert torch.equal(loaded["model"]["w"], state["model"]["w"])
+    assert loaded["model"]["b"].dtype == torch.float64
+    assert list(loaded["optimizer"]["state"]) == [0]  # integer keys survive
+    assert loaded["optimizer"]["param_groups"][0]["betas"] == (0.9, 0.99)
+    assert loaded["python_rng"] == state["python_rng"]
+
+
+def test_rng_states_round_trip():
+    generator = torch.Generator().manual_seed(3)
+    saved = capture_rng(generator)
+    first = (random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=generator).item())
+    restore_rng(saved, generator)
+    assert (random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=generator).item()) == first
+
+
+def test_a_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "step-00000010.safetensors"
+    save_state(path, {"value": torch.ones(4)})
+
+    def crash(tensors, filename, metadata=None):
+        with open(filename, "wb") as handle:
+            handle.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint, "save_file", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_state(path, {"value": torch.zeros(4)})
+    assert torch.equal(load_state(path)["value"], torch.ones(4))
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
+
+
+def test_truncated_checkpoint_gives_an_error_naming_the_file(tmp_path):
+    path = save_state(tmp_path / "step-00000001.safetensors", {"w": torch.randn(100, 100)})
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="step-00000001.safetensors: corrupt or truncated"):
+        load_state(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 64, b"not a checkpoint at all"])
+def test_garbage_checkpoint_gives_an_error_naming_the_file(tmp_path, content):
+    path = tmp_path / "step-00000002.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="step-00000002.safetensors"):
+        load_state(path)
+
+
+def test_loading_never_unpickles(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "step-00000003.safetensors"
+    path.write_bytes(pickle.dumps(Exploit()))
+    with pytest.raises(CheckpointError):
+        load_state(path)
+    with pytest.raises(CheckpointError):
+        load_weights(path, torch.nn.Linear(2, 2))
+    assert not marker.exists()
+
+
+def test_plain_safetensors_is_not_taken_for_a_checkpoint(tmp_path):
+    path = tmp_path / "model.safetensors"
+    save_file({"w": torch.ones(2)}, str(path))
+    with pytest.raises(CheckpointError, match="not a symcl checkpoint"):
+        load_state(path)
+
+
+def test_weights_round_trip_and_mismatch(tmp_path):
+    model = torch.nn.Linear(3, 2)
+    path = save_weights(tmp_path / "model.safetensors", model)
+    fresh = load_weights(path, torch.nn.Linear(3, 2))
+    assert torch.equal(fresh.weight, model.weight)
+    with pytest.raises(CheckpointError, match="model.safetensors: weights do not fit the model"):
+        load_weights(path, torch.nn.Linear(4, 2))
+    with pytest.raises(CheckpointError, match="missing.safetensors: no such weights file"):
+        load_weights(tmp_path / "missing.safetensors", model)
+
+
+def test_listing_ignores_temporary_files_and_pruning_keeps_the_newest(tmp_path):
+    for step in (5, 100, 20):
+        save_state(tmp_path / f"step-{step:08d}.safetensors", {"step": step})
+    (tmp_path / ".step-00000200.safetensors.abc.tmp").write_bytes(b"partial")
+    assert [p.name for p in list_checkpoints(tmp_path)] == [
+        "step-00000005.safetensors", "step-00000020.safetensors", "step-00000100.safetensors"
+    ]
+    prune_checkpoints(tmp_path, keep=1)
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["step-00000100.safetensors"]
+    assert os.path.exists(tmp_path / ".step-00000200.safetensors.abc.tmp")

@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import symcl
+
+
+def _model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(5, 8), nn.Dropout(0.5), nn.Linear(8, 3))
+
+
+def test_array_input_keeps_order_dtype_and_eval_mode():
+    model = _model().double().train()
+    data = torch.randn(23, 5, dtype=torch.float64)
+    out = symcl.embed(model, data, batch_size=4, progress=False)
+    assert model.training  # the caller's mode is restored
+    with torch.no_grad():
+        expected = model.eval()(data).float().numpy()  # dropout off: embed ran in eval mode
+    assert out.dtype == np.float32 and out.shape == (23, 3)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    np.testing.assert_allclose(symcl.embed(model, data.numpy(), batch_size=100, progress=False), out, rtol=1e-6)
+    assert not model.training
+
+
+def test_sequence_iterator_and_dataloader_inputs_agree():
+    model = _model()
+    data = torch.randn(17, 5)
+    reference = symcl.embed(model, data, progress=False)
+    as_list = symcl.embed(model, list(data), batch_size=5, progress=False)
+    as_iterator = symcl.embed(model, (data[i : i + 3] for i in range(0, 17, 3)), progress=False)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data), batch_size=6)
+    as_loader = symcl.embed(_FirstOf(model), loader, progress=False)
+    for other in (as_list, as_iterator, as_loader):
+        np.testing.assert_allclose(other, reference, rtol=1e-6, atol=1e-7)
+
+
+class _FirstOf(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch):
+        return self.model(batch[0])
+
+
+def test_output_can_go_to_a_memory_map(tmp_path):
+    model = _model()
+    data = torch.randn(10, 5)
+    target = np.lib.format.open_memmap(tmp_path / "z.npy", mode="w+", dtype=np.float32, shape=(10, 3))
+    out = symcl.embed(model, iter([data[:4], data[4:]]), out=target, progress=False)
+    np.testing.assert_allclose(np.load(tmp_path / "z.npy"), symcl.embed(model, data, progress=False), rtol=1e-6)
+    assert out.shape == (10, 3)
+    small = np.zeros((5, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="'out' array of embed has 5 rows"):
+        symcl.embed(model, data, out=small, progress=False)
+
+
+def test_no_gradient_is_tracked():
+    model = _model()
+    symcl.embed(model, torch.randn(4, 5), progress=False)
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_bad_inputs():
+    model = _model()
+    with pytest.raises(ValueError, match="'batch_size' parameter of embed must be an integer >= 1. Got 0"):
+        symcl.embed(model, torch.randn(3, 5), batch_size=0)
+    with pytest.raises(ValueError, match="holds no samples"):
+        symcl.embed(model, torch.randn(0, 5), progress=False)
+    with pytest.raises(TypeError, match="'data' parameter of embed"):
+        symcl.embed(model, 3.0)

@@ -1,0 +1,94 @@
+import json
+
+import pytest
+import torch
+from toy_setup import AlignmentOnly, NaNAt, toy_run
+
+from symcl.checkpoint import load_state
+from symcl.errors import TrainingError
+from symcl.training import Callback, TrainConfig, fit, view_evaluator
+from symcl.training.schedule import warmup_cosine_factor
+
+
+def test_training_improves_the_toy_representation(tmp_path):
+    model, views, objective, config = toy_run(steps=150, lr=3e-3)
+    state = fit(model, views, objective, config, out_dir=tmp_path, progress=False)
+    losses = [s["loss"] for s in state.history["steps"]]
+    evaluations = state.history["evaluations"]
+    assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10 - 0.2
+    assert evaluations[-1]["alignment"] < evaluations[0]["alignment"]
+    assert {p.name for p in tmp_path.iterdir()} >= {"model.safetensors", "config.json", "history.json", "checkpoints"}
+    written = json.loads((tmp_path / "history.json").read_text())
+    assert len(written["steps"]) == 150 and len(written["evaluations"]) == 15
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["steps"] == 150
+
+
+def test_history_records_lr_schedule_and_learnable_temperature():
+    model, views, objective, config = toy_run(steps=30, warmup_steps=10, lr=1e-2, eval_every=0)
+    state = fit(model, views, objective, config, progress=False)
+    steps = state.history["steps"]
+    assert [s["step"] for s in steps] == list(range(1, 31))
+    assert steps[0]["lr"] == pytest.approx(1e-2 * warmup_cosine_factor(1, 10, 30))
+    assert steps[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
+    temperatures = {round(s["temperature"], 6) for s in steps}
+    assert len(temperatures) > 1  # it is learned
+    assert state.history["evaluations"] == []
+
+
+def test_warmup_cosine_factor():
+    assert [warmup_cosine_factor(s, 4, 12) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert warmup_cosine_factor(8, 4, 12) == pytest.approx(0.5)
+    assert warmup_cosine_factor(12, 4, 12) == pytest.approx(0.0)
+    assert warmup_cosine_factor(0, 0, 10) == pytest.approx(1.0)
+
+
+def test_non_finite_loss_stops_naming_the_step_and_keeps_the_checkpoint(tmp_path):
+    model, views, objective, config = toy_run(steps=60)
+    with pytest.raises(TrainingError, match=r"loss is nan at step 25; the last good checkpoint is .*step-00000020"):
+        fit(model, views, NaNAt(objective, 25), config, out_dir=tmp_path, progress=False)
+    saved = load_state(tmp_path / "checkpoints" / "step-00000020.safetensors")
+    assert saved["step"] == 20
+    assert all(torch.isfinite(t).all() for t in saved["model"].values())
+
+
+def test_early_stopping_catches_a_collapsing_run_and_restores_the_best_weights():
+    model, views, _, config = toy_run(steps=2000, lr=3e-3, eval_every=5, early_stopping_patience=3)
+    state = fit(model, views, AlignmentOnly(), config, progress=False)
+    stop = state.history["early_stop"]
+    assert state.step < 2000
+    assert stop["collapsed"] and "alignment improved" in stop["reason"]
+    evaluations = {e["step"]: e for e in state.history["evaluations"]}
+    assert evaluations[state.step]["uniformity"] > evaluations[stop["best_step"]]["uniformity"]
+    # The restored weights are those of the best evaluation.
+    again = view_evaluator(views, config.eval_batch_size, seed=config.seed, device=torch.device("cpu"))(model)
+    assert again["uniformity"] == pytest.approx(evaluations[stop["best_step"]]["uniformity"], rel=1e-5)
+
+
+def test_callbacks_see_every_step_and_can_stop_the_run():
+    seen = []
+
+    class StopAt(Callback):
+        def on_step_end(self, state, loss, metrics):
+            seen.append((state.step, metrics is not None))
+            if state.step == 12:
+                state.stop_reason = "enough"
+
+    model, views, objective, config = toy_run(steps=50, eval_every=4)
+    state = fit(model, views, objective, config, callbacks=[StopAt()], progress=False)
+    assert state.step == 12 and state.stop_reason == "enough"
+    assert seen == [(s, s % 4 == 0) for s in range(1, 13)]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(steps=0), "'steps'.*>= 1. Got 0"),
+        (dict(lr=-1.0), "'lr'.*>= 0. Got -1.0"),
+        (dict(grad_clip=0.0), "'grad_clip'"),
+        (dict(batch_size=1), "'batch_size'.*>= 2"),
+        (dict(early_stopping_patience=0), "'early_stopping_patience'"),
+    ],
+)
+def test_bad_config_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)

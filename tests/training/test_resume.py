@@ -1,0 +1,80 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from toy_setup import toy_run
+
+from symcl.errors import UserInputError
+from symcl.training import Callback, fit
+
+
+class Interrupt(Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, state, loss, metrics):
+        if state.step == self.step:
+            raise KeyboardInterrupt
+
+
+def _weights(directory):
+    return load_file(str(directory / "model.safetensors"))
+
+
+def _assert_identical(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path):
+    whole, interrupted = tmp_path / "whole", tmp_path / "interrupted"
+    fit(*toy_run(steps=60), out_dir=whole, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        fit(*toy_run(steps=60), out_dir=interrupted, callbacks=[Interrupt(37)], progress=False)
+    state = fit(*toy_run(steps=60), out_dir=interrupted, resume=True, progress=False)
+    assert state.step == 60
+    _assert_identical(_weights(whole), _weights(interrupted))
+    whole_state = fit(*toy_run(steps=60), out_dir=whole, resume=True, progress=False)  # already done: no-op
+    assert whole_state.history == state.history
+
+
+def test_resume_refuses_a_different_configuration(tmp_path):
+    fit(*toy_run(steps=20), out_dir=tmp_path, progress=False)
+    model, views, objective, config = toy_run(steps=20, lr=5e-3)
+    with pytest.raises(UserInputError, match=r"step-00000020.safetensors: cannot resume.*lr: 0.001 -> 0.005"):
+        fit(model, views, objective, config, out_dir=tmp_path, resume=True, progress=False)
+
+
+def test_resume_without_checkpoint_starts_from_scratch(tmp_path):
+    state = fit(*toy_run(steps=10), out_dir=tmp_path, resume=True, progress=False)
+    assert state.step == 10
+
+
+def _toy_command(out, *extra):
+    return [sys.executable, "-m", "symcl.toy", "--out", str(out), "--steps", "120",
+            "--checkpoint-every", "20", "--eval-every", "40", "--quiet", *extra]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    subprocess.run(_toy_command(whole), check=True, env=env)
+
+    process = subprocess.Popen(_toy_command(killed, "--sleep", "0.05"), env=env)
+    target = killed / "checkpoints" / "step-00000040.safetensors"
+    while not target.exists() and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (killed / "model.safetensors").exists()
+
+    subprocess.run(_toy_command(killed, "--resume"), check=True, env=env)
+    _assert_identical(_weights(whole), _weights(killed))

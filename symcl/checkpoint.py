@@ -139,7 +139,12 @@ def versions() -> dict[str, str]:
     """Library versions recorded next to every checkpoint and model."""
     import symcl
 
-    return {"symcl": symcl.__version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
+    return {
+        "symcl": symcl.__version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def _pack(value: Any, tensors: dict[str, Tensor]) -> Any:
@@ -160,7 +165,7 @@ def _pack(value: Any, tensors: dict[str, Tensor]) -> Any:
 def _unpack(value: Any, tensors: dict[str, Tensor]) -> Any:
     if not isinstance(value, dict):
         return value
-    (kind, content), = value.items()
+    ((kind, content),) = value.items()
     if kind == "tensor":
         return tensors[content]
     if kind == "dict":

@@ -64,15 +64,29 @@ def add_command_group(subparsers, name: str, help: str) -> argparse._SubParsersA
 
 def add_training_arguments(parser: argparse.ArgumentParser, *, steps: int = 1000, batch_size: int = 128) -> None:
     """The flags every ``train`` command shares."""
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (model, config, history, checkpoints)")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="output directory (model, config, history, checkpoints)"
+    )
     parser.add_argument("--steps", type=_positive_int, default=steps, help=f"optimiser steps (default {steps})")
-    parser.add_argument("--batch-size", type=_int_at_least(2), default=batch_size, help=f"samples per step (default {batch_size})")
+    parser.add_argument(
+        "--batch-size", type=_int_at_least(2), default=batch_size, help=f"samples per step (default {batch_size})"
+    )
     parser.add_argument("--lr", type=_positive_float, default=1e-3, help="peak learning rate (default 1e-3)")
     parser.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
-    parser.add_argument("--checkpoint-every", type=_non_negative_int, default=100, metavar="K",
-                        help="steps between checkpoints; 0 keeps only the final one (default 100)")
-    parser.add_argument("--eval-every", type=_non_negative_int, default=100, metavar="K",
-                        help="steps between evaluations; 0 disables them (default 100)")
+    parser.add_argument(
+        "--checkpoint-every",
+        type=_non_negative_int,
+        default=100,
+        metavar="K",
+        help="steps between checkpoints; 0 keeps only the final one (default 100)",
+    )
+    parser.add_argument(
+        "--eval-every",
+        type=_non_negative_int,
+        default=100,
+        metavar="K",
+        help="steps between evaluations; 0 disables them (default 100)",
+    )
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

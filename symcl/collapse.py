@@ -38,9 +38,13 @@ class CollapseMonitor:
 
     def __init__(self, patience: int = 3, min_delta: float = 1e-3):
         if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
-            raise ValueError(f"The 'patience' parameter of CollapseMonitor must be an integer >= 1. Got {patience!r} instead.")
+            raise ValueError(
+                f"The 'patience' parameter of CollapseMonitor must be an integer >= 1. Got {patience!r} instead."
+            )
         if not (isinstance(min_delta, (int, float)) and math.isfinite(min_delta) and min_delta >= 0):
-            raise ValueError(f"The 'min_delta' parameter of CollapseMonitor must be finite and >= 0. Got {min_delta!r} instead.")
+            raise ValueError(
+                f"The 'min_delta' parameter of CollapseMonitor must be finite and >= 0. Got {min_delta!r} instead."
+            )
         self.patience = patience
         self.min_delta = float(min_delta)
         self.history_: list[Evaluation] = []
@@ -55,7 +59,9 @@ class CollapseMonitor:
     ) -> bool:
         """Record an evaluation; return True when training should stop."""
         if not math.isfinite(uniformity):
-            raise ValueError(f"The 'uniformity' passed to CollapseMonitor.update must be finite. Got {uniformity!r} at step {step}.")
+            raise ValueError(
+                f"The 'uniformity' passed to CollapseMonitor.update must be finite. Got {uniformity!r} at step {step}."
+            )
         current = Evaluation(step, float(uniformity), alignment, loss)
         self.history_.append(current)
         if self.best_ is None or current.uniformity < self.best_.uniformity - self.min_delta:

@@ -90,11 +90,14 @@ def _batches(data: Any, batch_size: int) -> tuple[Iterable, int | None]:
         return (data[i * batch_size : (i + 1) * batch_size] for i in range(count)), count
     if hasattr(data, "__len__") and hasattr(data, "__getitem__") and not isinstance(data, (str, bytes, dict)):
         count = -(-len(data) // batch_size)
-        return (_stack([data[j] for j in range(i * batch_size, min((i + 1) * batch_size, len(data)))])
-                for i in range(count)), count
+        return (
+            _stack([data[j] for j in range(i * batch_size, min((i + 1) * batch_size, len(data)))]) for i in range(count)
+        ), count
     if isinstance(data, Iterable):
         return data, getattr(data, "__len__", lambda: None)()
-    raise TypeError(f"The 'data' parameter of embed must be a tensor, array, sequence or iterable. Got {type(data).__name__} instead.")
+    raise TypeError(
+        f"The 'data' parameter of embed must be a tensor, array, sequence or iterable. Got {type(data).__name__} instead."
+    )
 
 
 def _stack(samples: list) -> Any:

@@ -34,9 +34,13 @@ class NegativeQueue(nn.Module):
         super().__init__()
         for name, value, low in (("size", size, 1), ("dim", dim, 1)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"The '{name}' parameter of NegativeQueue must be an integer >= {low}. Got {value!r} instead.")
+                raise ValueError(
+                    f"The '{name}' parameter of NegativeQueue must be an integer >= {low}. Got {value!r} instead."
+                )
         if max_age is not None and (not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 0):
-            raise ValueError(f"The 'max_age' parameter of NegativeQueue must be None or an integer >= 0. Got {max_age!r} instead.")
+            raise ValueError(
+                f"The 'max_age' parameter of NegativeQueue must be None or an integer >= 0. Got {max_age!r} instead."
+            )
         self.size = size
         self.dim = dim
         self.max_age = max_age
@@ -55,7 +59,9 @@ class NegativeQueue(nn.Module):
         """
         if not isinstance(keys, Tensor) or keys.ndim != 2 or keys.shape[1] != self.dim:
             shape = tuple(keys.shape) if isinstance(keys, Tensor) else type(keys).__name__
-            raise ValueError(f"The 'keys' parameter of NegativeQueue.enqueue must have shape (B, {self.dim}). Got {shape} instead.")
+            raise ValueError(
+                f"The 'keys' parameter of NegativeQueue.enqueue must have shape (B, {self.dim}). Got {shape} instead."
+            )
         if groups is not None and (not isinstance(groups, Tensor) or groups.shape != keys.shape[:1]):
             shape = tuple(groups.shape) if isinstance(groups, Tensor) else type(groups).__name__
             raise ValueError(

@@ -66,7 +66,9 @@ class RingBlobs:
 
 def mlp_encoder(length: int = 32, dim: int = 16, hidden: int = 64) -> nn.Module:
     """A small MLP encoder: (B, length) -> (B, dim)."""
-    return nn.Sequential(nn.Linear(length, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, dim))
+    return nn.Sequential(
+        nn.Linear(length, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, dim)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,8 +84,16 @@ def main(argv: list[str] | None = None) -> int:
         views = RingBlobs()
         model = mlp_encoder(views.length)
         callbacks = [_Sleep(args.sleep)] if args.sleep else []
-        fit(model, views, contrastive_objective(16, temperature=0.2, queue_size=128), config,
-            out_dir=args.out, resume=args.resume, callbacks=callbacks, progress=not args.quiet)
+        fit(
+            model,
+            views,
+            contrastive_objective(16, temperature=0.2, queue_size=128),
+            config,
+            out_dir=args.out,
+            resume=args.resume,
+            callbacks=callbacks,
+            progress=not args.quiet,
+        )
 
     return run_guarded(run)
 

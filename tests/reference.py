@@ -11,8 +11,16 @@ import torch.nn.functional as F
 
 
 def reference_info_nce(
-    z1, z2, *, temperature=0.1, negatives=None, exclude=None, groups=None,
-    hard_negative_beta=0.0, debias_tau_plus=0.0, negatives_exclude=None,
+    z1,
+    z2,
+    *,
+    temperature=0.1,
+    negatives=None,
+    exclude=None,
+    groups=None,
+    hard_negative_beta=0.0,
+    debias_tau_plus=0.0,
+    negatives_exclude=None,
 ):
     z = F.normalize(torch.cat([z1, z2]).double(), dim=1)
     bank = None if negatives is None else F.normalize(negatives.double(), dim=1)

@@ -9,8 +9,15 @@ from safetensors.torch import save_file
 
 import symcl.checkpoint as checkpoint
 from symcl.checkpoint import (
-    CheckpointError, capture_rng, list_checkpoints, load_state, load_weights, prune_checkpoints,
-    restore_rng, save_state, save_weights,
+    CheckpointError,
+    capture_rng,
+    list_checkpoints,
+    load_state,
+    load_weights,
+    prune_checkpoints,
+    restore_rng,
+    save_state,
+    save_weights,
 )
 
 
@@ -18,7 +25,10 @@ def test_nested_state_round_trips_with_types_intact(tmp_path):
     state = {
         "step": 7,
         "model": {"w": torch.randn(3, 2), "b": torch.zeros(2, dtype=torch.float64)},
-        "optimizer": {"state": {0: {"step": torch.tensor(3.0)}}, "param_groups": [{"betas": (0.9, 0.99), "params": [0]}]},
+        "optimizer": {
+            "state": {0: {"step": torch.tensor(3.0)}},
+            "param_groups": [{"betas": (0.9, 0.99), "params": [0]}],
+        },
         "python_rng": random.getstate(),
         "nothing": None,
         "flag": True,
@@ -112,7 +122,9 @@ def test_listing_ignores_temporary_files_and_pruning_keeps_the_newest(tmp_path):
         save_state(tmp_path / f"step-{step:08d}.safetensors", {"step": step})
     (tmp_path / ".step-00000200.safetensors.abc.tmp").write_bytes(b"partial")
     assert [p.name for p in list_checkpoints(tmp_path)] == [
-        "step-00000005.safetensors", "step-00000020.safetensors", "step-00000100.safetensors"
+        "step-00000005.safetensors",
+        "step-00000020.safetensors",
+        "step-00000100.safetensors",
     ]
     prune_checkpoints(tmp_path, keep=1)
     assert [p.name for p in list_checkpoints(tmp_path)] == ["step-00000100.safetensors"]

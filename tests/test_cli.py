@@ -66,7 +66,9 @@ def test_training_flag_errors_print_one_line_and_exit_2(tmp_path, flags, message
 def test_missing_cuda_is_a_user_error(tmp_path):
     result = _run("-m", "symcl.toy", "--out", str(tmp_path), "--device", "cuda", "--quiet")
     assert result.returncode == 2
-    assert result.stderr.strip() == "symcl: error: --device cuda: CUDA is not available on this machine; use --device cpu"
+    assert (
+        result.stderr.strip() == "symcl: error: --device cuda: CUDA is not available on this machine; use --device cpu"
+    )
 
 
 def test_corrupt_checkpoint_on_resume_is_one_line_naming_the_file(tmp_path):

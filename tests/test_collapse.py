@@ -5,9 +5,9 @@ from symcl import CollapseMonitor
 
 def _feed(monitor, uniformity, alignment, loss):
     stops = []
-    for step, values in enumerate(zip(uniformity, alignment, loss)):
-        u, a, l = values
-        stops.append(monitor.update(step * 10, uniformity=u, alignment=a, loss=l))
+    for step, values in enumerate(zip(uniformity, alignment, loss, strict=True)):
+        u, a, loss_value = values
+        stops.append(monitor.update(step * 10, uniformity=u, alignment=a, loss=loss_value))
     return stops
 
 

@@ -72,7 +72,11 @@ def test_group_exclusion_reaches_the_loss():
     loss_fn.queue.enqueue(old, old_groups)
     loss = loss_fn(z1, z2, groups=groups)
     expected = reference_info_nce(
-        z1, z2, temperature=0.5, negatives=old, groups=groups,
+        z1,
+        z2,
+        temperature=0.5,
+        negatives=old,
+        groups=groups,
         negatives_exclude=groups[:, None] == old_groups[None, :],
     )
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)

@@ -107,8 +107,16 @@ def masked_info_nce(
     queue uses it to drop same-group entries (false negatives).
     """
     tau = _validate(
-        z1, z2, temperature, negatives, exclude, groups,
-        hard_negative_beta, debias_tau_plus, chunk_size, negatives_exclude,
+        z1,
+        z2,
+        temperature,
+        negatives,
+        exclude,
+        groups,
+        hard_negative_beta,
+        debias_tau_plus,
+        chunk_size,
+        negatives_exclude,
     )
     n = z1.shape[0]
     views = F.normalize(torch.cat([z1, z2]), dim=1)
@@ -121,8 +129,16 @@ def masked_info_nce(
     else:
         total = sum(
             checkpoint(
-                _block_loss, views, keys, tau, start, min(start + chunk_size, 2 * n),
-                masks, weighting, use_reentrant=False, preserve_rng_state=False,
+                _block_loss,
+                views,
+                keys,
+                tau,
+                start,
+                min(start + chunk_size, 2 * n),
+                masks,
+                weighting,
+                use_reentrant=False,
+                preserve_rng_state=False,
             )
             for start in range(0, 2 * n, chunk_size)
         )
@@ -259,9 +275,7 @@ def _log_negative_term(
 
     tau_plus = weighting.tau_plus
     if tau_plus > 0.0:
-        log_pos_mean = torch.logsumexp(logits.masked_fill(~positives, -math.inf), 1) - torch.log(
-            n_pos.to(logits.dtype)
-        )
+        log_pos_mean = torch.logsumexp(logits.masked_fill(~positives, -math.inf), 1) - torch.log(n_pos.to(logits.dtype))
         inner = 1 - tau_plus * torch.exp(log_n + log_pos_mean - log_ng)
         valid = inner > 0
         debiased = torch.log(torch.where(valid, inner, torch.ones_like(inner))) + log_ng
@@ -295,11 +309,12 @@ def _validate(
         _require_tensor("negatives", negatives)
         if negatives.ndim != 2 or negatives.shape[1] != d:
             raise ValueError(
-                f"The 'negatives' parameter of info_nce must have shape (M, {d}). "
-                f"Got {tuple(negatives.shape)} instead."
+                f"The 'negatives' parameter of info_nce must have shape (M, {d}). Got {tuple(negatives.shape)} instead."
             )
         if not negatives.is_floating_point():
-            raise TypeError(f"The 'negatives' parameter of info_nce must be floating point. Got {negatives.dtype} instead.")
+            raise TypeError(
+                f"The 'negatives' parameter of info_nce must be floating point. Got {negatives.dtype} instead."
+            )
     _check_mask("exclude", exclude, (n, n))
     m = 0 if negatives is None else negatives.shape[0]
     if negatives_exclude is not None and negatives is None:
@@ -308,15 +323,21 @@ def _validate(
     if groups is not None:
         _require_tensor("groups", groups)
         if groups.dtype == torch.bool or groups.is_floating_point() or groups.is_complex():
-            raise TypeError(f"The 'groups' parameter of info_nce must have an integer dtype. Got {groups.dtype} instead.")
+            raise TypeError(
+                f"The 'groups' parameter of info_nce must have an integer dtype. Got {groups.dtype} instead."
+            )
         if groups.shape != (n,):
-            raise ValueError(f"The 'groups' parameter of info_nce must have shape ({n},). Got {tuple(groups.shape)} instead.")
+            raise ValueError(
+                f"The 'groups' parameter of info_nce must have shape ({n},). Got {tuple(groups.shape)} instead."
+            )
     _check_real("hard_negative_beta", beta, "finite and >= 0", lambda v: v >= 0)
     _check_real("debias_tau_plus", tau_plus, "in [0, 1)", lambda v: 0 <= v < 1)
     if chunk_size is not None and (
         not isinstance(chunk_size, numbers.Integral) or isinstance(chunk_size, bool) or chunk_size < 1
     ):
-        raise ValueError(f"The 'chunk_size' parameter of info_nce must be None or an integer >= 1. Got {chunk_size!r} instead.")
+        raise ValueError(
+            f"The 'chunk_size' parameter of info_nce must be None or an integer >= 1. Got {chunk_size!r} instead."
+        )
     return _temperature(temperature)
 
 
@@ -338,7 +359,9 @@ def _temperature(temperature: TemperatureLike) -> float | Tensor:
 
 def _check_real(name: str, value, rule: str, ok) -> None:
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"The '{name}' parameter of info_nce must be a real number. Got {type(value).__name__} instead.")
+        raise TypeError(
+            f"The '{name}' parameter of info_nce must be a real number. Got {type(value).__name__} instead."
+        )
     if not (math.isfinite(value) and ok(value)):
         raise ValueError(f"The '{name}' parameter of info_nce must be {rule}. Got {value!r} instead.")
 
@@ -350,9 +373,13 @@ def _check_mask(name: str, mask: Tensor | None, shape: tuple[int, int]) -> None:
     if mask.dtype != torch.bool:
         raise TypeError(f"The '{name}' parameter of info_nce must be a bool tensor. Got {mask.dtype} instead.")
     if tuple(mask.shape) != shape:
-        raise ValueError(f"The '{name}' parameter of info_nce must have shape {shape}. Got {tuple(mask.shape)} instead.")
+        raise ValueError(
+            f"The '{name}' parameter of info_nce must have shape {shape}. Got {tuple(mask.shape)} instead."
+        )
 
 
 def _require_tensor(name: str, value) -> None:
     if not isinstance(value, Tensor):
-        raise TypeError(f"The '{name}' parameter of info_nce must be a torch.Tensor. Got {type(value).__name__} instead.")
+        raise TypeError(
+            f"The '{name}' parameter of info_nce must be a torch.Tensor. Got {type(value).__name__} instead."
+        )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from symcl.negative_queue import NegativeQueue
 from symcl.objectives.info_nce import masked_info_nce
 from symcl.objectives.temperature import LearnableTemperature
-from symcl.negative_queue import NegativeQueue
 
 
 class InfoNCE(nn.Module):

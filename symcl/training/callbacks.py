@@ -39,8 +39,15 @@ class ProgressBar(Callback):
         self.bar = None
 
     def on_train_start(self, state: TrainState) -> None:
-        self.bar = tqdm(total=state.config.steps, initial=state.step, desc="training", unit="step",
-                        disable=not self.enabled, file=sys.stderr, dynamic_ncols=True)
+        self.bar = tqdm(
+            total=state.config.steps,
+            initial=state.step,
+            desc="training",
+            unit="step",
+            disable=not self.enabled,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
 
     def on_step_end(self, state: TrainState, loss: float, metrics: dict[str, float] | None) -> None:
         self.bar.update(1)
@@ -108,8 +115,8 @@ class Checkpointer(Callback):
     """Writes checkpoints every ``config.checkpoint_every`` steps, and the outputs at the end.
 
     ``out_dir`` receives ``checkpoints/step-*.safetensors``, ``history.json`` (refreshed at
-    each checkpoint) and, at the end, ``model.safetensors`` and ``config.json``. Every
-    file is written atomically.
+    each checkpoint) and, at the end, ``model.safetensors``, ``config.json`` and
+    ``training_curves.png``. Every file is written atomically.
     """
 
     def __init__(self, callbacks: list[Callback], metadata: dict[str, Any] | None = None):
@@ -126,15 +133,25 @@ class Checkpointer(Callback):
             self.save(state)
         save_weights(state.out_dir / "model.safetensors", state.model)
         write_json(state.out_dir / "config.json", self.run_description(state))
+        from symcl.plots import plot_training_curves  # matplotlib is slow to import: only here
+
+        plot_training_curves(state.history, state.out_dir / "training_curves.png")
 
     def save(self, state: TrainState) -> None:
         directory = state.out_dir / "checkpoints"
-        state.last_checkpoint = save_state(checkpoint_path(directory, state.step), training_state(state, self.callbacks))
+        state.last_checkpoint = save_state(
+            checkpoint_path(directory, state.step), training_state(state, self.callbacks)
+        )
         prune_checkpoints(directory, state.config.keep_checkpoints)
         write_json(state.out_dir / "history.json", state.history)
 
     def run_description(self, state: TrainState) -> dict[str, Any]:
-        return {"train": dataclasses.asdict(state.config), "versions": versions(), "steps_done": state.step, **self.metadata}
+        return {
+            "train": dataclasses.asdict(state.config),
+            "versions": versions(),
+            "steps_done": state.step,
+            **self.metadata,
+        }
 
 
 def training_state(state: TrainState, callbacks: list[Callback]) -> dict[str, Any]:

@@ -56,17 +56,31 @@ class TrainConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        for name, low in (("steps", 1), ("batch_size", 2), ("warmup_steps", 0), ("eval_every", 0),
-                          ("eval_batch_size", 2), ("checkpoint_every", 0), ("keep_checkpoints", 1), ("seed", 0)):
+        for name, low in (
+            ("steps", 1),
+            ("batch_size", 2),
+            ("warmup_steps", 0),
+            ("eval_every", 0),
+            ("eval_batch_size", 2),
+            ("checkpoint_every", 0),
+            ("keep_checkpoints", 1),
+            ("seed", 0),
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"The '{name}' parameter of TrainConfig must be an integer >= {low}. Got {value!r} instead.")
+                raise ValueError(
+                    f"The '{name}' parameter of TrainConfig must be an integer >= {low}. Got {value!r} instead."
+                )
         for name in ("lr", "weight_decay"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"The '{name}' parameter of TrainConfig must be finite and >= 0. Got {value!r} instead.")
+                raise ValueError(
+                    f"The '{name}' parameter of TrainConfig must be finite and >= 0. Got {value!r} instead."
+                )
         if self.grad_clip is not None and not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
-            raise ValueError(f"The 'grad_clip' parameter of TrainConfig must be None or > 0. Got {self.grad_clip!r} instead.")
+            raise ValueError(
+                f"The 'grad_clip' parameter of TrainConfig must be None or > 0. Got {self.grad_clip!r} instead."
+            )
         patience = self.early_stopping_patience
         if patience is not None and (not isinstance(patience, int) or patience < 1):
             raise ValueError(

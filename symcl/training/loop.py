@@ -78,8 +78,13 @@ def fit(
     parameters = [p for module in (model, objective) for p in module.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
     state = TrainState(
-        model, objective, optimizer, warmup_cosine(optimizer, config.warmup_steps, config.steps),
-        config, data_generator, Path(out_dir) if out_dir is not None else None,
+        model,
+        objective,
+        optimizer,
+        warmup_cosine(optimizer, config.warmup_steps, config.steps),
+        config,
+        data_generator,
+        Path(out_dir) if out_dir is not None else None,
     )
     callbacks = _default_callbacks(config, progress) + list(callbacks)
     if state.out_dir is not None:
@@ -109,7 +114,11 @@ def _train_step(state: TrainState, batch: ViewBatch) -> float:
     loss = state.objective(state.model(batch.view1), state.model(batch.view2), batch)
     value = loss.item()
     if not math.isfinite(value):
-        where = f"the last good checkpoint is {state.last_checkpoint}" if state.last_checkpoint else "no checkpoint was written yet"
+        where = (
+            f"the last good checkpoint is {state.last_checkpoint}"
+            if state.last_checkpoint
+            else "no checkpoint was written yet"
+        )
         raise TrainingError(f"training stopped: the loss is {value} at step {state.step + 1}; {where}")
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()

@@ -55,6 +55,11 @@ def contrastive_objective(
     tau = LearnableTemperature(temperature) if learnable_temperature else temperature
     queue = NegativeQueue(queue_size, dim, max_age=queue_max_age) if queue_size > 0 else None
     return ContrastiveObjective(
-        InfoNCE(tau, queue=queue, hard_negative_beta=hard_negative_beta,
-                debias_tau_plus=debias_tau_plus, chunk_size=chunk_size)
+        InfoNCE(
+            tau,
+            queue=queue,
+            hard_negative_beta=hard_negative_beta,
+            debias_tau_plus=debias_tau_plus,
+            chunk_size=chunk_size,
+        )
     )

@@ -56,7 +56,7 @@ def test_value_and_gradient_match_float64_reference(use_bank, use_exclude, use_g
     got, got_grads = _value_and_grads(symcl.info_nce, z1, z2, bank, chunk_size=chunk_size, **kwargs)
     want, want_grads = _value_and_grads(reference_info_nce, z1, z2, bank, **kwargs)
     torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-10)
-    for g, w in zip(got_grads, want_grads):
+    for g, w in zip(got_grads, want_grads, strict=True):
         torch.testing.assert_close(g, w, rtol=1e-7, atol=1e-9)
 
 
@@ -66,7 +66,7 @@ def test_negatives_exclude_matches_reference():
     got, got_grads = _value_and_grads(masked_info_nce, z1, z2, bank, **kwargs)
     want, want_grads = _value_and_grads(reference_info_nce, z1, z2, bank, **kwargs)
     torch.testing.assert_close(got, want)
-    for g, w in zip(got_grads, want_grads):
+    for g, w in zip(got_grads, want_grads, strict=True):
         torch.testing.assert_close(g, w)
 
 
@@ -79,7 +79,7 @@ def test_debias_clamp_is_reached_and_matches_reference():
     got, got_grads = _value_and_grads(symcl.info_nce, z1, z2, None, **kwargs)
     want, want_grads = _value_and_grads(reference_info_nce, z1, z2, None, **kwargs)
     torch.testing.assert_close(got, want)
-    for g, w in zip(got_grads, want_grads):
+    for g, w in zip(got_grads, want_grads, strict=True):
         torch.testing.assert_close(g, w)
 
 
@@ -134,7 +134,7 @@ def test_chunked_matches_dense(chunk_size):
         symcl.info_nce(z1, z2, negatives=bank, chunk_size=chunk_size, **kwargs), temperature.log_temperature
     )
     torch.testing.assert_close(chunked, dense)
-    for g, w in zip(chunked_grads + chunked_tau_grad, dense_grads + dense_tau_grad):
+    for g, w in zip(chunked_grads + chunked_tau_grad, dense_grads + dense_tau_grad, strict=True):
         torch.testing.assert_close(g, w)
 
 
@@ -220,7 +220,9 @@ def test_invariant_to_view_swap_and_sample_permutation(inputs, order, use_masks)
     base = symcl.info_nce(z1, z2, negatives=bank, exclude=exclude, groups=groups)
     swapped = symcl.info_nce(z2, z1, negatives=bank, exclude=exclude, groups=groups)
     permuted = symcl.info_nce(
-        z1[order], z2[order], negatives=bank,
+        z1[order],
+        z2[order],
+        negatives=bank,
         exclude=None if exclude is None else exclude[order][:, order],
         groups=None if groups is None else groups[order],
     )

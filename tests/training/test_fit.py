@@ -17,7 +17,13 @@ def test_training_improves_the_toy_representation(tmp_path):
     evaluations = state.history["evaluations"]
     assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10 - 0.2
     assert evaluations[-1]["alignment"] < evaluations[0]["alignment"]
-    assert {p.name for p in tmp_path.iterdir()} >= {"model.safetensors", "config.json", "history.json", "checkpoints"}
+    assert {p.name for p in tmp_path.iterdir()} >= {
+        "model.safetensors",
+        "config.json",
+        "history.json",
+        "checkpoints",
+        "training_curves.png",
+    }
     written = json.loads((tmp_path / "history.json").read_text())
     assert len(written["steps"]) == 150 and len(written["evaluations"]) == 15
     assert json.loads((tmp_path / "config.json").read_text())["train"]["steps"] == 150

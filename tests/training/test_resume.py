@@ -57,8 +57,21 @@ def test_resume_without_checkpoint_starts_from_scratch(tmp_path):
 
 
 def _toy_command(out, *extra):
-    return [sys.executable, "-m", "symcl.toy", "--out", str(out), "--steps", "120",
-            "--checkpoint-every", "20", "--eval-every", "40", "--quiet", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "symcl.toy",
+        "--out",
+        str(out),
+        "--steps",
+        "120",
+        "--checkpoint-every",
+        "20",
+        "--eval-every",
+        "40",
+        "--quiet",
+        *extra,
+    ]
 
 
 @pytest.mark.slow

@@ -99,12 +99,17 @@ def masked_info_nce(
     debias_tau_plus: float = 0.0,
     chunk_size: int | None = None,
     negatives_exclude: Tensor | None = None,
+    anchor_rows: tuple[tuple[int, int], ...] | None = None,
 ) -> Tensor:
-    """:func:`info_nce` plus a per-sample mask over the ``negatives`` bank.
+    """:func:`info_nce` plus a mask over the ``negatives`` bank and a choice of anchors.
 
     ``negatives_exclude`` is a bool mask of shape (N, M); ``negatives_exclude[i, k]``
     removes bank entry k from the denominators of sample i's two anchors. The negatives
     queue uses it to drop same-group entries (false negatives).
+
+    ``anchor_rows`` restricts the sum to these half-open ranges of the 2N anchors (view 1
+    of sample i is anchor i, view 2 is anchor N + i); it is still divided by 2N. A rank
+    of a distributed job uses it for its own anchors against the global batch.
     """
     tau = _validate(
         z1,
@@ -124,24 +129,24 @@ def masked_info_nce(
     masks = _Masks(n, exclude, groups, negatives_exclude)
     weighting = _Weighting(float(hard_negative_beta), float(debias_tau_plus))
 
-    if chunk_size is None or chunk_size >= 2 * n:
-        total = _block_loss(views, keys, tau, 0, 2 * n, masks, weighting)
-    else:
-        total = sum(
-            checkpoint(
+    total = 0.0
+    for first, last in anchor_rows or ((0, 2 * n),):
+        if chunk_size is None or chunk_size >= last - first:
+            total = total + _block_loss(views, keys, tau, first, last, masks, weighting)
+            continue
+        for start in range(first, last, chunk_size):
+            total = total + checkpoint(
                 _block_loss,
                 views,
                 keys,
                 tau,
                 start,
-                min(start + chunk_size, 2 * n),
+                min(start + chunk_size, last),
                 masks,
                 weighting,
                 use_reentrant=False,
                 preserve_rng_state=False,
             )
-            for start in range(0, 2 * n, chunk_size)
-        )
     return total / (2 * n)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from symcl.distributed import block_diagonal, gather, gather_with_grad, rank, world_size
 from symcl.negative_queue import NegativeQueue
 from symcl.objectives.info_nce import masked_info_nce
 from symcl.objectives.temperature import LearnableTemperature
@@ -15,6 +16,14 @@ class InfoNCE(nn.Module):
     In training mode each call computes the loss against the current queue bank
     (excluding same-group entries when ``groups`` is given) and then enqueues the
     detached ``z2`` keys. In eval mode the queue is read but never written.
+
+    Inside a torch.distributed process group the negatives are global: the embeddings
+    of all ranks are gathered with gradients, ``exclude`` masks are placed on the
+    block diagonal of the global mask (pairs on different ranks are never excluded),
+    and ``groups`` ids are gathered as they are. Each rank sums the loss of its own
+    anchors and returns it times the world size, so that DDP's gradient averaging gives
+    exactly the full-batch gradient and the mean over ranks is the full-batch loss. The
+    queue is filled with the gathered keys, so it is identical on every rank.
 
     Parameters
     ----------
@@ -49,22 +58,34 @@ class InfoNCE(nn.Module):
 
     def forward(self, z1: Tensor, z2: Tensor, *, exclude: Tensor | None = None, groups: Tensor | None = None) -> Tensor:
         """Loss of a batch. Shapes: z1, z2 (N, d); exclude (N, N) bool; groups (N,) int."""
+        anchor_rows, scale = None, 1
+        if world_size() > 1:
+            n, rows = z1.shape[0], world_size() * z1.shape[0]
+            first = rank() * n
+            anchor_rows, scale = ((first, first + n), (rows + first, rows + first + n)), world_size()
+            z1, z2 = gather_with_grad(z1), gather_with_grad(z2)
+            exclude = None if exclude is None else block_diagonal(exclude)
+            groups = None if groups is None else gather(groups)
         negatives = negatives_exclude = None
         if self.queue is not None and len(self.queue) > 0:
             negatives = self.queue.negatives()
             if groups is not None:
                 negatives_exclude = self.queue.exclusion_mask(groups)
-        loss = masked_info_nce(
-            z1,
-            z2,
-            temperature=self.temperature,
-            negatives=negatives,
-            exclude=exclude,
-            groups=groups,
-            hard_negative_beta=self.hard_negative_beta,
-            debias_tau_plus=self.debias_tau_plus,
-            chunk_size=self.chunk_size,
-            negatives_exclude=negatives_exclude,
+        loss = (
+            masked_info_nce(
+                z1,
+                z2,
+                temperature=self.temperature,
+                negatives=negatives,
+                exclude=exclude,
+                groups=groups,
+                hard_negative_beta=self.hard_negative_beta,
+                debias_tau_plus=self.debias_tau_plus,
+                chunk_size=self.chunk_size,
+                negatives_exclude=negatives_exclude,
+                anchor_rows=anchor_rows,
+            )
+            * scale
         )
         if self.queue is not None and self.training:
             self.queue.enqueue(z2.detach(), groups)  # after the loss: the old bank is used first

@@ -1,0 +1,67 @@
+"""Code run inside spawned gloo processes by the distributed tests.
+
+Each worker builds the same model and global batch from a seed, keeps its rank's
+slice, and writes what it computed to ``out_dir`` for the test to compare.
+"""
+
+import os
+
+import torch
+import torch.distributed as dist
+from safetensors.torch import save_file
+from torch import nn
+
+from symcl import InfoNCE, NegativeQueue
+from symcl.distributed import SyncBatchNorm
+
+N_GLOBAL, DIM_IN, DIM = 8, 6, 5
+OPTIONS = {
+    "plain": dict(),
+    "all": dict(hard_negative_beta=0.5, debias_tau_plus=0.05, chunk_size=3),
+}
+
+
+def make_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(DIM_IN, 16), SyncBatchNorm(16), nn.ReLU(), nn.Linear(16, DIM)).double()
+
+
+def make_batch():
+    g = torch.Generator().manual_seed(1)
+    x1 = torch.randn(N_GLOBAL, DIM_IN, generator=g, dtype=torch.float64)
+    x2 = x1 + 0.3 * torch.randn(N_GLOBAL, DIM_IN, generator=g, dtype=torch.float64)
+    local_excludes = torch.rand(2, N_GLOBAL // 2, N_GLOBAL // 2, generator=g) < 0.4
+    groups = torch.randint(0, 3, (N_GLOBAL,), generator=g)
+    bank = torch.randn(6, DIM, generator=g, dtype=torch.float64)
+    bank_groups = torch.randint(0, 3, (6,), generator=g)
+    return x1, x2, local_excludes, groups, bank, bank_groups
+
+
+def make_loss(options: dict, bank, bank_groups) -> InfoNCE:
+    queue = NegativeQueue(16, DIM).double()
+    queue.enqueue(bank, bank_groups)
+    return InfoNCE(0.2, queue=queue, **options)
+
+
+def global_negatives_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        x1, x2, local_excludes, groups, bank, bank_groups = make_batch()
+        n = N_GLOBAL // world
+        mine = slice(rank * n, (rank + 1) * n)
+        for name, options in OPTIONS.items():
+            model = nn.parallel.DistributedDataParallel(make_model())
+            loss_fn = make_loss(options, bank, bank_groups)
+            loss = loss_fn(model(x1[mine]), model(x2[mine]), exclude=local_excludes[rank], groups=groups[mine])
+            loss.backward()
+            value = loss.detach().clone()
+            dist.all_reduce(value)
+            results = {f"grad.{k}": p.grad for k, p in model.module.named_parameters()}
+            results["loss"] = value / world
+            results["queue"] = loss_fn.queue.negatives()
+            results["running_mean"] = model.module[1].running_mean
+            save_file(
+                {k: v.contiguous() for k, v in results.items()}, os.path.join(out_dir, f"{name}.rank{rank}.safetensors")
+            )
+    finally:
+        dist.destroy_process_group()

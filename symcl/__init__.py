@@ -32,6 +32,7 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'symcl' has no attribute {name!r}")
 
+
 __all__ = [
     "CollapseMonitor",
     "InfoNCE",

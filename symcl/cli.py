@@ -15,6 +15,8 @@ from importlib.metadata import entry_points
 import torch
 
 import symcl
+from symcl.distributed.context import launched_by_torchrun
+from symcl.distributed.launch import relaunch_with_torchrun, restarted_by_torchrun
 from symcl.errors import TrainingError, UserInputError
 from symcl.training.config import TrainConfig
 
@@ -39,10 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     return run_guarded(lambda: args.handler(args))
 
 
-def run_guarded(run: Callable[[], object]) -> int:
-    """Run a command: user errors print one line (exit 2), training failures too (exit 1)."""
+def run_guarded(run: Callable[[], int | None]) -> int:
+    """Run a command: user errors print one line (exit 2), training failures too (exit 1).
+
+    An integer returned by ``run`` is the exit status (e.g. that of a torchrun relaunch).
+    """
     try:
-        run()
+        status = run()
     except USER_ERRORS as error:
         print(f"symcl: error: {error}", file=sys.stderr)
         return 2
@@ -52,7 +57,7 @@ def run_guarded(run: Callable[[], object]) -> int:
     except KeyboardInterrupt:
         print("symcl: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 def add_command_group(subparsers, name: str, help: str) -> argparse._SubParsersAction:
@@ -89,7 +94,37 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, steps: int = 1000
     )
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    parser.add_argument(
+        "--nproc",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="train with N processes under torchrun (DDP; gloo on CPU, nccl on CUDA)",
+    )
+    parser.add_argument(
+        "--max-restarts",
+        type=_non_negative_int,
+        default=0,
+        metavar="R",
+        help="with --nproc: restart the workers up to R times after a failure, resuming",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def relaunch_if_distributed(args: argparse.Namespace, module: str) -> int | None:
+    """With --nproc > 1 (or --max-restarts), rerun this command under torchrun and return its status.
+
+    Returns None when this process should train itself: a plain single-process run, or
+    a torchrun worker. ``module`` is what ``python -m`` runs, e.g. "symcl.cli".
+    """
+    if launched_by_torchrun() or (args.nproc == 1 and args.max_restarts == 0):
+        return None
+    return relaunch_with_torchrun(module, sys.argv[1:], nproc=args.nproc, max_restarts=args.max_restarts)
+
+
+def wants_resume(args: argparse.Namespace) -> bool:
+    """--resume, or a worker that torchrun restarted after a failure."""
+    return args.resume or restarted_by_torchrun()
 
 
 def train_config_from(args: argparse.Namespace) -> TrainConfig:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from symcl.cli import add_training_arguments, run_guarded, train_config_from
+from symcl.cli import add_training_arguments, relaunch_if_distributed, run_guarded, train_config_from, wants_resume
 from symcl.training import Callback, contrastive_objective, fit, seed_everything
 from symcl.views import ViewBatch
 
@@ -78,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sleep", type=float, default=0.0, help=argparse.SUPPRESS)  # slows steps, for kill tests
     args = parser.parse_args(argv)
 
-    def run() -> None:
+    def run() -> int | None:
+        relaunched = relaunch_if_distributed(args, "symcl.toy")
+        if relaunched is not None:
+            return relaunched
         config = train_config_from(args)
         seed_everything(args.seed)
         views = RingBlobs()
@@ -90,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             contrastive_objective(16, temperature=0.2, queue_size=128),
             config,
             out_dir=args.out,
-            resume=args.resume,
+            resume=wants_resume(args),
             callbacks=callbacks,
             progress=not args.quiet,
         )

@@ -8,6 +8,7 @@
 from symcl.distributed.batchnorm import SyncBatchNorm, convert_sync_batchnorm
 from symcl.distributed.context import (
     barrier,
+    gather_objects,
     init_distributed,
     is_distributed,
     is_main_process,
@@ -23,6 +24,7 @@ __all__ = [
     "block_diagonal",
     "convert_sync_batchnorm",
     "gather",
+    "gather_objects",
     "gather_with_grad",
     "init_distributed",
     "is_distributed",

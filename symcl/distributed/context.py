@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -41,14 +43,42 @@ def init_distributed(device: str = "cpu") -> bool:
         return True
     if not launched_by_torchrun():
         return False
-    if device.startswith("cuda"):
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        dist.init_process_group("nccl")
-    else:
-        dist.init_process_group("gloo")
+    restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    if restart == 0:
+        dist.init_process_group(backend)
+        return True
+    # After a restart, torchrun's store still holds the failed workers' addresses under
+    # the default keys; a prefix per restart keeps the new workers from dialling them.
+    me, size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    store = dist.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        size,
+        is_master=me == 0 and os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True",
+        timeout=timedelta(minutes=10),
+    )
+    dist.init_process_group(
+        backend, store=dist.PrefixStore(f"symcl/restart-{restart}", store), rank=me, world_size=size
+    )
     return True
 
 
 def barrier() -> None:
     if is_distributed():
         dist.barrier()
+
+
+def gather_objects(value: Any) -> list[Any]:
+    """``[value of rank 0, value of rank 1, ...]`` on every rank; ``[value]`` alone.
+
+    Used for small states such as RNG states. The transport pickles, which is safe here:
+    the objects come from this job's own processes, never from a file.
+    """
+    if not is_distributed():
+        return [value]
+    gathered: list[Any] = [None] * world_size()
+    dist.all_gather_object(gathered, value)
+    return gathered

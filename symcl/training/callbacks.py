@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from symcl.atomic import write_json
 from symcl.checkpoint import capture_rng, checkpoint_path, prune_checkpoints, save_state, save_weights, versions
 from symcl.collapse import CollapseMonitor
+from symcl.distributed import barrier, gather_objects, is_main_process
 from symcl.training.state import TrainState
 
 
@@ -131,6 +132,8 @@ class Checkpointer(Callback):
     def on_train_end(self, state: TrainState) -> None:
         if state.last_checkpoint != checkpoint_path(state.out_dir / "checkpoints", state.step):
             self.save(state)
+        if not is_main_process():
+            return
         save_weights(state.out_dir / "model.safetensors", state.model)
         write_json(state.out_dir / "config.json", self.run_description(state))
         from symcl.plots import plot_training_curves  # matplotlib is slow to import: only here
@@ -138,12 +141,16 @@ class Checkpointer(Callback):
         plot_training_curves(state.history, state.out_dir / "training_curves.png")
 
     def save(self, state: TrainState) -> None:
+        """Every rank takes part (the RNG states are gathered); rank 0 writes."""
         directory = state.out_dir / "checkpoints"
-        state.last_checkpoint = save_state(
-            checkpoint_path(directory, state.step), training_state(state, self.callbacks)
-        )
-        prune_checkpoints(directory, state.config.keep_checkpoints)
-        write_json(state.out_dir / "history.json", state.history)
+        path = checkpoint_path(directory, state.step)
+        contents = training_state(state, self.callbacks)
+        if is_main_process():
+            save_state(path, contents)
+            prune_checkpoints(directory, state.config.keep_checkpoints)
+            write_json(state.out_dir / "history.json", state.history)
+        barrier()  # nobody moves on, or reads the checkpoint, before it exists
+        state.last_checkpoint = path
 
     def run_description(self, state: TrainState) -> dict[str, Any]:
         return {
@@ -163,7 +170,7 @@ def training_state(state: TrainState, callbacks: list[Callback]) -> dict[str, An
         "objective": state.objective.state_dict(),
         "optimizer": state.optimizer.state_dict(),
         "scheduler": state.scheduler.state_dict(),
-        "rng": capture_rng(state.data_generator),
+        "rng": gather_objects(capture_rng(state.data_generator)),  # one entry per rank
         "history": state.history,
         "callbacks": {type(cb).__name__: cb.state_dict() for cb in callbacks},
         "config": dataclasses.asdict(state.config),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 
 from symcl.checkpoint import list_checkpoints, load_state, restore_rng
+from symcl.distributed import init_distributed, is_main_process, rank, world_size
 from symcl.errors import TrainingError, UserInputError
 from symcl.metrics import alignment, effective_rank, uniformity
 from symcl.training.callbacks import Callback, Checkpointer, EarlyStopping, HistoryRecorder, ProgressBar
@@ -20,6 +22,8 @@ from symcl.training.config import TrainConfig
 from symcl.training.schedule import warmup_cosine
 from symcl.training.state import TrainState
 from symcl.views import ViewBatch, ViewGenerator
+
+_RANK_SEED_STRIDE = 1_000_003  # a prime, so rank streams never coincide for small seeds
 
 Evaluator = Callable[[nn.Module], dict[str, float]]
 
@@ -46,6 +50,11 @@ def fit(
     there, and ``resume=True`` continues from the newest checkpoint, bit-identically
     on CPU.
 
+    Under torchrun, fit joins the process group (gloo on CPU, nccl on CUDA), wraps the
+    model in DistributedDataParallel and gives each rank ``batch_size / world_size``
+    samples; objectives built on :class:`symcl.InfoNCE` then use global negatives.
+    Only rank 0 writes files; checkpoints hold every rank's RNG states.
+
     Parameters
     ----------
     model : nn.Module
@@ -70,11 +79,19 @@ def fit(
         When the loss becomes non-finite; the message names the step and the last
         good checkpoint, which stays on disk.
     """
+    init_distributed(config.device)
+    ranks, me = world_size(), rank()
+    if config.batch_size % ranks:
+        raise UserInputError(
+            f"The batch size ({config.batch_size}) must be a multiple of the number of processes ({ranks})."
+        )
     device = torch.device(config.device)
     model.to(device)
     objective.to(device)
-    seed_everything(config.seed)
-    data_generator = torch.Generator().manual_seed(config.seed)
+    # Each rank draws its own share of the global batch, and its own dropout masks.
+    seed_everything(config.seed + _RANK_SEED_STRIDE * me)
+    data_generator = torch.Generator().manual_seed(config.seed + _RANK_SEED_STRIDE * me)
+    network = model if ranks == 1 else nn.parallel.DistributedDataParallel(model)
     parameters = [p for module in (model, objective) for p in module.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
     state = TrainState(
@@ -86,7 +103,7 @@ def fit(
         data_generator,
         Path(out_dir) if out_dir is not None else None,
     )
-    callbacks = _default_callbacks(config, progress) + list(callbacks)
+    callbacks = _default_callbacks(config, progress and me == 0) + list(callbacks)
     if state.out_dir is not None:
         callbacks.append(Checkpointer(callbacks[:], metadata))
         if resume:
@@ -97,7 +114,8 @@ def fit(
     for callback in callbacks:
         callback.on_train_start(state)
     while state.step < config.steps and not state.stop_reason:
-        loss = _train_step(state, views.sample(config.batch_size, data_generator).to(device))
+        batch = views.sample(config.batch_size // ranks, data_generator).to(device)
+        loss = _train_step(state, network, batch)
         state.step += 1
         due = config.eval_every and (state.step % config.eval_every == 0 or state.step == config.steps)
         metrics = evaluate(model) if due else None
@@ -108,11 +126,12 @@ def fit(
     return state
 
 
-def _train_step(state: TrainState, batch: ViewBatch) -> float:
-    state.model.train()
+def _train_step(state: TrainState, network: nn.Module, batch: ViewBatch) -> float:
+    """One optimiser step; ``network`` is the model, or its DDP wrapper. Returns the global loss."""
+    network.train()
     state.objective.train()
-    loss = state.objective(state.model(batch.view1), state.model(batch.view2), batch)
-    value = loss.item()
+    loss = state.objective(network(batch.view1), network(batch.view2), batch)
+    value = _global_mean(loss.detach())
     if not math.isfinite(value):
         where = (
             f"the last good checkpoint is {state.last_checkpoint}"
@@ -127,6 +146,15 @@ def _train_step(state: TrainState, batch: ViewBatch) -> float:
     state.optimizer.step()
     state.scheduler.step()
     return value
+
+
+def _global_mean(value: torch.Tensor) -> float:
+    """The loss averaged over ranks, so that all ranks log it and stop on NaN together."""
+    if world_size() > 1:
+        value = value.clone()
+        torch.distributed.all_reduce(value)
+        value /= world_size()
+    return value.item()
 
 
 def _default_callbacks(config: TrainConfig, progress: bool) -> list[Callback]:
@@ -151,11 +179,17 @@ def _resume(state: TrainState, callbacks: list[Callback]) -> None:
     state.objective.load_state_dict(saved["objective"])
     state.optimizer.load_state_dict(saved["optimizer"])
     state.scheduler.load_state_dict(saved["scheduler"])
-    restore_rng(saved["rng"], state.data_generator)
+    if len(saved["rng"]) != world_size():
+        raise UserInputError(
+            f"{path}: written by {len(saved['rng'])} process(es); resume it with the same number, not {world_size()}"
+        )
+    restore_rng(saved["rng"][rank()], state.data_generator)
     state.step = saved["step"]
     state.stop_reason = saved["stop_reason"]
     state.history = saved["history"]
     state.last_checkpoint = path
+    if is_main_process():
+        print(f"symcl: resuming from {path} (step {state.step})", file=sys.stderr)
     for callback in callbacks:
         callback.load_state_dict(saved["callbacks"].get(type(callback).__name__, {}))
 

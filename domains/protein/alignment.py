@@ -1,0 +1,190 @@
+"""Alignment statistics for protein pairs: pairwise with Biopython, or read off an MSA with numpy.
+
+Every distance of :mod:`~symcl.domains.protein.formulas` is a function of four counts
+over the *comparable* columns of an alignment, the columns where both sequences have one
+of the 20 standard amino acids (gaps and B, Z, X are skipped):
+
+- ``aligned``: the number L of comparable columns;
+- ``identities``: how many of them hold the same residue;
+- ``score``: the BLOSUM62 score summed over them (sigma in Scoredist);
+- ``self_score``: the mean of the two self-scores over the same columns,
+  (sigma(a, a) + sigma(b, b)) / 2 (sigma_N in Scoredist).
+
+Pairwise, the counts come from ``Alignment.counts(matrix)`` (Biopython's C code) with
+four BLOSUM62-derived matrices, never from a Python loop over columns. For an MSA they
+come from matrix products of one-hot encodings, for all pairs at once.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from Bio.Align import Alignment, PairwiseAligner, substitution_matrices
+
+from .alphabet import BLOSUM62_ALPHABET, STANDARD, encode
+
+#: Gap scores of the default aligner, in BLOSUM62 units (half bits), Biopython's convention:
+#: a gap of k residues scores ``GAP_OPEN + (k - 1) * GAP_EXTEND``. This is BLAST's default for
+#: BLOSUM62 (existence 11, extension 1, i.e. a k-gap costs 11 + k).
+GAP_OPEN = -12.0
+GAP_EXTEND = -1.0
+#: Number of standard residues; their codes are 0..19 in the BLOSUM62 alphabet.
+N_STANDARD = 20
+
+
+class AlignmentStats(NamedTuple):
+    """Counts over the comparable columns of one alignment (or arrays of them, one per pair).
+
+    Attributes
+    ----------
+    aligned : float or ndarray
+        L, columns where both residues are standard.
+    identities : float or ndarray
+        Identical residues among them.
+    score : float or ndarray
+        BLOSUM62 score summed over them.
+    self_score : float or ndarray
+        (sigma(a, a) + sigma(b, b)) / 2 over the same columns.
+    """
+
+    aligned: float | np.ndarray
+    identities: float | np.ndarray
+    score: float | np.ndarray
+    self_score: float | np.ndarray
+
+
+def blosum62() -> substitution_matrices.Array:
+    """Biopython's BLOSUM62 matrix (alphabet ``ARNDCQEGHILKMFPSTWYVBZX*``)."""
+    return substitution_matrices.load("BLOSUM62")
+
+
+def make_aligner(
+    *,
+    mode: str = "global",
+    gap_open: float = GAP_OPEN,
+    gap_extend: float = GAP_EXTEND,
+    end_gaps: bool = False,
+) -> PairwiseAligner:
+    """The pairwise aligner of the classical route: BLOSUM62 with affine gaps.
+
+    Parameters
+    ----------
+    mode : {"global", "local"}
+        Needleman-Wunsch (default) or Smith-Waterman.
+    gap_open : float
+        Score of a gap's first residue, <= 0 (default -12: BLAST's 11/1 for BLOSUM62).
+    gap_extend : float
+        Score of each further residue of a gap, <= 0 (default -1).
+    end_gaps : bool
+        Whether gaps at the ends of a global alignment are scored. Default False: free
+        end gaps, as in EMBOSS needle, so a fragment is not pulled apart to reach the ends
+        of a longer homologue. End-gap columns never enter the distance anyway.
+
+    Returns
+    -------
+    Bio.Align.PairwiseAligner
+    """
+    if mode not in ("global", "local"):
+        raise ValueError(f"The 'mode' parameter of make_aligner must be 'global' or 'local'. Got {mode!r} instead.")
+    for name, value in (("gap_open", gap_open), ("gap_extend", gap_extend)):
+        if not isinstance(value, (int, float)) or not np.isfinite(value) or value > 0:
+            raise ValueError(
+                f"The '{name}' parameter of make_aligner must be a finite number <= 0. Got {value!r} instead."
+            )
+    aligner = PairwiseAligner(mode=mode, substitution_matrix=blosum62())
+    aligner.open_gap_score = float(gap_open)
+    aligner.extend_gap_score = float(gap_extend)
+    if mode == "global" and not end_gaps:
+        aligner.end_gap_score = 0.0
+    return aligner
+
+
+def _count_matrices() -> tuple[substitution_matrices.Array, ...]:
+    """BLOSUM62-alphabet matrices whose ``counts(...).substitution_score`` are the four statistics."""
+    matrix = np.array(blosum62(), dtype=float)
+    standard = np.array([letter in STANDARD for letter in BLOSUM62_ALPHABET])
+    comparable = np.outer(standard, standard).astype(float)
+    diagonal = np.diag(matrix)
+
+    def as_array(data: np.ndarray) -> substitution_matrices.Array:
+        return substitution_matrices.Array(alphabet=BLOSUM62_ALPHABET, dims=2, data=np.ascontiguousarray(data))
+
+    return (
+        as_array(comparable),
+        as_array(np.diag(standard.astype(float))),
+        as_array(matrix * comparable),
+        as_array((diagonal[:, None] + diagonal[None, :]) / 2 * comparable),
+    )
+
+
+_COUNT_MATRICES = _count_matrices()
+
+
+def alignment_stats(alignment: Alignment) -> AlignmentStats:
+    """The four counts of a pairwise alignment, read with ``Alignment.counts``.
+
+    Parameters
+    ----------
+    alignment : Bio.Align.Alignment
+        A pairwise alignment of two cleaned sequences (letters of the BLOSUM62 alphabet).
+
+    Returns
+    -------
+    AlignmentStats
+        Plain floats.
+    """
+    return AlignmentStats(*(float(alignment.counts(matrix).substitution_score) for matrix in _COUNT_MATRICES))
+
+
+def pair_stats(aligner: PairwiseAligner, a: str, b: str) -> AlignmentStats:
+    """Align two cleaned, ungapped sequences and count their comparable columns.
+
+    The first optimal alignment Biopython returns is used, so the result is deterministic.
+    """
+    return alignment_stats(aligner.align(a, b)[0])
+
+
+def msa_stats(rows: list[str] | tuple[str, ...], *, block_columns: int = 256) -> AlignmentStats:
+    """The four counts for every pair of rows of a multiple alignment, from its columns.
+
+    Columns where either row has a gap (or B, Z, X) are skipped for that pair; nothing is
+    realigned. Computed as one-hot matrix products, ``block_columns`` columns at a time, so
+    memory stays at about N x block_columns x 20 floats.
+
+    Parameters
+    ----------
+    rows : sequence of str
+        N cleaned alignment rows (``clean_sequence(..., aligned=True)``), all of length C.
+    block_columns : int
+        Columns per block.
+
+    Returns
+    -------
+    AlignmentStats
+        Four float64 arrays of shape (N, N), symmetric; the diagonal holds each row's
+        self-counts.
+    """
+    codes = np.stack([encode(row) for row in rows]) if len(rows) else np.zeros((0, 0), np.int8)
+    if len({len(row) for row in rows}) > 1:
+        raise ValueError("msa_stats expects alignment rows of equal length.")
+    n, n_columns = codes.shape
+    matrix = np.array(blosum62(), dtype=np.float32)[:N_STANDARD, :N_STANDARD]
+    diagonal = np.diag(matrix)
+    totals = [np.zeros((n, n)) for _ in range(4)]
+    for start in range(0, n_columns, block_columns):
+        block = codes[:, start : start + block_columns].astype(np.int64)
+        valid = (block >= 0) & (block < N_STANDARD)
+        one_hot = np.zeros(block.shape + (N_STANDARD,), dtype=np.float32)
+        rows_index, columns_index = np.nonzero(valid)
+        one_hot[rows_index, columns_index, block[valid]] = 1.0
+        flat = one_hot.reshape(n, -1)
+        scored = (one_hot @ matrix).reshape(n, -1)
+        valid_f = valid.astype(np.float32)
+        self_diag = np.where(valid, diagonal[np.where(valid, block, 0)], 0.0).astype(np.float32)
+        self_cross = self_diag @ valid_f.T
+        totals[0] += valid_f @ valid_f.T
+        totals[1] += flat @ flat.T
+        totals[2] += flat @ scored.T
+        totals[3] += (self_cross + self_cross.T) / 2
+    return AlignmentStats(*totals)

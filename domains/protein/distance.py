@@ -1,0 +1,345 @@
+"""Classical pseudo-distances between protein sequences: one pair, or all pairs in parallel.
+
+Two routes give the alignment counts of :mod:`~symcl.domains.protein.alignment`:
+
+- unaligned sequences are aligned pairwise with Biopython's ``PairwiseAligner``
+  (BLOSUM62, global, gap open -12 / extend -1, free end gaps; see
+  :func:`~symcl.domains.protein.alignment.make_aligner`), all pairs spread over worker
+  processes with a progress bar;
+- the rows of a multiple alignment are compared column by column, for all pairs at once
+  with numpy, with no realignment.
+
+The counts then go through one formula of :mod:`~symcl.domains.protein.formulas`.
+Saturated pairs (formula undefined, or above ``max_distance``) are set to
+``max_distance`` and flagged: returned as a mask with ``return_saturated=True``, reported
+with a :class:`SaturationWarning` otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+import numpy as np
+from Bio.Align import PairwiseAligner
+from Bio.Seq import Seq
+from Bio.SeqRecord import SeqRecord
+from tqdm.auto import tqdm
+
+from .alignment import AlignmentStats, make_aligner, msa_stats, pair_stats
+from .alphabet import clean_sequence
+from .formulas import MAX_DISTANCE, METHODS, SCOREDIST_CALIBRATION, distances_from_stats
+from .reader import ProteinSequences
+
+#: Below this many pairs, :func:`distance_matrix` stays in one process (starting workers costs more).
+MIN_PARALLEL_PAIRS = 200
+_MAX_CHUNK = 1024
+
+
+class SaturationWarning(UserWarning):
+    """Some pairs are too distant for the chosen method; they were capped at ``max_distance``."""
+
+
+def pseudo_distance(
+    a: str | Seq | SeqRecord,
+    b: str | Seq | SeqRecord,
+    method: str = "scoredist",
+    *,
+    aligned: bool = False,
+    aligner: PairwiseAligner | None = None,
+    max_distance: float = MAX_DISTANCE,
+    calibration: float = SCOREDIST_CALIBRATION["jtt"],
+    return_saturated: bool = False,
+) -> float | tuple[float, bool]:
+    """The evolutionary distance between two protein sequences.
+
+    Parameters
+    ----------
+    a, b : str, Bio.Seq.Seq or Bio.SeqRecord.SeqRecord
+        The sequences (letters as in :mod:`~symcl.domains.protein.alphabet`).
+    method : {"p", "poisson", "kimura", "scoredist"}
+        p-distance (fraction of differing residues), its Poisson correction -ln(1 - p),
+        Kimura's -ln(1 - p - 0.2 p^2), or Scoredist (default).
+    aligned : bool
+        True: ``a`` and ``b`` are two rows of one alignment (equal length, with gaps);
+        their columns are used as they are. False (default): they are aligned first.
+    aligner : Bio.Align.PairwiseAligner, optional
+        The aligner; default :func:`~symcl.domains.protein.alignment.make_aligner()`.
+        The counts are always BLOSUM62-based, whatever the aligner scores with.
+    max_distance : float
+        Cap, in substitutions per site (> 0, default 3.0; at most 1 for "p").
+    calibration : float
+        Scoredist's constant c (> 0, default 1.2873, calibrated to JTT).
+    return_saturated : bool
+        Also return whether the pair was saturated.
+
+    Returns
+    -------
+    float, or (float, bool) with ``return_saturated``
+        The distance, 0 for identical sequences.
+
+    Warns
+    -----
+    SaturationWarning
+        The pair is saturated and ``return_saturated`` is False.
+
+    Notes
+    -----
+    With realignment, exchanging ``a`` and ``b`` may select another co-optimal
+    alignment and change the value slightly; :func:`distance_matrix` aligns each pair
+    once and mirrors it, so its result is exactly symmetric.
+    """
+    _check_method_and_caps(method, max_distance, calibration, "pseudo_distance")
+    rows = [clean_sequence(_text(x, name), aligned=aligned, record=name) for x, name in ((a, "a"), (b, "b"))]
+    if aligned:
+        if len(rows[0]) != len(rows[1]):
+            raise ValueError(
+                f"pseudo_distance with aligned=True needs two alignment rows of equal length. "
+                f"Got lengths {len(rows[0])} and {len(rows[1])} instead."
+            )
+        stats = AlignmentStats(*(matrix[0, 1] for matrix in msa_stats(rows)))
+    else:
+        stats = pair_stats(aligner if aligner is not None else make_aligner(), rows[0], rows[1])
+    distance, saturated = distances_from_stats(
+        *stats, method=method, max_distance=max_distance, calibration=calibration
+    )
+    distance, saturated = float(distance), bool(saturated)
+    if return_saturated:
+        return distance, saturated
+    if saturated:
+        warnings.warn(
+            f"the pair is saturated for method {method!r} (undefined or above max_distance); capped at {distance}",
+            SaturationWarning,
+            stacklevel=2,
+        )
+    return distance
+
+
+def distance_matrix(
+    seqs: Sequence[str | Seq | SeqRecord] | ProteinSequences,
+    method: str = "scoredist",
+    *,
+    aligned: bool | None = None,
+    aligner: PairwiseAligner | None = None,
+    max_distance: float = MAX_DISTANCE,
+    calibration: float = SCOREDIST_CALIBRATION["jtt"],
+    n_jobs: int | None = None,
+    progress: bool = True,
+    return_saturated: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """All-vs-all evolutionary distances of a protein family.
+
+    Parameters
+    ----------
+    seqs : sequence of str, Seq or SeqRecord, or ProteinSequences
+        N sequences, e.g. from :func:`~symcl.domains.protein.reader.read_sequences`.
+    method : {"p", "poisson", "kimura", "scoredist"}
+        See :func:`pseudo_distance`.
+    aligned : bool, optional
+        True: the sequences are alignment rows, compared column by column (no
+        realignment; columns with a gap in either row are skipped for that pair).
+        False: gaps are removed and every pair is aligned. None (default): the
+        ``aligned`` attribute of a ProteinSequences; otherwise aligned when all
+        sequences have the same length and at least one holds a gap.
+    aligner : Bio.Align.PairwiseAligner, optional
+        See :func:`pseudo_distance`.
+    max_distance, calibration : float
+        See :func:`pseudo_distance`.
+    n_jobs : int, optional
+        Worker processes for pairwise alignment (>= 1; default ``os.cpu_count()``).
+        Fewer than 200 pairs, or ``n_jobs=1``, run in this process.
+    progress : bool
+        Show a progress bar over the pairs (pairwise route).
+    return_saturated : bool
+        Also return the (N, N) boolean mask of saturated pairs.
+
+    Returns
+    -------
+    ndarray, or (ndarray, ndarray) with ``return_saturated``
+        float64 distances, shape (N, N), symmetric, zero diagonal, in input order; and the
+        saturation mask, shape (N, N).
+
+    Warns
+    -----
+    SaturationWarning
+        Some pairs are saturated and ``return_saturated`` is False.
+    """
+    _check_method_and_caps(method, max_distance, calibration, "distance_matrix")
+    if n_jobs is not None and (not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs < 1):
+        raise ValueError(
+            f"The 'n_jobs' parameter of distance_matrix must be an integer >= 1 or None. Got {n_jobs!r} instead."
+        )
+    names, rows, aligned = _prepare(seqs, aligned)
+    n = len(rows)
+    if aligned:
+        stats = msa_stats(rows)
+    else:
+        workers = n_jobs if n_jobs is not None else os.cpu_count() or 1
+        stats = _pairwise_stats(rows, aligner if aligner is not None else make_aligner(), workers, progress)
+    distances, saturated = distances_from_stats(
+        *stats, method=method, max_distance=max_distance, calibration=calibration
+    )
+    diagonal = np.arange(n)
+    distances[diagonal, diagonal] = 0.0
+    saturated[diagonal, diagonal] = False
+    if return_saturated:
+        return distances, saturated
+    if saturated.any():
+        warnings.warn(saturation_message(saturated, names, method, max_distance), SaturationWarning, stacklevel=2)
+    return distances
+
+
+def saturation_message(saturated: np.ndarray, names: Sequence[str], method: str, max_distance: float) -> str:
+    """One line saying how many pairs are saturated, with up to three examples."""
+    first, second = np.nonzero(np.triu(saturated, k=1))
+    n = len(names)
+    examples = ", ".join(f"({names[i]}, {names[j]})" for i, j in zip(first[:3], second[:3], strict=True))
+    more = ", ..." if first.size > 3 else ""
+    cap = min(max_distance, 1.0) if method == "p" else max_distance
+    return (
+        f"{first.size} of {n * (n - 1) // 2} pairs are saturated for method {method!r} (undefined or above "
+        f"max_distance) and were capped at {cap}: {examples}{more}"
+    )
+
+
+def _check_method_and_caps(method: str, max_distance: float, calibration: float, where: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"The 'method' parameter of {where} must be one of {METHODS}. Got {method!r} instead.")
+    for name, value in (("max_distance", max_distance), ("calibration", calibration)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"The '{name}' parameter of {where} must be a finite number > 0. Got {value!r} instead.")
+
+
+def _text(value: str | Seq | SeqRecord, name: str) -> str:
+    if isinstance(value, SeqRecord):
+        value = value.seq
+    if isinstance(value, Seq):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise TypeError(
+        f"Sequence {name} must be a str, Bio.Seq.Seq or Bio.SeqRecord.SeqRecord. Got {type(value).__name__} instead."
+    )
+
+
+def _prepare(
+    seqs: Sequence[str | Seq | SeqRecord] | ProteinSequences, aligned: bool | None
+) -> tuple[list[str], list[str], bool]:
+    """Names, cleaned rows and the route (aligned or not) of the input of distance_matrix."""
+    if isinstance(seqs, (str, Seq, SeqRecord)) or not isinstance(seqs, Sequence):
+        raise TypeError(
+            f"The 'seqs' parameter of distance_matrix must be a sequence of protein sequences "
+            f"(e.g. a list of str). Got {type(seqs).__name__} instead."
+        )
+    if aligned not in (None, True, False):
+        raise TypeError(
+            f"The 'aligned' parameter of distance_matrix must be None, True or False. Got {aligned!r} instead."
+        )
+    if isinstance(seqs, ProteinSequences):
+        names, texts, source = list(seqs.ids), list(seqs.sequences), seqs.source
+        if aligned is None:
+            aligned = seqs.aligned
+    else:
+        names = [x.id if isinstance(x, SeqRecord) else f"sequence {i}" for i, x in enumerate(seqs)]
+        texts = [_text(x, names[i]) for i, x in enumerate(seqs)]
+        source = ""
+        if aligned is None:
+            aligned = len({len(t) for t in texts}) == 1 and any(("-" in t or "." in t) for t in texts)
+    rows = [
+        clean_sequence(t, aligned=aligned, record=name, source=source) for t, name in zip(texts, names, strict=True)
+    ]
+    if aligned and len({len(row) for row in rows}) > 1:
+        raise ValueError(
+            "distance_matrix with aligned=True needs alignment rows of equal length. "
+            f"Got lengths from {min(map(len, rows))} to {max(map(len, rows))} instead."
+        )
+    return names, rows, aligned
+
+
+# ---------------------------------------------------------------------------------------
+# Pairwise route: chunks of pairs, in this process or in worker processes.
+
+_WORKER_STATE: dict[str, object] = {}
+
+
+def _init_worker(sequences: list[str], aligner: PairwiseAligner) -> None:
+    _WORKER_STATE["sequences"] = sequences
+    _WORKER_STATE["aligner"] = aligner
+
+
+def _chunk_stats(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """:func:`_stats_of_pairs` in a worker process, on the state given to :func:`_init_worker`."""
+    return _stats_of_pairs(_WORKER_STATE["sequences"], _WORKER_STATE["aligner"], first, second)
+
+
+def _stats_of_pairs(
+    sequences: list[str], aligner: PairwiseAligner, first: np.ndarray, second: np.ndarray
+) -> np.ndarray:
+    """Counts of the pairs (first[k], second[k]), shape (k, 4)."""
+    rows = [pair_stats(aligner, sequences[i], sequences[j]) for i, j in zip(first, second, strict=True)]
+    return np.array(rows, dtype=float).reshape(len(rows), 4)
+
+
+def _pairwise_stats(sequences: list[str], aligner: PairwiseAligner, n_jobs: int, progress: bool) -> AlignmentStats:
+    """The four (N, N) count matrices, aligning every pair once (i < j)."""
+    n = len(sequences)
+    first, second = np.triu_indices(n, k=1)
+    n_pairs = first.size
+    counts = np.zeros((n_pairs, 4))
+    chunk = int(min(_MAX_CHUNK, max(16, math.ceil(n_pairs / (16 * n_jobs))))) if n_pairs else 1
+    bounds = [(start, min(start + chunk, n_pairs)) for start in range(0, n_pairs, chunk)]
+    if n_jobs == 1 or n_pairs < MIN_PARALLEL_PAIRS:
+        with _ProgressBar(total=n_pairs, disable=not progress, desc="aligning pairs", unit="pair") as bar:
+            for start, stop in bounds:
+                counts[start:stop] = _stats_of_pairs(sequences, aligner, first[start:stop], second[start:stop])
+                bar.update(stop - start)
+    else:
+        pool = ProcessPoolExecutor(
+            max_workers=min(n_jobs, len(bounds)),
+            mp_context=_process_context(),
+            initializer=_init_worker,
+            initargs=(sequences, aligner),
+        )
+        try:
+            futures = {pool.submit(_chunk_stats, first[a:b], second[a:b]): (a, b) for a, b in bounds}
+            with _ProgressBar(total=n_pairs, disable=not progress, desc="aligning pairs", unit="pair") as bar:
+                pending = set(futures)
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        start, stop = futures[future]
+                        counts[start:stop] = future.result()
+                        bar.update(stop - start)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    matrices = []
+    for k in range(4):
+        matrix = np.zeros((n, n))
+        matrix[first, second] = counts[:, k]
+        matrix[second, first] = counts[:, k]
+        matrices.append(matrix)
+    return AlignmentStats(*matrices)
+
+
+def _process_context() -> multiprocessing.context.BaseContext:
+    """Fork on Linux, spawn elsewhere.
+
+    Forked workers start in milliseconds and need no ``if __name__ == "__main__"`` guard
+    in the calling script; a spawned worker re-imports symcl (torch included, seconds).
+    The workers only run Biopython's aligner and numpy, never a lock-holding library of
+    the parent, so forking a parent that has threads is safe here.
+    """
+    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+class _ProgressBar(tqdm):
+    """tqdm without its monitor thread, so this module starts no thread of its own."""
+
+    monitor_interval = 0

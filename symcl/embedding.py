@@ -10,6 +10,8 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from symcl.distributed import gather, rank, world_size
+
 
 def embed(
     model: nn.Module,
@@ -19,8 +21,13 @@ def embed(
     progress: bool = True,
     device: str | torch.device | None = None,
     out: np.ndarray | None = None,
+    distribute: bool = True,
 ) -> np.ndarray:
     """Embed ``data`` with ``model`` in eval mode, without gradients.
+
+    Inside a torch.distributed process group, inputs of known length are split into
+    one contiguous shard per rank and the results are gathered back in input order, so
+    every rank returns the full array. Plain iterators are not split.
 
     Parameters
     ----------
@@ -43,6 +50,8 @@ def embed(
     out : ndarray, optional
         Preallocated (N, d) float32 array to fill, e.g. ``np.lib.format.open_memmap``,
         so that even the output need not fit in memory.
+    distribute : bool
+        In a process group, shard the input across ranks (see above).
 
     Returns
     -------
@@ -55,6 +64,8 @@ def embed(
     if device is None:
         first = next(model.parameters(), None)
         device = first.device if first is not None else torch.device("cpu")
+    if distribute and world_size() > 1 and _known_length(data) >= world_size():
+        return _embed_sharded(model, data, batch_size=batch_size, progress=progress, device=device, out=out)
     batches, total = _batches(data, batch_size)
     was_training = model.training
     model.eval()
@@ -79,6 +90,46 @@ def embed(
     if not chunks:
         raise ValueError("The 'data' parameter of embed holds no samples.")
     return np.concatenate(chunks)
+
+
+def _embed_sharded(model: nn.Module, data: Any, *, out: np.ndarray | None, **options: Any) -> np.ndarray:
+    """This rank embeds its contiguous shard; the shards are gathered in rank order."""
+    n, ranks, me = len(data), world_size(), rank()
+    bounds = np.linspace(0, n, ranks + 1).astype(int)
+    start, stop = bounds[me], bounds[me + 1]
+    shard = data[start:stop] if isinstance(data, (Tensor, np.ndarray)) else _Window(data, start, stop)
+    local = embed(model, shard, distribute=False, **options)
+    rows = int(np.diff(bounds).max())
+    padded = torch.zeros(rows, local.shape[1])
+    padded[: len(local)] = torch.from_numpy(local)
+    gathered = gather(padded).numpy()
+    merged = np.concatenate([gathered[r * rows : r * rows + bounds[r + 1] - bounds[r]] for r in range(ranks)])
+    if out is None:
+        return merged
+    out[:n] = merged
+    return out[:n]
+
+
+class _Window:
+    """A read-only view of ``data[start:stop]`` for any sequence type."""
+
+    def __init__(self, data: Any, start: int, stop: int):
+        self.data, self.start, self.stop = data, int(start), int(stop)
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, index: int) -> Any:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self.data[self.start + index]
+
+
+def _known_length(data: Any) -> int:
+    """len(data) for arrays and sequences; -1 for iterators, which are never split."""
+    if isinstance(data, (Tensor, np.ndarray)) or (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
+        return len(data)
+    return -1
 
 
 def _batches(data: Any, batch_size: int) -> tuple[Iterable, int | None]:

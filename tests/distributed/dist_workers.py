@@ -65,3 +65,21 @@ def global_negatives_worker(rank: int, world: int, init_file: str, out_dir: str)
             )
     finally:
         dist.destroy_process_group()
+
+
+def embed_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    """Embeds 11 samples (an uneven split) as an array and as a list of samples."""
+    import symcl
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)
+        model = nn.Linear(4, 3)
+        data = torch.arange(44, dtype=torch.float32).view(11, 4)
+        results = {
+            "array": torch.from_numpy(symcl.embed(model, data, batch_size=2, progress=False)),
+            "list": torch.from_numpy(symcl.embed(model, list(data), batch_size=2, progress=False)),
+        }
+        save_file(results, os.path.join(out_dir, f"embed.rank{rank}.safetensors"))
+    finally:
+        dist.destroy_process_group()

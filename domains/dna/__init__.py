@@ -1,1 +1,83 @@
-"""dna: strand-invariant embeddings for metagenomics (issue 4)."""
+"""dna: strand-invariant embeddings for metagenomics (issue 4).
+
+A DNA fragment and its reverse complement carry the same information, so they are a
+free positive pair. This package provides the alphabet (IUPAC reverse complement on
+uint8 arrays), streaming FASTA/FASTQ/GenBank input, the canonical tetranucleotide
+frequency (TNF) baseline, the view generator, strand-invariant and plain CNN encoders,
+and the pipeline functions::
+
+    from symcl.domains import dna
+
+    records = list(dna.read_records("contigs.fa.gz", min_length=1000))
+    baseline = dna.tnf(records)                          # (n, 136)
+    model = dna.load_model("runs/dna")                   # from `symcl dna train`
+    result = dna.embed_sequences(model, records, window=1000)
+    result.embeddings                                    # (n, dim), same for either strand
+    bins = dna.bin_contigs(result.embeddings, n_bins=10)  # contig -> bin
+
+On the command line: ``symcl dna train``, ``symcl dna embed`` and ``symcl dna bin``.
+"""
+
+from .alphabet import (
+    CODE_N,
+    CODE_PAD,
+    IUPAC_COMPLEMENT,
+    decode,
+    encode,
+    reverse_complement,
+    reverse_complement_codes,
+    to_codes,
+)
+from .binning import bin_contigs, save_bins
+from .embedding import SequenceEmbeddings, embed_sequences, save_embeddings, strand_invariance, window_starts
+from .encoders import (
+    PlainCNN,
+    StrandInvariantCNN,
+    build_encoder,
+    one_hot,
+    reverse_complement_batch,
+)
+from .models import load_model, load_pretrained, pretrained_directory, read_model_config, train
+from .reader import ReadSummary, Record, ShortRecordsWarning, detect_format, read_records
+from .tnf import canonical_kmer_counts, canonical_kmers, kmer_frequencies, tnf
+from .views import DnaViews, exclusion_mask, sequencing_errors
+
+__all__ = [
+    "CODE_N",
+    "CODE_PAD",
+    "IUPAC_COMPLEMENT",
+    "DnaViews",
+    "PlainCNN",
+    "ReadSummary",
+    "Record",
+    "SequenceEmbeddings",
+    "ShortRecordsWarning",
+    "StrandInvariantCNN",
+    "bin_contigs",
+    "build_encoder",
+    "canonical_kmer_counts",
+    "canonical_kmers",
+    "decode",
+    "detect_format",
+    "embed_sequences",
+    "encode",
+    "exclusion_mask",
+    "kmer_frequencies",
+    "load_model",
+    "load_pretrained",
+    "one_hot",
+    "pretrained_directory",
+    "read_model_config",
+    "read_records",
+    "reverse_complement",
+    "reverse_complement_batch",
+    "reverse_complement_codes",
+    "save_bins",
+    "save_embeddings",
+    "sequencing_errors",
+    "strand_invariance",
+    "tnf",
+    "to_codes",
+    "train",
+    "window_starts",
+]

@@ -1,7 +1,255 @@
-"""``symcl dna``: the command group of the dna domain (commands arrive with issue 4)."""
+"""``symcl dna``: the command group of the dna domain.
 
-from symcl.cli import add_command_group
+- ``symcl dna train FASTA... --out DIR``: self-supervised training, no labels.
+- ``symcl dna embed FASTA [--model DIR] -o OUT.npz``: one embedding per record.
+- ``symcl dna bin FASTA --bins N -o BINS.tsv``: contig -> bin by clustering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from symcl.cli import add_command_group, add_training_arguments, train_config_from
+from symcl.errors import UserInputError
 
 
 def register(subparsers) -> None:
-    add_command_group(subparsers, "dna", "strand-invariant DNA embeddings for metagenomics")
+    sub = add_command_group(subparsers, "dna", "strand-invariant DNA embeddings for metagenomics")
+    _add_train(sub)
+    _add_embed(sub)
+    _add_bin(sub)
+
+
+def _add_train(sub) -> None:
+    parser = sub.add_parser(
+        "train",
+        help="train a DNA encoder self-supervised (reverse-complement and fragment views)",
+        description="Train a DNA encoder on sequence files, without labels. Each file counts as one "
+        "genome for the evaluation labels. Records shorter than --window are skipped and reported.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="FASTA", help="FASTA/FASTQ/GenBank files, plain or gzipped")
+    add_training_arguments(parser, steps=1000, batch_size=128)
+    views = parser.add_argument_group("views")
+    views.add_argument("--window", type=_int_at_least(1), default=1000, help="window length in bp (default 1000)")
+    views.add_argument(
+        "--fragment-lengths",
+        type=_int_at_least(1),
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=None,
+        help="fragment (view) lengths in bp, at most --window (default: 150 to --window)",
+    )
+    views.add_argument("--whole-window", action="store_true", help="views are whole windows, not fragments")
+    views.add_argument(
+        "--rc-probability",
+        type=float,
+        default=1.0,
+        help="probability that the two views are on opposite strands (default 1.0)",
+    )
+    views.add_argument("--substitution-rate", type=float, default=0.0, help="per-base substitution rate (default 0)")
+    views.add_argument("--indel-rate", type=float, default=0.0, help="per-base indel rate (default 0)")
+    views.add_argument(
+        "--exclusion-bp",
+        type=_int_at_least(0),
+        default=None,
+        help="windows of one record closer than this (bp) are not negatives (default: --window)",
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--encoder",
+        choices=("strand_invariant", "plain"),
+        default="strand_invariant",
+        help="strand_invariant (by construction, default) or plain (learns it from the views)",
+    )
+    model.add_argument("--dim", type=_int_at_least(1), default=64, help="embedding dimension (default 64)")
+    model.add_argument("--channels", type=_int_at_least(1), default=64, help="CNN channels (default 64)")
+    model.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature (default 0.1)")
+    parser.set_defaults(handler=_train)
+
+
+def _add_embed(sub) -> None:
+    parser = sub.add_parser(
+        "embed",
+        help="embed the records of a FASTA/FASTQ/GenBank file",
+        description="Embed every record window by window and average the windows. Writes an .npz with "
+        "the arrays ids, embeddings and lengths; --per-window adds window_record, window_start, "
+        "window_end (0-based, end-exclusive bp) and window_embeddings.",
+    )
+    parser.add_argument("input", metavar="FASTA", help="FASTA/FASTQ/GenBank file, plain or gzipped")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="output .npz file")
+    parser.add_argument("--model", metavar="DIR", help="model directory from 'symcl dna train' (default: pretrained)")
+    parser.add_argument("--window", type=_int_at_least(1), help="window length in bp (default: the training window)")
+    parser.add_argument("--stride", type=_int_at_least(1), help="maximum step between windows in bp (default: window)")
+    parser.add_argument(
+        "--min-length", type=_int_at_least(1), default=1, help="skip (and report) records shorter than this (bp)"
+    )
+    parser.add_argument("--per-window", action="store_true", help="also write every window's embedding and coordinates")
+    parser.add_argument("--batch-size", type=_int_at_least(1), default=64, help="windows per forward pass (default 64)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_embed)
+
+
+def _add_bin(sub) -> None:
+    parser = sub.add_parser(
+        "bin",
+        help="group contigs into bins (putative genomes) by clustering their embeddings",
+        description="Embed the contigs of at least --min-length bp (shorter ones are skipped and reported), "
+        "cluster them into --bins bins and write a TSV with the columns contig and bin.",
+    )
+    parser.add_argument("input", metavar="FASTA", help="contigs: FASTA/FASTQ/GenBank file, plain or gzipped")
+    parser.add_argument("-o", "--output", required=True, metavar="BINS.tsv", help="output TSV (contig, bin)")
+    parser.add_argument("--bins", type=_int_at_least(1), required=True, help="number of bins")
+    parser.add_argument("--model", metavar="DIR", help="model directory from 'symcl dna train' (default: pretrained)")
+    parser.add_argument(
+        "--features",
+        choices=("embedding", "tnf"),
+        default="embedding",
+        help="cluster the model's embeddings (default) or the TNF baseline (no model needed)",
+    )
+    parser.add_argument(
+        "--method", choices=("kmeans", "agglomerative"), default="kmeans", help="clustering (default kmeans)"
+    )
+    parser.add_argument(
+        "--min-length",
+        type=_int_at_least(1),
+        default=1000,
+        help="bin only contigs of at least this length (default 1000 bp)",
+    )
+    parser.add_argument("--window", type=_int_at_least(1), help="window length in bp (default: the training window)")
+    parser.add_argument("--seed", type=_int_at_least(0), default=0, help="k-means seed (default 0)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_bin)
+
+
+def _train(args: argparse.Namespace) -> int | None:
+    from symcl.cli import relaunch_if_distributed, wants_resume
+    from symcl.training import seed_everything
+
+    from .encoders import ENCODERS
+    from .models import train
+    from .views import DnaViews
+
+    relaunched = relaunch_if_distributed(args, "symcl.cli")  # --nproc N: rerun this command under torchrun
+    if relaunched is not None:
+        return relaunched
+    config = train_config_from(args)
+    records, labels = [], []
+    for label, path in enumerate(args.inputs):
+        for record in _read(path, min_length=args.window):
+            records.append(record)
+            labels.append(label)
+    if not records:
+        raise UserInputError(f"no record of at least --window {args.window} bp in {', '.join(args.inputs)}")
+    fragments = tuple(args.fragment_lengths or (min(150, args.window), args.window))
+    if fragments[1] > args.window or fragments[0] > fragments[1]:
+        raise UserInputError(
+            f"--fragment-lengths must satisfy MIN <= MAX <= --window ({args.window}). Got {fragments[0]} {fragments[1]} instead."
+        )
+    try:
+        views = DnaViews(
+            records,
+            labels=labels,
+            window=args.window,
+            fragment_lengths=None if args.whole_window else fragments,
+            rc_probability=args.rc_probability,
+            substitution_rate=args.substitution_rate,
+            indel_rate=args.indel_rate,
+            exclusion_bp=args.exclusion_bp,
+        )
+    except ValueError as error:
+        raise UserInputError(str(error)) from None
+    if not args.temperature > 0:
+        raise UserInputError(f"--temperature must be > 0. Got {args.temperature} instead.")
+    seed_everything(args.seed)  # the model's initial weights depend on the seed only
+    model = ENCODERS[args.encoder](dim=args.dim, channels=args.channels)
+    train(
+        model,
+        views,
+        config,
+        temperature=args.temperature,
+        out_dir=args.out,
+        resume=wants_resume(args),
+        progress=not args.quiet,
+        sources=list(args.inputs),
+    )
+    if os.environ.get("RANK", "0") == "0":  # one line, also under torchrun
+        print(f"trained a {args.encoder} DNA encoder on {len(records)} records -> {args.out}", file=sys.stderr)
+    return None
+
+
+def _embed(args: argparse.Namespace) -> None:
+    from .embedding import embed_sequences, save_embeddings
+
+    model, window = _model_and_window(args)
+    if args.stride is not None and args.stride > window:
+        raise UserInputError(f"--stride must be at most the window ({window} bp). Got {args.stride} instead.")
+    result = embed_sequences(
+        model,
+        _read(args.input, min_length=args.min_length),
+        window=window,
+        stride=args.stride,
+        batch_size=args.batch_size,
+        per_window=args.per_window,
+        progress=not args.quiet,
+    )
+    save_embeddings(args.output, result)
+    print(f"embedded {len(result.ids)} records ({int(result.lengths.sum())} bp) -> {args.output}", file=sys.stderr)
+
+
+def _bin(args: argparse.Namespace) -> None:
+    from .binning import bin_contigs, save_bins
+    from .embedding import embed_sequences
+    from .tnf import tnf
+
+    records = list(_read(args.input, min_length=args.min_length))
+    if len(records) < args.bins:
+        raise UserInputError(
+            f"{args.input}: {len(records)} contig(s) of at least {args.min_length} bp, fewer than --bins {args.bins}"
+        )
+    if args.features == "tnf":
+        features = tnf(records, pseudocount=1.0)
+    else:
+        model, window = _model_and_window(args)
+        features = embed_sequences(model, records, window=window, progress=not args.quiet).embeddings
+    bins = bin_contigs(features, args.bins, method=args.method, seed=args.seed)
+    save_bins(args.output, [r.id for r in records], bins)
+    print(f"binned {len(records)} contigs into {args.bins} bins -> {args.output}", file=sys.stderr)
+
+
+def _model_and_window(args: argparse.Namespace):
+    """The model of --model (or the pretrained one) on --device, and the window: --window or the training one."""
+    from symcl.cli import resolve_device
+
+    from .models import load_model, pretrained_directory, read_model_config
+
+    device = resolve_device(args.device)
+    directory = args.model if args.model is not None else pretrained_directory()
+    trained = read_model_config(directory).get("dna", {}).get("views", {}).get("window")
+    return load_model(directory).to(device), args.window or trained or 1000
+
+
+def _read(path: str, *, min_length: int):
+    """Stream the records of ``path``; print the skipped short records as one line to stderr."""
+    from .reader import ReadSummary, read_records
+
+    summary = ReadSummary()
+    yield from read_records(path, min_length=min_length, summary=summary, warn=False)  # reported here instead
+    if summary.n_skipped:
+        print(f"symcl: note: {summary.skipped_message()}", file=sys.stderr)
+
+
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+
+    return parse

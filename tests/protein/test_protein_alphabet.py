@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+
 from symcl.domains.protein import alphabet
 from symcl.domains.protein.alphabet import clean_sequence, encode
-
 from symcl.errors import UserInputError
 
 

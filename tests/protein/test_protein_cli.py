@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 from Bio import Phylo
-from symcl.data import data_path
-from symcl.domains import protein
 
 from symcl.cli import main
+from symcl.data import data_path
+from symcl.domains import protein
 
 
 def read_tsv(path):

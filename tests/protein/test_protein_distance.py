@@ -9,11 +9,11 @@ from Bio.Seq import Seq
 from Bio.SeqRecord import SeqRecord
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from symcl.data import data_path
 from symcl.domains import protein
 from symcl.domains.protein.alignment import blosum62
 from symcl.domains.protein.alphabet import STANDARD
-
 from symcl.errors import UserInputError
 
 MYOGLOBIN = "VLSEGEWQLVLHVWAKVEADVAGHGQDILIRLFKSHPETLEKFDRVKHLKTEAEMKASEDLKKHGVTVLTALGAILKK"

@@ -4,9 +4,9 @@ import gzip
 
 import pytest
 from Bio import AlignIO
+
 from symcl.data import data_path
 from symcl.domains import protein
-
 from symcl.errors import UserInputError
 
 

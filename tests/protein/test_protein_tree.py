@@ -5,6 +5,7 @@ import io
 import numpy as np
 import pytest
 from Bio import Phylo
+
 from symcl.domains import protein
 
 TRUE_TREE = "((A:1,B:2):1,(C:1,D:3):2,(E:0.5,(F:1,G:1.5):0.7):1.2);"

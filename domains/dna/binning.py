@@ -1,0 +1,54 @@
+"""Binning: contigs -> putative genomes, by clustering their embeddings or TNF."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from symcl.atomic import atomic_write
+
+
+def bin_contigs(features: np.ndarray, n_bins: int, *, method: str = "kmeans", seed: int = 0) -> np.ndarray:
+    """Group contigs into bins (putative genomes) by clustering their features.
+
+    Rows are L2-normalised first, so contigs are compared by cosine similarity, then
+    clustered with :func:`symcl.cluster`.
+
+    Parameters
+    ----------
+    features : ndarray
+        float, shape (n_contigs, dim): embeddings or TNF of the contigs.
+    n_bins : int
+        Number of bins, ``1 <= n_bins <= n_contigs``.
+    method : {"kmeans", "agglomerative"}
+        Clustering algorithm.
+    seed : int
+        Seed of k-means.
+
+    Returns
+    -------
+    ndarray
+        int64, shape (n_contigs,): the bin of each contig, in ``[0, n_bins)``.
+    """
+    from symcl.evaluation import cluster
+
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or not np.isfinite(features).all():
+        raise ValueError(
+            f"The 'features' parameter of bin_contigs must be a finite 2-D array. Got shape {features.shape}."
+        )
+    if not isinstance(n_bins, int) or isinstance(n_bins, bool) or not 1 <= n_bins <= len(features):
+        raise ValueError(
+            f"The 'n_bins' parameter of bin_contigs must be an integer in [1, {len(features)}] (the number of "
+            f"contigs). Got {n_bins!r} instead."
+        )
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return cluster(features / np.where(norms > 0, norms, 1.0), n_bins, method=method, seed=seed)
+
+
+def save_bins(path: str | os.PathLike, ids: list[str], bins: np.ndarray) -> Path:
+    """Atomically write a two-column TSV with the header ``contig<TAB>bin``."""
+    lines = ["contig\tbin"] + [f"{rid}\t{int(b)}" for rid, b in zip(ids, bins, strict=True)]
+    return atomic_write(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n"))

@@ -1,0 +1,290 @@
+"""Embedding sequences and contigs window by window, pooled to one vector per record."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from symcl.atomic import atomic_write
+from symcl.errors import UserInputError
+
+from .alphabet import CODE_PAD, SequenceLike, reverse_complement, to_codes
+
+
+@dataclass(frozen=True)
+class SequenceEmbeddings:
+    """Embeddings of whole records, and optionally of their windows.
+
+    Attributes
+    ----------
+    ids : list of str
+        Record ids, in input order.
+    embeddings : ndarray
+        float32, shape (n_records, dim): the mean of each record's window embeddings.
+    lengths : ndarray
+        int64, shape (n_records,): record lengths in bp.
+    window_record : ndarray or None
+        int64, shape (n_windows,): index into ``ids`` of each window's record.
+    window_start, window_end : ndarray or None
+        int64, shape (n_windows,): 0-based, end-exclusive window coordinates in bp.
+    window_embeddings : ndarray or None
+        float32, shape (n_windows, dim).
+    """
+
+    ids: list[str]
+    embeddings: np.ndarray
+    lengths: np.ndarray
+    window_record: np.ndarray | None = None
+    window_start: np.ndarray | None = None
+    window_end: np.ndarray | None = None
+    window_embeddings: np.ndarray | None = None
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays to save (``np.savez``): ids, embeddings, lengths and the window arrays if present."""
+        out = {"ids": np.array(self.ids, dtype=str), "embeddings": self.embeddings, "lengths": self.lengths}
+        if self.window_embeddings is not None:
+            out.update(
+                window_record=self.window_record,
+                window_start=self.window_start,
+                window_end=self.window_end,
+                window_embeddings=self.window_embeddings,
+            )
+        return out
+
+
+def window_starts(length: int, window: int, stride: int) -> np.ndarray:
+    """Starts of the windows that tile a record, symmetric under reversal.
+
+    Windows cover the record from 0 to ``length`` with consecutive starts at most
+    ``stride`` bp apart, and the set of starts is mirror-symmetric (``s`` is a start
+    exactly when ``length - window - s`` is), so the windows of the reverse complement
+    are the reverse complements of the windows: pooled embeddings stay strand-invariant.
+
+    Parameters
+    ----------
+    length, window, stride : int
+        Record length, window length and maximum step, in bp (``1 <= stride``).
+
+    Returns
+    -------
+    ndarray
+        int64, shape (n_windows,), increasing; ``[0]`` when ``length <= window``.
+    """
+    span = length - window
+    if span <= 0:
+        return np.zeros(1, dtype=np.int64)
+    n = math.ceil(span / stride) + 1
+    if n % 2 == 1 and span % 2 == 1:
+        n += 1  # the middle window of an odd count would have to start at span / 2
+    i = np.arange(n, dtype=np.int64)
+    half_up = (2 * i * span + (n - 1)) // (2 * (n - 1))  # round(i * span / (n - 1)), halves up
+    mirrored = span - half_up[::-1]
+    return np.where(2 * i < n - 1, half_up, np.where(2 * i > n - 1, mirrored, span // 2))
+
+
+def embed_sequences(
+    model: nn.Module,
+    seqs: Iterable | SequenceLike,
+    *,
+    window: int = 1000,
+    stride: int | None = None,
+    batch_size: int = 64,
+    per_window: bool = False,
+    progress: bool = False,
+) -> SequenceEmbeddings:
+    """Embed records window by window and mean-pool to one embedding per record.
+
+    Records are streamed: only one batch of windows is in memory at a time (plus the
+    per-window outputs when ``per_window`` is set).
+
+    Parameters
+    ----------
+    model : nn.Module
+        A DNA encoder: codes (B, L) -> (B, dim), e.g. from :func:`load_model`.
+    seqs : iterable or one sequence
+        Records (:class:`~symcl.domains.dna.reader.Record` or ``(id, seq)``), plain
+        sequences (str, bytes, uint8 ASCII arrays; ids "0", "1", ...), or one sequence.
+    window : int
+        Window length in bp. A record no longer than that is one window.
+    stride : int, optional
+        Maximum step between window starts in bp, at most ``window``; defaults to
+        ``window`` (tiling without overlap, the last window aligned to the record end).
+    batch_size : int
+        Windows per forward pass.
+    per_window : bool
+        Also return every window's embedding and coordinates.
+    progress : bool
+        Show a progress bar over records.
+
+    Returns
+    -------
+    SequenceEmbeddings
+        ``embeddings`` float32 (n_records, dim) in input order. With a strand-invariant
+        encoder, a record and its reverse complement get the same embedding.
+
+    Raises
+    ------
+    UserInputError
+        An empty sequence, a duplicate id or an invalid character (naming the record).
+    """
+    for name, value in (("window", window), ("batch_size", batch_size), ("stride", stride or window)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(
+                f"The '{name}' parameter of embed_sequences must be an integer >= 1. Got {value!r} instead."
+            )
+    stride = stride or window
+    if stride > window:
+        raise ValueError(
+            f"The 'stride' parameter of embed_sequences must be at most the window ({window} bp), so that the "
+            f"windows cover every record. Got {stride} instead."
+        )
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")  # inputs go where the model is
+
+    ids: list[str] = []
+    lengths: list[int] = []
+    sums: list[np.ndarray] = []
+    counts: list[int] = []
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # per batch: record, start, end, z
+    was_training = model.training
+    model.eval()
+    try:
+        for record, start, end, z in _embed_windows(
+            model, _windows(seqs, window, stride, ids, lengths), batch_size, device, progress
+        ):
+            for r, row in zip(record.tolist(), z, strict=True):
+                while len(sums) <= r:
+                    sums.append(np.zeros(z.shape[1], dtype=np.float64))
+                    counts.append(0)
+                sums[r] += row
+                counts[r] += 1
+            if per_window:
+                kept.append((record, start, end, z))
+    finally:
+        model.train(was_training)
+    if not ids:
+        raise UserInputError("There are no sequences to embed.")
+    embeddings = (np.stack(sums) / np.array(counts)[:, None]).astype(np.float32)
+    result = SequenceEmbeddings(ids, embeddings, np.array(lengths, dtype=np.int64))
+    if not per_window:
+        return result
+    record, start, end, z = (np.concatenate(column) for column in zip(*kept, strict=True))
+    return replace(
+        result, window_record=record, window_start=start, window_end=end, window_embeddings=z.astype(np.float32)
+    )
+
+
+def strand_invariance(
+    model: nn.Module,
+    seqs: Iterable,
+    *,
+    window: int = 1000,
+    stride: int | None = None,
+    batch_size: int = 64,
+) -> dict[str, float]:
+    """How much an encoder's sequence embeddings change when every sequence is reverse-complemented.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A DNA encoder.
+    seqs : iterable
+        At least two records or sequences (as for :func:`embed_sequences`).
+    window, stride, batch_size
+        As for :func:`embed_sequences`.
+
+    Returns
+    -------
+    dict
+        :func:`symcl.invariance_score` of the forward and reverse-complement embeddings:
+        "matched", "matched_min", "unrelated", "gap" and "max_abs_diff" (0 up to
+        rounding for :class:`StrandInvariantCNN`).
+    """
+    from symcl.evaluation import invariance_score
+
+    named = [(rid if rid is not None else str(i), seq) for i, (rid, seq) in enumerate(_named(seqs))]
+    flipped = [(rid, reverse_complement(seq, record_id=rid)) for rid, seq in named]
+    options = {"window": window, "stride": stride, "batch_size": batch_size}
+    forward = embed_sequences(model, named, **options)
+    reverse = embed_sequences(model, flipped, **options)
+    return invariance_score(forward.embeddings, reverse.embeddings)
+
+
+def _windows(
+    seqs: Iterable | SequenceLike, window: int, stride: int, ids: list[str], lengths: list[int]
+) -> Iterator[tuple[int, int, int, np.ndarray]]:
+    """(record index, start, end, codes) of every window; fills ``ids`` and ``lengths`` as it goes."""
+    seen: set[str] = set()
+    for i, (rid, seq) in enumerate(_named(seqs)):
+        rid = rid if rid is not None else str(i)
+        if rid in seen:
+            raise UserInputError(f"Duplicate record id {rid!r}; record ids must be unique.")
+        seen.add(rid)
+        codes = to_codes(seq, record_id=rid)
+        if codes.size == 0:
+            raise UserInputError(f"Record {rid!r} is empty (no sequence).")
+        ids.append(rid)
+        lengths.append(int(codes.size))
+        for start in window_starts(codes.size, window, stride).tolist():
+            end = min(start + window, codes.size)
+            yield len(ids) - 1, start, end, codes[start:end]
+
+
+def _embed_windows(
+    model: nn.Module, windows: Iterator, batch_size: int, device: Any, progress: bool
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Batches of (record, start, end, embeddings) for a stream of windows."""
+    bar = tqdm(desc="embedding", unit="bp", unit_scale=True, disable=not progress)
+    batch: list[tuple[int, int, int, np.ndarray]] = []
+    with torch.no_grad(), bar:
+        for item in windows:
+            batch.append(item)
+            if len(batch) == batch_size:
+                yield _run(model, batch, device)
+                bar.update(sum(end - start for _, start, end, _ in batch))
+                batch = []
+        if batch:
+            yield _run(model, batch, device)
+            bar.update(sum(end - start for _, start, end, _ in batch))
+
+
+def _run(model: nn.Module, batch: list, device: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    width = max(codes.size for *_, codes in batch)
+    padded = np.full((len(batch), width), CODE_PAD, dtype=np.uint8)
+    for row, (*_, codes) in enumerate(batch):
+        padded[row, : codes.size] = codes
+    z = model(torch.from_numpy(padded).to(device)).detach().to("cpu", torch.float64).numpy()
+    record, start, end = (np.array(column, dtype=np.int64) for column in list(zip(*batch, strict=True))[:3])
+    return record, start, end, z
+
+
+def _named(seqs: Iterable | SequenceLike) -> Iterator[tuple[str | None, SequenceLike]]:
+    if isinstance(seqs, str | bytes) or (isinstance(seqs, np.ndarray) and seqs.ndim == 1):
+        yield None, seqs
+        return
+    if isinstance(seqs, np.ndarray):
+        raise TypeError("The 'seqs' parameter of embed_sequences must be sequences, not a 2-D array.")
+    for item in seqs:
+        if isinstance(item, tuple):  # Record or (id, seq)
+            yield str(item[0]), item[1]
+        else:
+            yield None, item
+
+
+def save_embeddings(path: str | os.PathLike, result: SequenceEmbeddings) -> Path:
+    """Atomically write ``result.arrays()`` as an uncompressed ``.npz`` (no pickles inside)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **result.arrays())
+
+    return atomic_write(path, write)

@@ -1,0 +1,268 @@
+"""Streaming input of FASTA, FASTQ and GenBank files, plain or gzipped, via Biopython.
+
+:func:`read_records` is a generator: one record is in memory at a time, so a multi-GB
+file streams through. Every sequence is checked against the IUPAC alphabet. Empty
+records and duplicate ids are errors; records shorter than ``min_length`` are skipped,
+counted in a :class:`ReadSummary` and reported with a warning, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from Bio import SeqIO
+from Bio.Seq import UndefinedSequenceError
+
+from symcl.errors import UserInputError
+
+from .alphabet import encode
+
+#: File name extensions (after an optional .gz) of each format, as Biopython names it.
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "fasta": (".fa", ".fasta", ".fna", ".ffn", ".fas", ".fsa", ".mfa", ".frn", ".seq"),
+    "fastq": (".fq", ".fastq"),
+    "genbank": (".gb", ".gbk", ".gbff", ".genbank"),
+}
+#: What a file of each format starts with (after leading blank lines).
+_MAGIC = {"fasta": ">", "fastq": "@", "genbank": "LOCUS"}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class Record(NamedTuple):
+    """One sequence record.
+
+    Attributes
+    ----------
+    id : str
+        The record identifier (first word of a FASTA/FASTQ header, GenBank VERSION).
+    seq : ndarray
+        ``uint8`` ASCII text, shape (L,), case and IUPAC codes as in the file.
+    description : str
+        The rest of the header line, or the GenBank DEFINITION.
+    """
+
+    id: str
+    seq: np.ndarray
+    description: str = ""
+
+
+class ShortRecordsWarning(UserWarning):
+    """Records shorter than the minimum length were skipped."""
+
+
+@dataclass
+class ReadSummary:
+    """What :func:`read_records` did with a file; filled in while it streams.
+
+    Attributes
+    ----------
+    path : str
+        The file read.
+    n_read : int
+        Records yielded.
+    bp_read : int
+        Total length of the yielded records, in bp.
+    n_skipped : int
+        Records skipped because they are shorter than ``min_length``.
+    skipped_examples : list of (str, int)
+        Up to five of the skipped records, as (id, length in bp).
+    min_length : int
+        The minimum length applied, in bp.
+    """
+
+    path: str = ""
+    n_read: int = 0
+    bp_read: int = 0
+    n_skipped: int = 0
+    skipped_examples: list[tuple[str, int]] = field(default_factory=list)
+    min_length: int = 1
+
+    def skipped_message(self) -> str:
+        """One line describing the skipped records ("" when none were skipped)."""
+        if not self.n_skipped:
+            return ""
+        examples = ", ".join(f"{rid} ({length} bp)" for rid, length in self.skipped_examples)
+        more = ", ..." if self.n_skipped > len(self.skipped_examples) else ""
+        return (
+            f"{self.path}: skipped {self.n_skipped} record(s) shorter than the minimum length of "
+            f"{self.min_length} bp: {examples}{more}"
+        )
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """The format of a sequence file: "fasta", "fastq" or "genbank".
+
+    The extension (``.fa``, ``.fastq``, ``.gbk``, ... with an optional ``.gz``) is
+    checked against the first characters of the (decompressed) content; without a
+    known extension the content alone decides.
+
+    Raises
+    ------
+    UserInputError
+        The format cannot be told, or the extension and the content disagree.
+    FileNotFoundError
+        The file does not exist.
+    """
+    path = Path(path)
+    by_name = _format_from_name(path)
+    head = _first_text(path)
+    by_content = next((fmt for fmt, magic in _MAGIC.items() if head.startswith(magic)), None)
+    if by_content is None:
+        if not head:
+            raise UserInputError(f"{path}: the file is empty; there are no sequence records to read")
+        raise UserInputError(
+            f"{path}: unknown sequence format: FASTA starts with '>', FASTQ with '@' and GenBank with 'LOCUS', "
+            f"but this file starts with {head[:20]!r}"
+        )
+    if by_name is not None and by_name != by_content:
+        raise UserInputError(
+            f"{path}: the extension says {by_name.upper()} but the content starts like {by_content.upper()} "
+            f"({head[:20]!r})"
+        )
+    return by_content
+
+
+def read_records(
+    path: str | os.PathLike,
+    *,
+    min_length: int = 1,
+    format: str | None = None,
+    summary: ReadSummary | None = None,
+    warn: bool = True,
+) -> Iterator[Record]:
+    """Stream the records of a FASTA, FASTQ or GenBank file (plain or gzipped).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file. Gzip is recognised by its magic bytes, not by the name.
+    min_length : int
+        Records shorter than this (in bp) are skipped, counted in ``summary`` and
+        reported with a :class:`ShortRecordsWarning` when the file is exhausted.
+    format : {"fasta", "fastq", "genbank"}, optional
+        Override the detection of :func:`detect_format`.
+    summary : ReadSummary, optional
+        Filled in as records stream (reads, bp, skipped records).
+    warn : bool
+        Emit a :class:`ShortRecordsWarning` when records were skipped. Turn it off only
+        when you report ``summary`` yourself.
+
+    Yields
+    ------
+    Record
+        ``(id, seq, description)`` with ``seq`` as uint8 ASCII text.
+
+    Raises
+    ------
+    UserInputError
+        Unknown format, malformed file, an empty record, a duplicate id (naming the id
+        and the file) or an invalid character (naming record, position, character).
+    """
+    path = Path(path)
+    if not isinstance(min_length, int) or isinstance(min_length, bool) or min_length < 1:
+        raise ValueError(
+            f"The 'min_length' parameter of read_records must be an integer >= 1. Got {min_length!r} instead."
+        )
+    if format is None:
+        format = detect_format(path)
+    elif format not in _MAGIC:
+        raise ValueError(
+            f"The 'format' parameter of read_records must be one of {sorted(_MAGIC)}. Got {format!r} instead."
+        )
+    summary = summary if summary is not None else ReadSummary()
+    summary.path, summary.min_length = str(path), min_length
+    seen: set[str] = set()
+    with _open_text(path) as handle:
+        for record in _parse(handle, format, path):
+            rid = record.id
+            if rid in seen:
+                raise UserInputError(f"{path}: duplicate record id {rid!r}; record ids must be unique within a file")
+            seen.add(rid)
+            text = _sequence_bytes(record, path)
+            if text.size == 0:
+                raise UserInputError(f"{path}: record {rid!r} is empty (no sequence)")
+            if text.size < min_length:
+                summary.n_skipped += 1
+                if len(summary.skipped_examples) < 5:
+                    summary.skipped_examples.append((rid, int(text.size)))
+                continue
+            try:
+                seq = encode(text, record_id=rid)
+            except UserInputError as error:
+                raise UserInputError(f"{path}: {error}") from None
+            summary.n_read += 1
+            summary.bp_read += int(seq.size)
+            yield Record(rid, seq, _description(record))
+    if summary.n_skipped and warn:
+        warnings.warn(summary.skipped_message(), ShortRecordsWarning, stacklevel=2)
+
+
+def _parse(handle: io.TextIOBase, format: str, path: Path) -> Iterator:
+    """Biopython's parser, with its (multi-line) errors turned into one-line user errors."""
+    records = SeqIO.parse(handle, format)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except (ValueError, AssertionError, EOFError, OSError, UnicodeDecodeError) as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UserInputError(f"{path}: malformed {format.upper()} file: {first_line}") from None
+        yield record
+
+
+def _sequence_bytes(record, path: Path) -> np.ndarray:
+    try:
+        return np.frombuffer(bytes(record.seq), dtype=np.uint8)
+    except UndefinedSequenceError:
+        raise UserInputError(f"{path}: record {record.id!r} has no sequence (only its length is defined)") from None
+
+
+def _description(record) -> str:
+    description = record.description or ""
+    if description.startswith(record.id):
+        description = description[len(record.id) :].strip()
+    return description
+
+
+def _format_from_name(path: Path) -> str | None:
+    name = path.name.lower()
+    for suffix in (".gz", ".bgz"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    for fmt, extensions in EXTENSIONS.items():
+        if name.endswith(extensions):
+            return fmt
+    return None
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise UserInputError(f"{path}: is a directory, not a sequence file")
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == _GZIP_MAGIC
+    if gzipped:
+        return gzip.open(path, "rt", encoding="latin-1")
+    return open(path, encoding="latin-1")
+
+
+def _first_text(path: Path) -> str:
+    """The first non-blank characters of the decompressed file."""
+    try:
+        with _open_text(path) as handle:
+            head = handle.read(4096)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except (OSError, EOFError) as error:
+        raise UserInputError(f"{path}: cannot be read as plain or gzipped text ({error})") from None
+    return head.lstrip()

@@ -1,0 +1,23 @@
+"""Binning contigs by clustering their features."""
+
+import numpy as np
+import pytest
+
+from symcl.domains import dna
+
+
+def test_bin_contigs_recovers_separated_groups_and_checks_its_input(rng, tmp_path):
+    centres = rng.normal(size=(3, 16)) * 5
+    truth = np.repeat(np.arange(3), 10)
+    features = centres[truth] + rng.normal(size=(30, 16)) * 0.1
+    bins = dna.bin_contigs(features, 3)
+    assert bins.shape == (30,) and len(set(bins.tolist())) == 3
+    assert all(len(set(bins[truth == g].tolist())) == 1 for g in range(3))
+    assert np.array_equal(
+        dna.bin_contigs(features, 3, method="agglomerative"), dna.bin_contigs(features, 3, method="agglomerative")
+    )
+    with pytest.raises(ValueError, match=r"'n_bins' parameter of bin_contigs must be an integer in \[1, 30\]"):
+        dna.bin_contigs(features, 31)
+    path = dna.save_bins(tmp_path / "bins.tsv", [f"c{i}" for i in range(30)], bins)
+    lines = path.read_text().splitlines()
+    assert lines[0] == "contig\tbin" and lines[1] == f"c0\t{bins[0]}" and len(lines) == 31

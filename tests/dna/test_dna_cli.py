@@ -1,0 +1,155 @@
+"""``symcl dna train`` and ``symcl dna embed`` end to end on the shipped data."""
+
+import gzip
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from symcl.cli import main
+from symcl.domains import dna
+
+TINY = ["--window", "400", "--fragment-lengths", "100", "400", "--dim", "8", "--channels", "8", "--batch-size", "16"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, shipped):
+    """A strand-invariant model trained for 30 steps on the six shipped files."""
+    out = tmp_path_factory.mktemp("dna_model")
+    code = main(
+        ["dna", "train", *map(str, shipped.values()), "--out", str(out), "--steps", "30", "--eval-every", "0",
+         "--checkpoint-every", "10", "--quiet", *TINY]
+    )  # fmt: skip
+    assert code == 0
+    return out
+
+
+def test_train_writes_the_run_directory(trained, shipped):
+    names = {p.name for p in trained.iterdir()}
+    assert {"model.safetensors", "config.json", "history.json", "checkpoints"} <= names
+    config = dna.read_model_config(trained)
+    assert config["model"]["kind"] == "strand_invariant"
+    assert config["dna"]["views"]["window"] == 400
+    assert len(config["dna"]["sources"]) == 6
+    assert config["steps_done"] == 30
+
+
+def test_embed_writes_ids_in_order_and_equal_embeddings_for_both_strands(trained, shipped, tmp_path, capsys):
+    records = [
+        r for name in ("phiX174.fa.gz", "human_mito.fa.gz", "pPCP1.fa.gz") for r in dna.read_records(shipped[name])
+    ]
+    both = tmp_path / "both.fa.gz"
+    with gzip.open(both, "wt") as handle:
+        for r in records:
+            handle.write(f">{r.id}\n{dna.decode(r.seq)}\n>{r.id}_rc\n{dna.reverse_complement(dna.decode(r.seq))}\n")
+    out = tmp_path / "emb.npz"
+    assert main(["dna", "embed", str(both), "--model", str(trained), "-o", str(out), "--per-window", "--quiet"]) == 0
+    assert "embedded 6 records" in capsys.readouterr().err
+    with np.load(out, allow_pickle=False) as saved:
+        ids, z = saved["ids"].tolist(), saved["embeddings"]
+        assert ids == [
+            "NC_001422.1",
+            "NC_001422.1_rc",
+            "NC_001807.4",
+            "NC_001807.4_rc",
+            "NC_005816.1",
+            "NC_005816.1_rc",
+        ]
+        assert z.shape == (6, 8) and np.isfinite(z).all()
+        assert np.abs(z[0::2] - z[1::2]).max() <= 1e-5
+        assert np.abs(z[0] - z[2]).max() > 1e-4
+        assert saved["lengths"].tolist() == [5386, 5386, 16571, 16571, 9609, 9609]
+        starts, ends, owner = saved["window_start"], saved["window_end"], saved["window_record"]
+        assert ((ends - starts) == 400).all() and owner.max() == 5
+        assert saved["window_embeddings"].shape == (len(starts), 8)
+
+
+def test_embed_reports_skipped_short_records(trained, tmp_path, capsys):
+    path = tmp_path / "mix.fa"
+    path.write_text(">a\n" + "ACGT" * 100 + "\n>tiny\nACGTACGT\n")
+    out = tmp_path / "mix.npz"
+    assert (
+        main(["dna", "embed", str(path), "--model", str(trained), "-o", str(out), "--min-length", "50", "--quiet"]) == 0
+    )
+    assert "skipped 1 record(s) shorter than the minimum length of 50 bp: tiny (8 bp)" in capsys.readouterr().err
+    with np.load(out) as saved:
+        assert saved["ids"].tolist() == ["a"]
+
+
+@pytest.fixture(scope="module")
+def contigs(tmp_path_factory, shipped):
+    """2-5 kb contigs cut from the three bacterial slices, on random strands, and their genome."""
+    rng = np.random.default_rng(0)
+    path = tmp_path_factory.mktemp("contigs") / "contigs.fa.gz"
+    truth = {}
+    with gzip.open(path, "wt") as handle:
+        for genome in ("ecoli_K12_MG1655_slice.fa.gz", "saureus_N315_slice.fa.gz", "rdenitrificans_OCh114_slice.fa.gz"):
+            (record,) = dna.read_records(shipped[genome])
+            start, i = 0, 0
+            while start < record.seq.size - 2000:
+                length = int(rng.integers(2000, 5000))
+                piece = dna.decode(record.seq[start : start + length])
+                piece = dna.reverse_complement(piece) if rng.random() < 0.5 else piece
+                handle.write(f">{genome[:6]}_{i}\n{piece}\n")
+                truth[f"{genome[:6]}_{i}"] = genome
+                start, i = start + length, i + 1
+        handle.write(">short\nACGTACGT\n")
+    return path, truth
+
+
+def test_bin_with_tnf_separates_three_genomes(contigs, tmp_path, capsys):
+    path, truth = contigs
+    out = tmp_path / "bins.tsv"
+    assert main(["dna", "bin", str(path), "--bins", "3", "--features", "tnf", "-o", str(out)]) == 0
+    assert "skipped 1 record(s) shorter than the minimum length of 1000 bp: short (8 bp)" in capsys.readouterr().err
+    rows = [line.split("\t") for line in out.read_text().splitlines()]
+    assert rows[0] == ["contig", "bin"]
+    assert [r[0] for r in rows[1:]] == list(truth)
+    bins_of = {}
+    for contig, bin_id in rows[1:]:
+        bins_of.setdefault(truth[contig], set()).add(bin_id)
+    assert all(len(b) == 1 for b in bins_of.values()) and len(set.union(*bins_of.values())) == 3
+
+
+def test_bin_with_a_model_and_its_errors(contigs, trained, tmp_path, capsys):
+    path, truth = contigs
+    out = tmp_path / "bins.tsv"
+    assert main(["dna", "bin", str(path), "--bins", "3", "--model", str(trained), "-o", str(out), "--quiet"]) == 0
+    assert len(out.read_text().splitlines()) == len(truth) + 1
+    assert main(["dna", "bin", str(path), "--bins", "300", "--features", "tnf", "-o", str(out)]) == 2
+    assert "fewer than --bins 300" in capsys.readouterr().err
+
+
+def _symcl(*args):
+    return subprocess.run([sys.executable, "-m", "symcl.cli", *args], capture_output=True, text=True)
+
+
+def test_user_errors_are_one_line_and_exit_2(shipped, tmp_path):
+    missing_model = _symcl("dna", "embed", str(shipped["phiX174.fa.gz"]), "-o", str(tmp_path / "x.npz"))
+    assert missing_model.returncode == 2
+    assert missing_model.stderr.strip() == (
+        "symcl: error: no pretrained dna model ships with this version of symcl yet; train one with "
+        "'symcl dna train FASTA... --out DIR' and pass '--model DIR'"
+    )
+    bad = tmp_path / "bad.fa"
+    bad.write_text(">ctg1\nACGTNNQACGT\n")
+    result = _symcl(
+        "dna", "train", str(bad), "--out", str(tmp_path / "run"), "--window", "5", "--fragment-lengths", "2", "5"
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"symcl: error: {bad}: Record 'ctg1' has an invalid character 'Q' at position 7; allowed are the IUPAC "
+        "nucleotide codes ACGTURYKMBVDHSWN in either case."
+    ]
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_train_without_long_enough_records_is_a_user_error(shipped, tmp_path, capsys):
+    code = main(
+        ["dna", "train", str(shipped["phiX174.fa.gz"]), "--out", str(tmp_path / "r"), "--window", "6000", "--quiet"]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "skipped 1 record(s) shorter than the minimum length of 6000 bp" in err
+    assert "no record of at least --window 6000 bp" in err

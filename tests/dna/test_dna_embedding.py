@@ -1,0 +1,112 @@
+"""Embedding records window by window: tiling, pooling, strand invariance, saving."""
+
+import numpy as np
+import pytest
+import torch
+from dna_testing import random_dna
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from symcl.domains import dna
+from symcl.errors import UserInputError
+
+SMALL = {"dim": 8, "channels": 8, "blocks": 1}
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    return dna.StrandInvariantCNN(**SMALL).eval()
+
+
+@settings(deadline=None)
+@given(st.integers(1, 20_000), st.integers(1, 3000), st.integers(1, 3000))
+def test_window_starts_cover_the_record_and_are_mirror_symmetric(length, window, stride):
+    stride = min(stride, window)
+    starts = dna.window_starts(length, window, stride)
+    span = length - window
+    if span <= 0:
+        assert starts.tolist() == [0]
+        return
+    assert starts[0] == 0 and starts[-1] == span
+    assert (np.diff(starts) > 0).all() and np.diff(starts).max() <= stride
+    assert np.array_equal(np.sort(span - starts), starts)
+
+
+def test_embeddings_keep_order_and_pool_windows(model, rng):
+    seqs = [("long", random_dna(rng, 2600)), ("short", random_dna(rng, 300)), ("mid", random_dna(rng, 1000))]
+    result = dna.embed_sequences(model, seqs, window=1000, batch_size=3, per_window=True)
+    assert result.ids == ["long", "short", "mid"]
+    assert result.embeddings.shape == (3, 8) and result.embeddings.dtype == np.float32
+    assert result.lengths.tolist() == [2600, 300, 1000]
+    assert result.window_record.tolist() == [0, 0, 0, 1, 2]
+    assert result.window_start.tolist() == [0, 800, 1600, 0, 0]
+    assert result.window_end.tolist() == [1000, 1800, 2600, 300, 1000]
+    np.testing.assert_allclose(result.embeddings[0], result.window_embeddings[:3].mean(axis=0), atol=1e-6)
+    with torch.no_grad():
+        direct = model(torch.from_numpy(dna.to_codes(seqs[1][1]))[None]).numpy()
+    np.testing.assert_allclose(result.embeddings[1], direct[0], atol=1e-5)
+    assert result.window_embeddings is not None
+    plain = dna.embed_sequences(model, seqs, window=1000)
+    assert plain.window_embeddings is None
+    np.testing.assert_allclose(plain.embeddings, result.embeddings, atol=1e-6)
+
+
+def test_record_and_reverse_complement_embed_equally(model, shipped):
+    records = [r for name in ("phiX174.fa.gz", "pPCP1.fa.gz") for r in dna.read_records(shipped[name])]
+    flipped = [(r.id, dna.reverse_complement(r.seq)) for r in records]
+    forward = dna.embed_sequences(model, records, window=700, stride=500)
+    reverse = dna.embed_sequences(model, flipped, window=700, stride=500)
+    assert np.abs(forward.embeddings - reverse.embeddings).max() <= 1e-5
+    assert np.abs(forward.embeddings[0] - forward.embeddings[1]).max() > 1e-4
+
+
+def test_strand_invariance_scores_both_encoders(rng):
+    seqs = [random_dna(rng, 700) for _ in range(6)]
+    torch.manual_seed(0)
+    invariant = dna.strand_invariance(dna.StrandInvariantCNN(**SMALL), seqs, window=300)
+    plain = dna.strand_invariance(dna.PlainCNN(**SMALL), seqs, window=300)
+    assert invariant["max_abs_diff"] <= 1e-5 and invariant["matched"] == pytest.approx(1.0, abs=1e-5)
+    assert plain["max_abs_diff"] > 1e-4 and plain["matched"] < invariant["matched"]
+
+
+def test_input_forms(model, rng):
+    seq = random_dna(rng, 400)
+    one = dna.embed_sequences(model, seq, window=200)
+    assert one.ids == ["0"] and one.embeddings.shape == (1, 8)
+    many = dna.embed_sequences(model, [seq, dna.encode(seq), seq.encode()], window=200)
+    assert many.ids == ["0", "1", "2"]
+    np.testing.assert_allclose(many.embeddings, np.repeat(one.embeddings, 3, axis=0), atol=1e-6)
+
+
+def test_bad_input(model):
+    with pytest.raises(UserInputError, match="Duplicate record id 'a'"):
+        dna.embed_sequences(model, [("a", "ACGT"), ("a", "GG")])
+    with pytest.raises(UserInputError, match="Record 'e' is empty"):
+        dna.embed_sequences(model, [("e", "")])
+    with pytest.raises(UserInputError, match="no sequences"):
+        dna.embed_sequences(model, [])
+    with pytest.raises(UserInputError, match=r"'x'.*'J' at position 2"):
+        dna.embed_sequences(model, [("x", "AJ")])
+    with pytest.raises(ValueError, match="'window' parameter of embed_sequences"):
+        dna.embed_sequences(model, ["ACGT"], window=0)
+    with pytest.raises(ValueError, match="'stride' parameter of embed_sequences must be at most the window"):
+        dna.embed_sequences(model, ["ACGT"], window=10, stride=11)
+
+
+def test_save_embeddings_writes_arrays_without_pickles(model, tmp_path, rng):
+    result = dna.embed_sequences(model, [("a", random_dna(rng, 500))], window=200, per_window=True)
+    path = dna.save_embeddings(tmp_path / "out.npz", result)
+    with np.load(path, allow_pickle=False) as saved:
+        assert saved["ids"].tolist() == ["a"]
+        assert set(saved.files) == {
+            "ids",
+            "embeddings",
+            "lengths",
+            "window_record",
+            "window_start",
+            "window_end",
+            "window_embeddings",
+        }
+        np.testing.assert_array_equal(saved["embeddings"], result.embeddings)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.npz"]  # no temporary file left

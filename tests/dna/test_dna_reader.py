@@ -1,0 +1,135 @@
+"""Streaming input: formats, gzip, detection and the errors for bad files."""
+
+import gzip
+import inspect
+import warnings
+
+import numpy as np
+import pytest
+from Bio import SeqIO
+from Bio.Seq import Seq
+from Bio.SeqRecord import SeqRecord
+
+from symcl.domains import dna
+from symcl.domains.dna.reader import ReadSummary, ShortRecordsWarning
+from symcl.errors import UserInputError
+
+
+def _write(path, text):
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def _records(n=3, length=50):
+    rng = np.random.default_rng(1)
+    return [
+        SeqRecord(Seq("".join(rng.choice(list("ACGT"), length))), id=f"r{i}", name=f"r{i}", description=f"read {i}")
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize(
+    "name, format", [("x.fa", "fasta"), ("x.fastq.gz", "fastq"), ("x.gbk", "genbank"), ("x.gb.gz", "genbank")]
+)
+def test_every_format_reads_plain_and_gzipped(tmp_path, name, format):
+    records = _records()
+    for record in records:
+        record.letter_annotations = {"phred_quality": [30] * len(record)} if format == "fastq" else {}
+        record.annotations["molecule_type"] = "DNA"
+    path = tmp_path / name
+    handle = gzip.open(path, "wt") if name.endswith(".gz") else open(path, "w")
+    with handle:
+        SeqIO.write(records, handle, format)
+    got = list(dna.read_records(path))
+    assert [r.id for r in got] == ["r0", "r1", "r2"]
+    assert [dna.decode(r.seq) for r in got] == [str(r.seq) for r in records]
+    assert dna.detect_format(path) == format
+
+
+def test_shipped_files_read(shipped):
+    (record,) = dna.read_records(shipped["phiX174.fa.gz"])
+    assert record.id == "NC_001422.1"
+    assert record.seq.size == 5386 and record.seq.dtype == np.uint8
+    assert "phiX174" in record.description
+
+
+def test_content_decides_without_a_known_extension(tmp_path):
+    fasta = _write(tmp_path / "reads.txt.gz", ">a\nACGT\n")
+    fastq = _write(tmp_path / "reads.dat", "@a\nACGT\n+\nIIII\n")
+    assert dna.detect_format(fasta) == "fasta"
+    assert dna.detect_format(fastq) == "fastq"
+    # gzip is recognised by its magic bytes, whatever the name says
+    plain_named_gz = _write(tmp_path / "plain.fa", ">a\nAC\n").rename(tmp_path / "plain.fa.gz")
+    assert [r.id for r in dna.read_records(plain_named_gz)] == ["a"]
+
+
+def test_unknown_format_empty_file_and_mismatch_are_clear(tmp_path):
+    with pytest.raises(UserInputError, match=r"notes\.txt: unknown sequence format.*'hello"):
+        dna.detect_format(_write(tmp_path / "notes.txt", "hello world\n"))
+    with pytest.raises(UserInputError, match=r"empty\.fa: the file is empty"):
+        list(dna.read_records(_write(tmp_path / "empty.fa", "")))
+    with pytest.raises(UserInputError, match=r"x\.fa: the extension says FASTA but the content starts like FASTQ"):
+        dna.detect_format(_write(tmp_path / "x.fa", "@a\nACGT\n+\nIIII\n"))
+    with pytest.raises(FileNotFoundError, match="missing.fa"):
+        list(dna.read_records(tmp_path / "missing.fa"))
+
+
+def test_duplicate_ids_name_the_id_and_the_file(tmp_path):
+    path = _write(tmp_path / "dup.fa", ">a\nACGT\n>b\nAC\n>a\nGG\n")
+    with pytest.raises(UserInputError, match=r"dup\.fa: duplicate record id 'a'"):
+        list(dna.read_records(path))
+
+
+def test_empty_record_is_an_error(tmp_path):
+    path = _write(tmp_path / "e.fa", ">a\nACGT\n>hollow\n>c\nAC\n")
+    with pytest.raises(UserInputError, match=r"e\.fa: record 'hollow' is empty"):
+        list(dna.read_records(path))
+
+
+def test_invalid_letter_names_file_record_and_position(tmp_path):
+    path = _write(tmp_path / "bad.fa", ">ok\nACGT\n>ctg2\nACGT\nAC*T\n")
+    with pytest.raises(UserInputError, match=r"bad\.fa: Record 'ctg2' has an invalid character '\*' at position 7\b"):
+        list(dna.read_records(path))
+
+
+def test_malformed_fastq_is_one_line(tmp_path):
+    path = _write(tmp_path / "bad.fq", "@r1\nACGT\n+\nIII\n")
+    with pytest.raises(UserInputError, match=r"bad\.fq: malformed FASTQ file") as info:
+        list(dna.read_records(path))
+    assert "\n" not in str(info.value)
+
+
+def test_short_records_are_skipped_counted_and_reported(tmp_path):
+    path = _write(tmp_path / "mix.fa", ">long\nACGTACGTAC\n>short\nACG\n>tiny\nA\n>long2\nACGTACGTACGT\n")
+    summary = ReadSummary()
+    with pytest.warns(ShortRecordsWarning, match=r"mix\.fa: skipped 2 record.*10 bp: short \(3 bp\), tiny \(1 bp\)"):
+        got = [r.id for r in dna.read_records(path, min_length=10, summary=summary)]
+    assert got == ["long", "long2"]
+    assert (summary.n_read, summary.bp_read, summary.n_skipped) == (2, 22, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        list(dna.read_records(path, min_length=10, warn=False))  # reported through the summary only
+        assert len(list(dna.read_records(path, min_length=1))) == 4
+
+
+def test_reading_streams_one_record_at_a_time(tmp_path):
+    # The last record is invalid: a streaming reader yields the first ones before it gets there.
+    path = _write(tmp_path / "stream.fa.gz", ">a\nACGT\n>b\nGGCC\n" + ">z\nAC!T\n")
+    stream = dna.read_records(path)
+    assert inspect.isgenerator(stream)
+    assert next(stream).id == "a"
+    assert next(stream).id == "b"
+    with pytest.raises(UserInputError, match="'z'"):
+        next(stream)
+
+
+def test_bad_parameters(tmp_path):
+    path = _write(tmp_path / "a.fa", ">a\nACGT\n")
+    with pytest.raises(ValueError, match="'min_length' parameter of read_records must be an integer >= 1. Got 0"):
+        list(dna.read_records(path, min_length=0))
+    with pytest.raises(ValueError, match="'format' parameter"):
+        list(dna.read_records(path, format="embl"))

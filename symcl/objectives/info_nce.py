@@ -179,12 +179,12 @@ class _Masks:
     def single_positive(self) -> bool:
         return self.groups is None
 
-    def positives(self, rows: Tensor, n_keys: int) -> Tensor:
+    def positives(self, rows: Tensor, partners: Tensor, n_keys: int) -> Tensor:
         """Bool (rows, keys): the partner, and with groups every same-label view but self."""
         n = self.n
         if self.groups is None:
             pos = torch.zeros(len(rows), n_keys, dtype=torch.bool, device=rows.device)
-            pos[torch.arange(len(rows), device=rows.device), (rows + n) % (2 * n)] = True
+            pos[torch.arange(len(rows), device=rows.device), partners] = True
             return pos
         row_groups = self.groups[rows % n]
         same = row_groups[:, None] == self.groups.repeat(2)[None, :]
@@ -226,17 +226,17 @@ def _block_loss(
     logits = (views[start:stop] / tau) @ keys.T
     logits.diagonal(offset=start).fill_(-math.inf)  # an anchor is not its own negative
     n_keys = keys.shape[0]
+    partners = (rows + masks.n) % (2 * masks.n)
     removed = masks.removed(rows, n_keys)
 
     if masks.single_positive and weighting.plain:
         # Fused log-softmax + NLL: the fastest and numerically stable form.
         if removed is not None:
-            removed[torch.arange(len(rows), device=rows.device), (rows + masks.n) % (2 * masks.n)] = False
+            removed[torch.arange(len(rows), device=rows.device), partners] = False  # never drop the positive
             logits = logits.masked_fill(removed, -math.inf)
-        targets = (rows + masks.n) % (2 * masks.n)
-        return F.cross_entropy(logits, targets, reduction="sum")
+        return F.cross_entropy(logits, partners, reduction="sum")
 
-    positives = masks.positives(rows, n_keys)
+    positives = masks.positives(rows, partners, n_keys)
     if removed is not None:
         logits = logits.masked_fill(removed & ~positives, -math.inf)
     n_pos = positives.sum(dim=1)

@@ -47,6 +47,9 @@ class CollapseMonitor:
             )
         self.patience = patience
         self.min_delta = float(min_delta)
+        self._reset()
+
+    def _reset(self) -> None:
         self.history_: list[Evaluation] = []
         self.best_: Evaluation | None = None
         self.bad_evaluations_ = 0
@@ -104,6 +107,7 @@ class CollapseMonitor:
 
     def load_state_dict(self, state: dict) -> None:
         """Replay a saved history, restoring every derived attribute."""
-        self.__init__(state["patience"], state["min_delta"])
+        self.patience, self.min_delta = state["patience"], state["min_delta"]
+        self._reset()
         for e in state["history"]:
             self.update(e["step"], uniformity=e["uniformity"], alignment=e["alignment"], loss=e["loss"])

@@ -11,11 +11,22 @@ into a distance (p, Poisson, Kimura 1983 or Scoredist), and neighbour-joining tr
     tree = protein.nj_tree(d, family.ids)
     protein.write_newick(tree, "globins.nwk")
     protein.pseudo_distance("MVLSPADKTNVKAAW", "MVHLTPEEKSAVTAL", method="kimura")
+
+and the Siamese route: an encoder trained to predict those distances from embeddings, so
+N sequences are embedded once and all N^2 distances are one ``torch.cdist``::
+
+    model = protein.load_model("runs/protein")               # from `symcl protein train`
+    d_hat = protein.predicted_distance_matrix(model, family)  # (n, n), no alignment
+    tree = protein.nj_tree(d_hat, family.ids)
+
+Training data come from the shipped families and from families simulated under LG +
+gamma along random trees (``protein.simulate_family``), whose true trees are kept.
 """
 
 from .alignment import GAP_EXTEND, GAP_OPEN, AlignmentStats, alignment_stats, make_aligner, msa_stats, pair_stats
 from .alphabet import STANDARD, clean_sequence
 from .distance import SaturationWarning, distance_matrix, pseudo_distance
+from .encoder import PAD_CODE, ProteinCNN, build_encoder, encode_batch
 from .formulas import (
     BLOSUM62_EXPECTED_SCORE,
     MAX_DISTANCE,
@@ -28,39 +39,87 @@ from .formulas import (
     saturate,
     scoredist,
 )
+from .head import cross_distances, pair_distance
+from .model import (
+    DistanceRegression,
+    distance_loss,
+    embed_sequences,
+    load_model,
+    load_pretrained,
+    predicted_distance_matrix,
+    pretrained_directory,
+    read_model_config,
+    regression_evaluator,
+    train,
+)
+from .pairs import DEFAULT_BIN_EDGES, FamilyDistances, PairSampler, family_distances, simulated_families
 from .reader import FORMATS, ProteinSequences, detect_format, read_sequences
+from .simulate import SimulatedFamily, evolve, patristic_distances, random_tree, simulate_family
+from .substitution import AMINO_ACIDS, SubstitutionModel, gamma_rates, lg_model, read_paml_model, substitution_model
 from .tree import bipartitions, nj_tree, robinson_foulds, to_newick, write_newick
 
 __all__ = [
+    "AMINO_ACIDS",
     "BLOSUM62_EXPECTED_SCORE",
+    "DEFAULT_BIN_EDGES",
     "FORMATS",
     "GAP_EXTEND",
     "GAP_OPEN",
     "MAX_DISTANCE",
     "METHODS",
+    "PAD_CODE",
     "SCOREDIST_CALIBRATION",
     "STANDARD",
     "AlignmentStats",
+    "DistanceRegression",
+    "FamilyDistances",
+    "PairSampler",
+    "ProteinCNN",
     "ProteinSequences",
     "SaturationWarning",
+    "SimulatedFamily",
+    "SubstitutionModel",
     "alignment_stats",
     "bipartitions",
+    "build_encoder",
     "clean_sequence",
+    "cross_distances",
     "detect_format",
+    "distance_loss",
     "distance_matrix",
     "distances_from_stats",
+    "embed_sequences",
+    "encode_batch",
+    "evolve",
+    "family_distances",
+    "gamma_rates",
     "kimura_distance",
+    "lg_model",
+    "load_model",
+    "load_pretrained",
     "make_aligner",
     "msa_stats",
     "nj_tree",
     "p_distance",
+    "pair_distance",
     "pair_stats",
+    "patristic_distances",
     "poisson_distance",
+    "predicted_distance_matrix",
+    "pretrained_directory",
     "pseudo_distance",
+    "random_tree",
+    "read_model_config",
+    "read_paml_model",
     "read_sequences",
+    "regression_evaluator",
     "robinson_foulds",
     "saturate",
     "scoredist",
+    "simulate_family",
+    "simulated_families",
+    "substitution_model",
     "to_newick",
+    "train",
     "write_newick",
 ]

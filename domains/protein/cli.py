@@ -2,7 +2,11 @@
 
 - ``symcl protein distances FILE --method M -o OUT.tsv``: all-vs-all distances, a square
   TSV whose header row and first column are the record ids in input order.
-- ``symcl protein tree FILE --method M -o OUT.nwk``: neighbour-joining tree, Newick.
+- ``symcl protein tree FILE [--method M | --model DIR] -o OUT.nwk``: neighbour-joining
+  tree, Newick, from alignment distances or from a trained model's predicted distances.
+- ``symcl protein train FILE... --out DIR``: train the Siamese distance regressor on
+  the files' families (one family per file) plus simulated families.
+- ``symcl protein embed FILE [--model DIR] -o OUT.npz``: one embedding per record.
 
 FILE is FASTA (aligned or not), Stockholm or Clustal, optionally gzipped. Alignments
 (Stockholm, Clustal, or FASTA whose records all have the same length and contain gaps)
@@ -14,17 +18,19 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 
 import numpy as np
 
 from symcl.atomic import atomic_write
-from symcl.cli import add_command_group
+from symcl.cli import add_command_group, add_training_arguments
 from symcl.errors import UserInputError
 
 from .alignment import GAP_EXTEND, GAP_OPEN, make_aligner
 from .distance import distance_matrix, saturation_message
 from .formulas import MAX_DISTANCE, METHODS
+from .model import HUBER_DELTA
 from .reader import FORMATS, ProteinSequences, read_sequences
 from .tree import nj_tree, write_newick
 
@@ -38,17 +44,27 @@ def register(subparsers) -> None:
         description="All-vs-all evolutionary distances of a protein family (the classical, alignment route).",
     )
     _add_distance_arguments(distances)
+    _add_method_argument(distances)
     distances.add_argument("-o", "--out", required=True, metavar="OUT.tsv", help="output TSV (square matrix)")
     distances.set_defaults(handler=run_distances)
 
     tree = sub.add_parser(
         "tree",
-        help="neighbour-joining tree from alignment distances, as Newick",
-        description="Neighbour-joining tree (Bio.Phylo) of a protein family from alignment distances.",
+        help="neighbour-joining tree from alignment or predicted distances, as Newick",
+        description="Neighbour-joining tree (Bio.Phylo) of a protein family, from alignment distances "
+        "(--method, default scoredist) or from the distances predicted by a trained model (--model).",
     )
     _add_distance_arguments(tree)
+    route = tree.add_mutually_exclusive_group()
+    _add_method_argument(route, default=None)
+    route.add_argument("--model", metavar="DIR", help="model directory from 'symcl protein train' (no alignment)")
+    tree.add_argument("--batch-size", type=_positive_int, default=64, help="with --model: sequences per forward pass")
+    tree.add_argument("--device", default="cpu", help="with --model: cpu, cuda, cuda:N or auto (default cpu)")
     tree.add_argument("-o", "--out", required=True, metavar="OUT.nwk", help="output Newick file")
     tree.set_defaults(handler=run_tree)
+
+    _add_train(sub)
+    _add_embed(sub)
 
 
 def run_distances(args: argparse.Namespace) -> None:
@@ -62,9 +78,23 @@ def run_tree(args: argparse.Namespace) -> None:
     family = _read(args)
     if len(family) < 3:
         raise UserInputError(f"{args.file}: a tree needs at least 3 sequences; the file has {len(family)}")
-    distances = _distances(args, family)
+    if args.model is not None:
+        from symcl.cli import resolve_device
+
+        from .model import load_model, predicted_distance_matrix
+
+        _check_max_distance(args)
+        model = load_model(args.model).to(resolve_device(args.device))
+        distances = predicted_distance_matrix(
+            model, family, batch_size=args.batch_size, max_distance=args.max_distance, progress=not args.quiet
+        )
+        what = f"distances predicted by {args.model}"
+    else:
+        args.method = args.method or "scoredist"
+        distances = _distances(args, family)
+        what = f"{args.method} distances"
     write_newick(nj_tree(distances, family.ids), args.out)
-    _say(args, f"wrote the neighbour-joining tree of {len(family)} sequences ({args.method} distances) to {args.out}")
+    _say(args, f"wrote the neighbour-joining tree of {len(family)} sequences ({what}) to {args.out}")
 
 
 def write_tsv(path, ids: tuple[str, ...] | list[str], distances: np.ndarray) -> None:
@@ -80,9 +110,13 @@ def _read(args: argparse.Namespace) -> ProteinSequences:
     return read_sequences(args.file, format=args.format, aligned=aligned)
 
 
-def _distances(args: argparse.Namespace, family: ProteinSequences) -> np.ndarray:
+def _check_max_distance(args: argparse.Namespace) -> None:
     if not math.isfinite(args.max_distance) or args.max_distance <= 0:
         raise UserInputError(f"--max-distance must be a finite number > 0. Got {args.max_distance} instead.")
+
+
+def _distances(args: argparse.Namespace, family: ProteinSequences) -> np.ndarray:
+    _check_max_distance(args)
     try:
         aligner = make_aligner(gap_open=args.gap_open, gap_extend=args.gap_extend)
     except ValueError as error:
@@ -104,11 +138,14 @@ def _distances(args: argparse.Namespace, family: ProteinSequences) -> np.ndarray
     return distances
 
 
+def _add_method_argument(parser, default: str | None = "scoredist") -> None:
+    parser.add_argument(
+        "--method", choices=METHODS, default=default, help="alignment distance (default scoredist, calibrated to JTT)"
+    )
+
+
 def _add_distance_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="protein family: FASTA (aligned or not), Stockholm or Clustal")
-    parser.add_argument(
-        "--method", choices=METHODS, default="scoredist", help="distance (default scoredist, calibrated to JTT)"
-    )
     parser.add_argument("--format", choices=FORMATS, default=None, help="input format (default: from the content)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -138,9 +175,210 @@ def _add_distance_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_train(sub) -> None:
+    parser = sub.add_parser(
+        "train",
+        help="train the Siamese distance regressor (real families + simulated ones)",
+        description="Train a protein encoder whose embedding distances predict alignment distances. Each "
+        "FILE is one family; its all-vs-all distances (--method) are computed once, then pairs are drawn "
+        "stratified by distance, plus cross-family pairs at the saturation cap. --simulated adds families "
+        "evolved under LG + gamma along random trees.",
+    )
+    parser.add_argument(
+        "inputs", nargs="*", metavar="FILE", help="protein families (FASTA aligned or not, Stockholm, Clustal)"
+    )
+    add_training_arguments(parser, steps=2000, batch_size=64)
+    targets = parser.add_argument_group("targets")
+    _add_method_argument(targets)
+    targets.add_argument("--realign", action="store_true", help="align every pair even when a file is an alignment")
+    targets.add_argument(
+        "--max-distance",
+        type=float,
+        default=MAX_DISTANCE,
+        help=f"saturation cap, substitutions per site (default {MAX_DISTANCE:g})",
+    )
+    targets.add_argument("--jobs", type=_positive_int, default=None, metavar="N", help="alignment worker processes")
+    simulated = parser.add_argument_group("simulated families")
+    simulated.add_argument(
+        "--simulated", type=_non_negative_int, default=200, metavar="N", help="simulated families (default 200)"
+    )
+    simulated.add_argument(
+        "--simulated-sizes",
+        type=_positive_int,
+        nargs=2,
+        default=(8, 32),
+        metavar=("MIN", "MAX"),
+        help="sequences per simulated family (default 8 32)",
+    )
+    simulated.add_argument(
+        "--simulated-lengths",
+        type=_positive_int,
+        nargs=2,
+        default=(80, 300),
+        metavar=("MIN", "MAX"),
+        help="length of simulated sequences in aa (default 80 300)",
+    )
+    pairs = parser.add_argument_group("pairs and loss")
+    pairs.add_argument(
+        "--cross-family-fraction",
+        type=float,
+        default=0.15,
+        help="share of cross-family pairs, target = the cap (default 0.15)",
+    )
+    pairs.add_argument(
+        "--huber-delta",
+        type=float,
+        default=HUBER_DELTA,
+        help=f"Huber threshold in log1p units (default {HUBER_DELTA:g})",
+    )
+    pairs.add_argument(
+        "--contrastive-weight",
+        type=float,
+        default=0.0,
+        help="weight of the auxiliary InfoNCE term on near pairs (default 0: off)",
+    )
+    pairs.add_argument(
+        "--near-distance",
+        type=float,
+        default=0.2,
+        help="pairs closer than this are positives of the contrastive term (default 0.2)",
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument("--dim", type=_positive_int, default=64, help="embedding dimension (default 64)")
+    model.add_argument("--channels", type=_positive_int, default=64, help="CNN channels (default 64)")
+    model.add_argument("--blocks", type=_non_negative_int, default=3, help="dilated residual blocks (default 3)")
+    parser.set_defaults(handler=run_train)
+
+
+def _add_embed(sub) -> None:
+    parser = sub.add_parser(
+        "embed",
+        help="embed the records of a protein file",
+        description="One embedding per record, written as an .npz with the arrays ids and embeddings.",
+    )
+    parser.add_argument("file", metavar="FILE", help="protein sequences: FASTA (aligned or not), Stockholm or Clustal")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="output .npz file")
+    parser.add_argument(
+        "--model", metavar="DIR", help="model directory from 'symcl protein train' (default: pretrained)"
+    )
+    parser.add_argument("--format", choices=FORMATS, default=None, help="input format (default: from the content)")
+    parser.add_argument("--batch-size", type=_positive_int, default=64, help="sequences per forward pass (default 64)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
+    parser.set_defaults(handler=run_embed)
+
+
+def run_train(args: argparse.Namespace) -> int | None:
+    from symcl.cli import relaunch_if_distributed, train_config_from, wants_resume
+    from symcl.training import seed_everything
+
+    from .encoder import ProteinCNN
+    from .model import train
+    from .pairs import PairSampler, family_distances, simulated_families
+
+    relaunched = relaunch_if_distributed(args, "symcl.cli")  # --nproc N: rerun this command under torchrun
+    if relaunched is not None:
+        return relaunched
+    config = train_config_from(args)
+    _check_max_distance(args)
+    if not args.inputs and not args.simulated:
+        raise UserInputError("no training data: give protein files, or simulated families with --simulated N")
+    for name, (low, high) in (
+        ("--simulated-sizes", args.simulated_sizes),
+        ("--simulated-lengths", args.simulated_lengths),
+    ):
+        if low > high or (name == "--simulated-sizes" and low < 2):
+            raise UserInputError(f"{name} must satisfy MIN <= MAX (and sizes MIN >= 2). Got {low} {high} instead.")
+    if not 0 <= args.cross_family_fraction < 1:
+        raise UserInputError(f"--cross-family-fraction must be in [0, 1). Got {args.cross_family_fraction} instead.")
+    for flag, value, strict in (
+        ("--huber-delta", args.huber_delta, True),
+        ("--near-distance", args.near_distance, True),
+        ("--contrastive-weight", args.contrastive_weight, False),
+    ):
+        if not (math.isfinite(value) and (value > 0 if strict else value >= 0)):
+            rule = "> 0" if strict else ">= 0"
+            raise UserInputError(f"{flag} must be a finite number {rule}. Got {value} instead.")
+    main_process = os.environ.get("RANK", "0") == "0"
+    families = []
+    for path in args.inputs:
+        family = read_sequences(path, aligned=False if args.realign else None)
+        if len(family) < 2:
+            raise UserInputError(f"{path}: a training family needs at least 2 sequences; the file has {len(family)}")
+        families.append(
+            family_distances(
+                family,
+                args.method,
+                name=path,
+                max_distance=args.max_distance,
+                n_jobs=args.jobs,
+                progress=main_process and not args.quiet,
+            )
+        )
+    if args.simulated:
+        families += simulated_families(
+            args.simulated,
+            np.random.default_rng(args.seed),
+            sizes=tuple(args.simulated_sizes),
+            lengths=tuple(args.simulated_lengths),
+            method=args.method,
+            max_distance=args.max_distance,
+        )
+    sampler = PairSampler(families, cross_family_fraction=args.cross_family_fraction, max_distance=args.max_distance)
+    seed_everything(args.seed)  # the model's initial weights depend on the seed only
+    model = ProteinCNN(dim=args.dim, channels=args.channels, blocks=args.blocks)
+    train(
+        model,
+        sampler,
+        config,
+        delta=args.huber_delta,
+        contrastive_weight=args.contrastive_weight,
+        near_distance=args.near_distance,
+        out_dir=args.out,
+        resume=wants_resume(args),
+        progress=not args.quiet,
+        metadata={"method": args.method, "sources": list(args.inputs), "simulated_families": args.simulated},
+    )
+    if main_process:
+        print(
+            f"trained a protein distance encoder on {len(args.inputs)} file(s) and {args.simulated} simulated "
+            f"families -> {args.out}",
+            file=sys.stderr,
+        )
+    return None
+
+
+def run_embed(args: argparse.Namespace) -> None:
+    from symcl.cli import resolve_device
+
+    from .model import embed_sequences, load_model, pretrained_directory
+
+    family = read_sequences(args.file, format=args.format)
+    device = resolve_device(args.device)
+    model = load_model(args.model if args.model is not None else pretrained_directory()).to(device)
+    embeddings = embed_sequences(model, family, batch_size=args.batch_size, progress=not args.quiet)
+
+    def write(tmp) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, ids=np.array(family.ids, dtype=str), embeddings=embeddings)
+
+    atomic_write(args.output, write)
+    _say(args, f"embedded {len(family)} sequences ({embeddings.shape[1]} dimensions) -> {args.output}")
+
+
 def _say(args: argparse.Namespace, message: str) -> None:
     if not args.quiet:
         print(message, file=sys.stderr)
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+    return value
 
 
 def _positive_int(text: str) -> int:

@@ -1,0 +1,202 @@
+"""The protein sequence encoder: a 1-D CNN over residues with masked mean pooling.
+
+Input: residue codes, integer tensor of shape (B, L): 0-19 the standard amino acids in
+the order of :func:`~symcl.domains.protein.alphabet.encode`, 20-22 the ambiguity codes
+B, Z, X, and :data:`PAD_CODE` after the end of each sequence (:func:`encode_batch`
+builds it). Output: embeddings of shape (B, dim).
+
+The network: a learned residue embedding, a convolution over ``kernel_size`` residues,
+``blocks`` pre-norm residual blocks with dilations 1, 2, 4, ..., a final norm and GELU,
+a mean over the valid positions, and a two-layer MLP. Normalisation is LayerNorm over
+the channels of each position (no batch or length statistics), padded positions are
+zeroed after every layer, and the pooling divides by each sequence's own length, so a
+sequence embeds the same whatever it is batched with, and any length works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from .alphabet import encode
+
+#: Number of residue codes (20 standard + B, Z, X).
+N_CODES = 23
+#: Code of the padding after the end of a sequence.
+PAD_CODE = 23
+
+
+def encode_batch(sequences: Sequence[str]) -> Tensor:
+    """Residue codes of cleaned sequences, gaps removed, padded to the longest.
+
+    Parameters
+    ----------
+    sequences : sequence of str
+        Cleaned sequences (:func:`~symcl.domains.protein.alphabet.clean_sequence`);
+        alignment gaps ``-`` are dropped.
+
+    Returns
+    -------
+    Tensor
+        int64, shape (B, max length); :data:`PAD_CODE` after each sequence.
+    """
+    rows = [encode(text.replace("-", "")) for text in sequences]
+    if not rows:
+        raise ValueError("encode_batch needs at least one sequence.")
+    if min(len(row) for row in rows) == 0:
+        raise ValueError("encode_batch needs sequences with at least one residue.")
+    codes = np.full((len(rows), max(len(row) for row in rows)), PAD_CODE, dtype=np.int64)
+    for i, row in enumerate(rows):
+        codes[i, : len(row)] = row
+    return torch.from_numpy(codes)
+
+
+def check_codes(codes: Tensor) -> None:
+    """Raise unless ``codes`` is a (B, L) integer tensor of codes 0..23, padding only at the end."""
+    if not isinstance(codes, Tensor):
+        raise TypeError(f"ProteinCNN takes a tensor of codes, shape (B, L). Got {type(codes).__name__} instead.")
+    if codes.ndim != 2 or codes.dtype not in (torch.uint8, torch.int32, torch.int64):
+        raise ValueError(
+            f"ProteinCNN takes integer codes of shape (B, L). Got dtype {codes.dtype} and shape "
+            f"{tuple(codes.shape)} instead."
+        )
+    if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) > PAD_CODE):
+        raise ValueError(
+            f"Protein codes must lie in 0..{PAD_CODE}. Got values in {int(codes.min())}..{int(codes.max())}."
+        )
+    pad = codes == PAD_CODE
+    if (pad[:, :-1] & ~pad[:, 1:]).any():
+        raise ValueError("Protein codes must have padding only after the end of each sequence.")
+    if codes.shape[1] == 0 or pad[:, 0].any():
+        raise ValueError("Every sequence in a batch of protein codes needs at least one residue.")
+
+
+class ChannelNorm(nn.Module):
+    """LayerNorm over the channels of each position. Shape: (B, C, L) -> (B, C, L)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(x.transpose(1, 2)).transpose(1, 2)
+
+
+class ResidualBlock(nn.Module):
+    """Pre-norm residual block ``x + conv(gelu(norm(x)))``, dilated 'same' convolution, padding kept at 0."""
+
+    def __init__(self, channels: int, kernel_size: int, dilation: int):
+        super().__init__()
+        self.norm = ChannelNorm(channels)
+        self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation, padding=dilation * (kernel_size // 2))
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        """Shapes: x (B, C, L), mask (B, 1, L) -> (B, C, L)."""
+        return x + self.conv(F.gelu(self.norm(x))) * mask
+
+
+class ProteinCNN(nn.Module):
+    """Residue codes (B, L) -> embeddings (B, dim).
+
+    Parameters
+    ----------
+    dim : int
+        Embedding dimension.
+    channels : int
+        Feature channels of the convolutions.
+    kernel_size : int
+        Odd width (residues) of the first convolution.
+    blocks : int
+        Residual blocks; block i has dilation 2**i, so the receptive field grows
+        geometrically (``kernel_size + (block_kernel_size - 1) (2**blocks - 1)`` residues).
+    block_kernel_size : int
+        Odd width of the residual blocks' convolutions.
+
+    Attributes
+    ----------
+    config : dict
+        The constructor arguments plus ``kind``, as saved in a model's config.json
+        (:func:`build_encoder` rebuilds the model from it).
+    """
+
+    kind = "cnn"
+
+    def __init__(
+        self,
+        *,
+        dim: int = 64,
+        channels: int = 64,
+        kernel_size: int = 9,
+        blocks: int = 3,
+        block_kernel_size: int = 5,
+    ):
+        super().__init__()
+        for name, value, low in (
+            ("dim", dim, 1),
+            ("channels", channels, 1),
+            ("kernel_size", kernel_size, 1),
+            ("blocks", blocks, 0),
+            ("block_kernel_size", block_kernel_size, 1),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(
+                    f"The '{name}' parameter of ProteinCNN must be an integer >= {low}. Got {value!r} instead."
+                )
+        for name, value in (("kernel_size", kernel_size), ("block_kernel_size", block_kernel_size)):
+            if value % 2 == 0:
+                raise ValueError(f"The '{name}' parameter of ProteinCNN must be odd. Got {value} instead.")
+        self.config = {
+            "kind": self.kind,
+            "dim": dim,
+            "channels": channels,
+            "kernel_size": kernel_size,
+            "blocks": blocks,
+            "block_kernel_size": block_kernel_size,
+        }
+        self.residues = nn.Embedding(N_CODES + 1, channels, padding_idx=PAD_CODE)
+        self.stem = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2)
+        self.blocks = nn.ModuleList(ResidualBlock(channels, block_kernel_size, 2**i) for i in range(blocks))
+        self.norm = ChannelNorm(channels)
+        self.head = nn.Sequential(nn.Linear(channels, channels), nn.GELU(), nn.Linear(channels, dim))
+
+    @property
+    def dim(self) -> int:
+        return self.config["dim"]
+
+    def forward(self, codes: Tensor) -> Tensor:
+        """Shape: codes (B, L) -> embeddings (B, dim), float32."""
+        check_codes(codes)
+        codes = codes.long()
+        mask = (codes != PAD_CODE).unsqueeze(1).float()  # (B, 1, L)
+        h = self.stem(self.residues(codes).transpose(1, 2)) * mask
+        for block in self.blocks:
+            h = block(h, mask)
+        h = F.gelu(self.norm(h)) * mask
+        pooled = h.sum(dim=2) / mask.sum(dim=2)
+        return self.head(pooled)
+
+
+ENCODERS: dict[str, type[ProteinCNN]] = {ProteinCNN.kind: ProteinCNN}
+
+
+def build_encoder(config: dict[str, Any]) -> nn.Module:
+    """Rebuild an encoder from its ``config`` dict (as saved in a model's config.json).
+
+    Raises
+    ------
+    ValueError
+        Unknown ``kind`` or bad options.
+    """
+    options = dict(config)
+    kind = options.pop("kind", None)
+    if kind not in ENCODERS:
+        raise ValueError(f"The encoder 'kind' must be one of {sorted(ENCODERS)}. Got {kind!r} instead.")
+    try:
+        return ENCODERS[kind](**options)
+    except TypeError as error:
+        raise ValueError(f"Bad options for the {kind!r} encoder: {error}") from None

@@ -1,0 +1,432 @@
+"""The Siamese distance regressor: its loss, training, loading, and the predicted distance matrix.
+
+The model is the sequence encoder alone (:class:`~symcl.domains.protein.encoder.ProteinCNN`);
+the distance head (:mod:`~symcl.domains.protein.head`) has no parameters. Training
+regresses the head's output on classical pseudo-distances with a Huber loss in log space
+(:func:`distance_loss`), through :func:`symcl.training.fit`. Afterwards N sequences are
+embedded once and all N^2 distances are one ``torch.cdist``
+(:func:`predicted_distance_matrix`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from Bio.SeqRecord import SeqRecord
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+import symcl
+from symcl.atomic import read_json
+from symcl.checkpoint import load_weights
+from symcl.errors import UserInputError
+from symcl.training import TrainConfig, TrainState, fit
+from symcl.views import ViewBatch
+
+from .alphabet import clean_sequence
+from .encoder import ENCODERS, build_encoder, encode_batch
+from .formulas import MAX_DISTANCE
+from .head import cross_distances, pair_distance
+from .pairs import PairSampler
+from .reader import ProteinSequences
+
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+#: Default Huber threshold, in log1p units (about a 10 % relative error).
+HUBER_DELTA = 0.1
+
+
+def distance_loss(
+    predicted: Tensor, target: Tensor, *, max_distance: float = MAX_DISTANCE, delta: float = HUBER_DELTA
+) -> Tensor:
+    """Huber loss between predicted and target distances, in log space, one-sided at the cap.
+
+    The loss compares ``log(1 + d)``: a distance error then counts relative to the
+    distance for small d (so close pairs, which decide the tree's tips, are not drowned
+    by distant ones) and is compressed for large d, where alignment distances are noisy.
+    Huber (quadratic below ``delta``, linear above) keeps outlier pairs from dominating.
+    A target at the cap means "at least ``max_distance``" (saturated or unrelated), so a
+    prediction above the cap costs nothing there.
+
+    Parameters
+    ----------
+    predicted : Tensor
+        Predicted distances >= 0, shape (N,).
+    target : Tensor
+        Target distances in [0, max_distance], shape (N,).
+    max_distance : float
+        The saturation cap of the targets.
+    delta : float
+        Huber threshold in log1p units (> 0).
+
+    Returns
+    -------
+    Tensor
+        Scalar, the mean over the N pairs.
+    """
+    if predicted.shape != target.shape:
+        raise ValueError(
+            f"distance_loss needs predictions and targets of the same shape. Got {tuple(predicted.shape)} "
+            f"and {tuple(target.shape)} instead."
+        )
+    at_cap = target >= max_distance
+    predicted = torch.where(at_cap, predicted.clamp(max=max_distance), predicted)
+    return F.huber_loss(torch.log1p(predicted), torch.log1p(target.to(predicted.dtype)), delta=delta)
+
+
+class DistanceRegression(nn.Module):
+    """The training objective ``(z1, z2, batch) -> loss``: :func:`distance_loss` on ``batch.target``.
+
+    Optionally plus an auxiliary contrastive term: :func:`symcl.info_nce` over the pairs
+    closer than ``near_distance`` (the two sequences of a near pair are positives, the
+    other near pairs of the batch negatives, except those that ``batch.exclude`` marks
+    as related, e.g. from the same family), weighted by ``contrastive_weight``.
+
+    Parameters
+    ----------
+    max_distance : float
+        Saturation cap of the targets (> 0).
+    delta : float
+        Huber threshold in log1p units (> 0).
+    contrastive_weight : float
+        Weight (>= 0) of the contrastive term; 0 (default) leaves it out.
+    near_distance : float
+        Pairs with a target below this (> 0, substitutions per site) are positives.
+    temperature : float
+        InfoNCE temperature (> 0).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_distance: float = MAX_DISTANCE,
+        delta: float = HUBER_DELTA,
+        contrastive_weight: float = 0.0,
+        near_distance: float = 0.2,
+        temperature: float = 0.1,
+    ):
+        super().__init__()
+        for name, value, low in (
+            ("max_distance", max_distance, "> 0"),
+            ("delta", delta, "> 0"),
+            ("contrastive_weight", contrastive_weight, ">= 0"),
+            ("near_distance", near_distance, "> 0"),
+            ("temperature", temperature, "> 0"),
+        ):
+            ok = (
+                isinstance(value, (int, float))
+                and math.isfinite(value)
+                and (value >= 0 if low == ">= 0" else value > 0)
+            )
+            if not ok:
+                raise ValueError(
+                    f"The '{name}' parameter of DistanceRegression must be a finite number {low}. Got {value!r} instead."
+                )
+        self.max_distance = float(max_distance)
+        self.delta = float(delta)
+        self.contrastive_weight = float(contrastive_weight)
+        self.near_distance = float(near_distance)
+        self.temperature = float(temperature)
+
+    def forward(self, z1: Tensor, z2: Tensor, batch: ViewBatch) -> Tensor:
+        if batch.target is None:
+            raise ValueError("DistanceRegression needs batches with a 'target' (the pair distances).")
+        loss = distance_loss(pair_distance(z1, z2), batch.target, max_distance=self.max_distance, delta=self.delta)
+        if self.contrastive_weight > 0:
+            near = batch.target < self.near_distance
+            if int(near.sum()) >= 2:
+                exclude = None if batch.exclude is None else batch.exclude[near][:, near]
+                contrastive = symcl.info_nce(z1[near], z2[near], temperature=self.temperature, exclude=exclude)
+                loss = loss + self.contrastive_weight * contrastive
+        return loss
+
+    def settings(self) -> dict[str, Any]:
+        """The objective's options, for a model's config.json."""
+        return {
+            "loss": "huber_log1p",
+            "delta": self.delta,
+            "max_distance": self.max_distance,
+            "contrastive_weight": self.contrastive_weight,
+            "near_distance": self.near_distance,
+            "temperature": self.temperature,
+        }
+
+
+def regression_evaluator(sampler: PairSampler, batch_size: int, *, seed: int, device: str | torch.device = "cpu"):
+    """Agreement of predicted and target distances on one fixed batch of pairs.
+
+    The batch is drawn once from its own generator (the training streams are untouched).
+    The returned ``evaluate(model)`` gives ``spearman`` and ``mae`` (substitutions per
+    site) over the pairs below the cap, and ``cap_recall``: the fraction of capped pairs
+    (saturated or cross-family) predicted at or above 90 % of the cap.
+    """
+    from scipy import stats
+
+    batch = sampler.sample(batch_size, torch.Generator().manual_seed(seed + 1)).to(device)
+    target = batch.target.cpu().numpy().astype(float)
+    below = target < sampler.max_distance
+
+    @torch.no_grad()
+    def evaluate(model: nn.Module) -> dict[str, float]:
+        was_training = model.training
+        model.eval()
+        predicted = pair_distance(model(batch.view1), model(batch.view2)).cpu().numpy().astype(float)
+        model.train(was_training)
+        metrics = {"spearman": math.nan, "mae": math.nan, "cap_recall": math.nan}
+        if below.sum() > 2:
+            metrics["spearman"] = float(stats.spearmanr(predicted[below], target[below]).statistic)
+            metrics["mae"] = float(np.abs(np.minimum(predicted[below], sampler.max_distance) - target[below]).mean())
+        if (~below).any():
+            metrics["cap_recall"] = float((predicted[~below] >= 0.9 * sampler.max_distance).mean())
+        return metrics
+
+    return evaluate
+
+
+def train(
+    model: nn.Module,
+    sampler: PairSampler,
+    config: TrainConfig,
+    *,
+    delta: float = HUBER_DELTA,
+    contrastive_weight: float = 0.0,
+    near_distance: float = 0.2,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    metadata: dict[str, Any] | None = None,
+) -> TrainState:
+    """Train a protein encoder to predict pair distances (Siamese regression).
+
+    Parameters
+    ----------
+    model : nn.Module
+        An encoder with a ``config`` dict, e.g. :class:`~symcl.domains.protein.encoder.ProteinCNN`;
+        build it after ``seed_everything`` for a reproducible initialisation.
+    sampler : PairSampler
+        The pairs and their target distances.
+    config : TrainConfig
+        With ``eval_every > 0``, :func:`regression_evaluator` reports Spearman, MAE
+        and cap recall on a fixed batch.
+    delta : float
+        Huber threshold of :func:`distance_loss`.
+    contrastive_weight, near_distance : float
+        The optional auxiliary InfoNCE term of :class:`DistanceRegression` (off at 0).
+    out_dir : path, optional
+        Receives model.safetensors and config.json (with the architecture under
+        "model", so :func:`load_model` rebuilds it), history and checkpoints.
+    resume : bool
+        Continue from the newest checkpoint in ``out_dir``.
+    metadata : dict, optional
+        More JSON for config.json under "protein" (e.g. the training files).
+
+    Returns
+    -------
+    TrainState
+    """
+    objective = DistanceRegression(
+        max_distance=sampler.max_distance,
+        delta=delta,
+        contrastive_weight=contrastive_weight,
+        near_distance=near_distance,
+    )
+    description = {
+        "model": dict(model.config),
+        "protein": {"pairs": sampler.settings(), "objective": objective.settings()} | dict(metadata or {}),
+    }
+    evaluate = None
+    if config.eval_every:
+        evaluate = regression_evaluator(sampler, config.eval_batch_size, seed=config.seed, device=config.device)
+    return fit(
+        model,
+        sampler,
+        objective,
+        config,
+        out_dir=out_dir,
+        resume=resume,
+        evaluate=evaluate,
+        progress=progress,
+        metadata=description,
+    )
+
+
+def embed_sequences(
+    model: nn.Module,
+    seqs: ProteinSequences | Sequence[str],
+    *,
+    batch_size: int = 64,
+    progress: bool = False,
+    device: str | torch.device | None = None,
+) -> np.ndarray:
+    """One embedding per sequence, in input order (batched with :func:`symcl.embed`).
+
+    Sequences are batched in order of length, so little is padding; since the encoder
+    ignores padding, the result does not depend on the batching.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A protein encoder (codes (B, L) -> (B, dim)).
+    seqs : ProteinSequences or sequence of str
+        Protein sequences; strings are cleaned with
+        :func:`~symcl.domains.protein.alphabet.clean_sequence` (gaps and stops removed).
+    batch_size : int
+        Sequences per forward pass (>= 1).
+    progress : bool
+        Show a progress bar.
+    device : optional
+        Default: the device of the model.
+
+    Returns
+    -------
+    ndarray
+        float32, shape (N, dim).
+    """
+    texts = _texts(seqs)
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"The 'batch_size' parameter must be an integer >= 1. Got {batch_size!r} instead.")
+    lengths = np.array([len(text) - text.count("-") for text in texts])
+    order = np.argsort(lengths, kind="stable")
+
+    def batches() -> Iterator[Tensor]:
+        for start in range(0, len(order), batch_size):
+            yield encode_batch([texts[i] for i in order[start : start + batch_size]])
+
+    embedded = symcl.embed(model, batches(), progress=progress, device=device)
+    result = np.empty_like(embedded)
+    result[order] = embedded
+    return result
+
+
+def predicted_distance_matrix(
+    model: nn.Module,
+    seqs: ProteinSequences | Sequence[str],
+    *,
+    batch_size: int = 64,
+    max_distance: float | None = MAX_DISTANCE,
+    progress: bool = False,
+    device: str | torch.device | None = None,
+) -> np.ndarray:
+    """All-vs-all predicted distances: embed every sequence once, then one batched ``cdist``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A trained protein encoder (e.g. :func:`load_model`).
+    seqs : ProteinSequences or sequence of str
+        N sequences.
+    batch_size : int
+        Sequences per forward pass.
+    max_distance : float or None
+        Cap the distances here (default 3.0, the cap of the classical route, which the
+        model was trained against); None leaves them uncapped.
+    progress : bool
+        Progress bar while embedding.
+    device : optional
+        Where to run the model.
+
+    Returns
+    -------
+    ndarray
+        float64, shape (N, N), substitutions per site; exactly symmetric with an exactly
+        zero diagonal (see :func:`~symcl.domains.protein.head.cross_distances`).
+    """
+    if max_distance is not None and not (
+        isinstance(max_distance, (int, float)) and math.isfinite(max_distance) and max_distance > 0
+    ):
+        raise ValueError(
+            f"The 'max_distance' parameter of predicted_distance_matrix must be a finite number > 0 or None. "
+            f"Got {max_distance!r} instead."
+        )
+    z = torch.from_numpy(embed_sequences(model, seqs, batch_size=batch_size, progress=progress, device=device))
+    distances = cross_distances(z, z).double().numpy()
+    if max_distance is not None:
+        np.minimum(distances, max_distance, out=distances)
+    return distances
+
+
+def read_model_config(directory: str | os.PathLike) -> dict[str, Any]:
+    """The config.json of a trained protein model directory.
+
+    Raises
+    ------
+    UserInputError
+        No such directory, no or unreadable config.json, or not a protein model.
+    """
+    path = Path(directory) / CONFIG_FILE
+    if not Path(directory).is_dir():
+        raise UserInputError(f"{directory}: not a model directory (no such directory)")
+    try:
+        config = read_json(path)
+    except FileNotFoundError:
+        raise UserInputError(f"{path}: missing; a model directory holds {CONFIG_FILE} and {MODEL_FILE}") from None
+    except ValueError as error:
+        raise UserInputError(str(error)) from None
+    model = config.get("model") if isinstance(config, dict) else None
+    if not isinstance(model, dict) or model.get("kind") not in ENCODERS:
+        raise UserInputError(f"{path}: no protein encoder recorded under 'model'; it is not a protein model directory")
+    return config
+
+
+def load_model(directory: str | os.PathLike) -> nn.Module:
+    """Rebuild a trained protein encoder from a directory written by ``symcl protein train``.
+
+    Returns
+    -------
+    nn.Module
+        The encoder in eval mode, on CPU.
+    """
+    config = read_model_config(directory)
+    try:
+        model = build_encoder(config["model"])
+    except ValueError as error:
+        raise UserInputError(f"{Path(directory) / CONFIG_FILE}: {error}") from None
+    load_weights(Path(directory) / MODEL_FILE, model)
+    return model.eval()
+
+
+def pretrained_directory() -> Path:
+    """The directory of the pretrained default protein encoder shipped with symcl.
+
+    Raises
+    ------
+    UserInputError
+        No pretrained model ships with this version yet.
+    """
+    from symcl.data import data_path
+
+    try:
+        return data_path("protein", "model")
+    except FileNotFoundError:
+        raise UserInputError(
+            "no pretrained protein model ships with this version of symcl yet; train one with "
+            "'symcl protein train FASTA... --out DIR' and pass '--model DIR'"
+        ) from None
+
+
+def load_pretrained() -> nn.Module:
+    """The pretrained default protein encoder shipped with symcl (see :func:`pretrained_directory`)."""
+    return load_model(pretrained_directory())
+
+
+def _texts(seqs: ProteinSequences | Sequence[str]) -> list[str]:
+    if isinstance(seqs, ProteinSequences):
+        texts = list(seqs.sequences)
+    elif isinstance(seqs, str) or not isinstance(seqs, Sequence):
+        raise TypeError(
+            f"Protein sequences must be a ProteinSequences or a list of str. Got {type(seqs).__name__} instead."
+        )
+    else:
+        texts = [
+            clean_sequence(str(text.seq if isinstance(text, SeqRecord) else text), record=f"sequence {i}")
+            for i, text in enumerate(seqs)
+        ]
+    if not texts:
+        raise ValueError("No protein sequences to embed.")
+    return texts

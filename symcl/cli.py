@@ -74,9 +74,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, steps: int = 1000
     )
     parser.add_argument("--steps", type=_positive_int, default=steps, help=f"optimiser steps (default {steps})")
     parser.add_argument(
-        "--batch-size", type=_int_at_least(2), default=batch_size, help=f"samples per step (default {batch_size})"
+        "--batch-size", type=int_at_least(2), default=batch_size, help=f"samples per step (default {batch_size})"
     )
-    parser.add_argument("--lr", type=_positive_float, default=1e-3, help="peak learning rate (default 1e-3)")
+    parser.add_argument("--lr", type=positive_float, default=1e-3, help="peak learning rate (default 1e-3)")
     parser.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--checkpoint-every",
@@ -154,14 +154,16 @@ def resolve_device(name: str) -> str:
 
 
 def _positive_int(text: str) -> int:
-    return _int_at_least(1)(text)
+    return int_at_least(1)(text)
 
 
 def _non_negative_int(text: str) -> int:
-    return _int_at_least(0)(text)
+    return int_at_least(0)(text)
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse ``type`` accepting integers >= ``low``, with a one-line error otherwise."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -174,7 +176,8 @@ def _int_at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
+    """An argparse ``type`` accepting finite numbers > 0, with a one-line error otherwise."""
     try:
         value = float(text)
     except ValueError:

@@ -24,7 +24,7 @@ import sys
 import numpy as np
 
 from symcl.atomic import atomic_write
-from symcl.cli import add_command_group, add_training_arguments
+from symcl.cli import add_command_group, add_training_arguments, int_at_least
 from symcl.errors import UserInputError
 
 from .alignment import GAP_EXTEND, GAP_OPEN, make_aligner
@@ -58,7 +58,7 @@ def register(subparsers) -> None:
     route = tree.add_mutually_exclusive_group()
     _add_method_argument(route, default=None)
     route.add_argument("--model", metavar="DIR", help="model directory from 'symcl protein train' (no alignment)")
-    tree.add_argument("--batch-size", type=_positive_int, default=64, help="with --model: sequences per forward pass")
+    tree.add_argument("--batch-size", type=int_at_least(1), default=64, help="with --model: sequences per forward pass")
     tree.add_argument("--device", default="cpu", help="with --model: cpu, cuda, cuda:N or auto (default cpu)")
     tree.add_argument("-o", "--out", required=True, metavar="OUT.nwk", help="output Newick file")
     tree.set_defaults(handler=run_tree)
@@ -168,7 +168,7 @@ def _add_distance_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"cap for saturated pairs, substitutions per site (default {MAX_DISTANCE:g})",
     )
     parser.add_argument(
-        "--jobs", type=_positive_int, default=None, metavar="N", help="worker processes (default: all CPUs)"
+        "--jobs", type=int_at_least(1), default=None, metavar="N", help="worker processes (default: all CPUs)"
     )
     parser.add_argument(
         "--quiet", action="store_true", help="no progress bar or summary line (warnings are still printed)"
@@ -197,14 +197,14 @@ def _add_train(sub) -> None:
         default=MAX_DISTANCE,
         help=f"saturation cap, substitutions per site (default {MAX_DISTANCE:g})",
     )
-    targets.add_argument("--jobs", type=_positive_int, default=None, metavar="N", help="alignment worker processes")
+    targets.add_argument("--jobs", type=int_at_least(1), default=None, metavar="N", help="alignment worker processes")
     simulated = parser.add_argument_group("simulated families")
     simulated.add_argument(
-        "--simulated", type=_non_negative_int, default=200, metavar="N", help="simulated families (default 200)"
+        "--simulated", type=int_at_least(0), default=200, metavar="N", help="simulated families (default 200)"
     )
     simulated.add_argument(
         "--simulated-sizes",
-        type=_positive_int,
+        type=int_at_least(1),
         nargs=2,
         default=(8, 32),
         metavar=("MIN", "MAX"),
@@ -212,7 +212,7 @@ def _add_train(sub) -> None:
     )
     simulated.add_argument(
         "--simulated-lengths",
-        type=_positive_int,
+        type=int_at_least(1),
         nargs=2,
         default=(80, 300),
         metavar=("MIN", "MAX"),
@@ -244,9 +244,9 @@ def _add_train(sub) -> None:
         help="pairs closer than this are positives of the contrastive term (default 0.2)",
     )
     model = parser.add_argument_group("model")
-    model.add_argument("--dim", type=_positive_int, default=64, help="embedding dimension (default 64)")
-    model.add_argument("--channels", type=_positive_int, default=64, help="CNN channels (default 64)")
-    model.add_argument("--blocks", type=_non_negative_int, default=3, help="dilated residual blocks (default 3)")
+    model.add_argument("--dim", type=int_at_least(1), default=64, help="embedding dimension (default 64)")
+    model.add_argument("--channels", type=int_at_least(1), default=64, help="CNN channels (default 64)")
+    model.add_argument("--blocks", type=int_at_least(0), default=3, help="dilated residual blocks (default 3)")
     parser.set_defaults(handler=run_train)
 
 
@@ -262,7 +262,9 @@ def _add_embed(sub) -> None:
         "--model", metavar="DIR", help="model directory from 'symcl protein train' (default: pretrained)"
     )
     parser.add_argument("--format", choices=FORMATS, default=None, help="input format (default: from the content)")
-    parser.add_argument("--batch-size", type=_positive_int, default=64, help="sequences per forward pass (default 64)")
+    parser.add_argument(
+        "--batch-size", type=int_at_least(1), default=64, help="sequences per forward pass (default 64)"
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
     parser.set_defaults(handler=run_embed)
@@ -369,23 +371,3 @@ def run_embed(args: argparse.Namespace) -> None:
 def _say(args: argparse.Namespace, message: str) -> None:
     if not args.quiet:
         print(message, file=sys.stderr)
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
-    return value

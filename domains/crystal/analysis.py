@@ -1,0 +1,380 @@
+"""The real-image pipeline: sites -> patches -> embeddings -> anomaly scores, clusters and an overlay.
+
+::
+
+    from symcl.domains import crystal
+
+    image, _ = crystal.read_image("haadf.tif")
+    model = crystal.load_model("runs/crystal")          # or crystal.load_pretrained()
+    result = crystal.analyse_image(model, image, pixel_size=0.093)
+    result.embeddings, result.anomaly, result.cluster   # one row per site
+    crystal.save_analysis(result, "out/")               # sites.csv, embeddings.npz, overlay.png
+
+The image is resampled to the model's training pixel size, so a patch covers the same
+field of view (in Å) as the training patches whatever the microscope's sampling.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from symcl.atomic import atomic_write
+
+from .images import check_image
+from .sites import Sites, cut_patches, find_sites, resample
+
+
+@dataclass(frozen=True, eq=False)
+class SiteAnalysis:
+    """Per-site results of :func:`analyse_image`.
+
+    Attributes
+    ----------
+    sites : Sites
+        Positions (px of the input image) and peak heights.
+    embeddings : ndarray
+        float32 (N, d).
+    anomaly : ndarray
+        float64 (N,), distance from the dense (pristine) part of the embedding cloud,
+        in units of its median: about 1 for ordinary sites, larger for unusual ones.
+    cluster : ndarray
+        int64 (N,), cluster label of each site.
+    edge : ndarray
+        bool (N,), the site's patch reaches beyond the image (mirrored padding); such
+        sites are scored but not used as the reference of the anomaly score.
+    """
+
+    sites: Sites
+    embeddings: np.ndarray
+    anomaly: np.ndarray
+    cluster: np.ndarray
+    edge: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sites)
+
+
+def embed_patches(
+    model: nn.Module,
+    patches: np.ndarray,
+    *,
+    batch_size: int = 256,
+    device: str | None = None,
+    progress: bool = False,
+) -> np.ndarray:
+    """Embed image patches with a patch encoder.
+
+    Parameters
+    ----------
+    model : nn.Module
+        E.g. from :func:`load_model`; a ``model.config["patch_size"]``, when present,
+        must match the patches.
+    patches : ndarray or Tensor
+        (N, P, P) or (N, 1, P, P), any intensity unit (the encoder normalises each).
+
+    Returns
+    -------
+    ndarray
+        float32 (N, d), in input order.
+    """
+    import torch
+
+    from symcl.embedding import embed
+
+    array = patches.numpy() if isinstance(patches, torch.Tensor) else np.asarray(patches)
+    if array.ndim == 4 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 3 or array.shape[1] != array.shape[2] or len(array) == 0:
+        raise ValueError(
+            f"The 'patches' parameter of embed_patches must have shape (N, P, P) or (N, 1, P, P) with N >= 1. "
+            f"Got {array.shape} instead."
+        )
+    if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
+        raise ValueError("The 'patches' parameter of embed_patches must hold finite numbers (no NaN or inf).")
+    expected = getattr(model, "config", {}).get("patch_size")
+    if expected is not None and array.shape[1] != expected:
+        raise ValueError(
+            f"The model was trained on {expected}-px patches; the 'patches' parameter of embed_patches has "
+            f"{array.shape[1]}-px ones."
+        )
+    tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).unsqueeze(1)
+    return embed(model, tensor, batch_size=batch_size, progress=progress, device=device)
+
+
+def anomaly_scores(embeddings: np.ndarray, *, k: int = 10, reference: np.ndarray | None = None) -> np.ndarray:
+    """How far each embedding lies from the dense part of the cloud (kNN distance).
+
+    The score of a site is its mean cosine distance to its k nearest reference sites
+    (itself excluded), divided by the median of that score over the reference sites.
+    Pristine sites are the large majority of an image, so they form the dense modes
+    (one per sublattice); a defect is far from all of them.
+
+    Parameters
+    ----------
+    embeddings : ndarray
+        float (N, d).
+    k : int
+        Neighbours (>= 1; capped at the number of reference sites minus one).
+    reference : ndarray, optional
+        bool (N,), the sites that define the dense part (default: all).
+
+    Returns
+    -------
+    ndarray
+        float64 (N,); all ones when fewer than 2 reference sites exist.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    z = np.asarray(embeddings, dtype=np.float64)
+    z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+    ref = np.ones(len(z), dtype=bool) if reference is None else np.asarray(reference, dtype=bool)
+    if ref.sum() < 2:
+        return np.ones(len(z))
+    k = int(min(max(1, k), ref.sum() - 1))
+    index = NearestNeighbors(n_neighbors=k + 1, metric="euclidean").fit(z[ref])
+    distance, neighbour = index.kneighbors(z)  # (N, k + 1)
+    self_hit = np.nonzero(ref)[0][neighbour] == np.arange(len(z))[:, None]
+    ordered = np.sort(np.where(self_hit, np.inf, distance), axis=1)[:, :k]  # the site itself never counts
+    score = (ordered**2 / 2).mean(axis=1)  # on the unit sphere, squared Euclidean / 2 is the cosine distance
+    typical = np.median(score[ref])
+    return score / typical if typical > 0 else np.ones(len(z))
+
+
+def cluster_sites(
+    embeddings: np.ndarray, *, n_clusters: int | None = None, max_clusters: int = 8, seed: int = 0
+) -> np.ndarray:
+    """Cluster site embeddings with k-means on the unit sphere.
+
+    Parameters
+    ----------
+    n_clusters : int, optional
+        Number of clusters; default: the k in 2..max_clusters with the best silhouette
+        score (1 cluster for fewer than 3 sites).
+
+    Returns
+    -------
+    ndarray
+        int64 (N,), labels ordered by cluster size (0 is the largest).
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+    from threadpoolctl import threadpool_limits
+
+    z = np.asarray(embeddings, dtype=np.float64)
+    z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+    n = len(z)
+    if n_clusters is not None:
+        if not isinstance(n_clusters, int) or isinstance(n_clusters, bool) or not 1 <= n_clusters <= n:
+            raise ValueError(
+                f"The 'n_clusters' parameter of cluster_sites must be an integer in [1, {n}]. Got {n_clusters!r} instead."
+            )
+        candidates = [n_clusters]
+    elif n < 3:
+        return np.zeros(n, dtype=np.int64)
+    else:
+        candidates = list(range(2, min(max_clusters, n - 1) + 1))
+    best, best_score = None, -np.inf
+    # A few thousand sites cluster in milliseconds on one thread; OpenMP threads only add overhead.
+    with threadpool_limits(limits=1):
+        for k in candidates:
+            labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(z)
+            score = silhouette_score(z, labels) if 1 < len(set(labels)) < n else -1.0
+            if best is None or score > best_score + 1e-9:
+                best, best_score = labels, score
+    counts = np.bincount(best)
+    rank = np.empty_like(counts)
+    rank[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
+    return rank[best].astype(np.int64)
+
+
+def _nearest_centroid(z: np.ndarray, members: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """int64 (N,): the label of the nearest (cosine) centroid of ``members`` grouped by ``labels``."""
+    unit = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+    ref = members / np.maximum(np.linalg.norm(members, axis=1, keepdims=True), 1e-12)
+    centroids = np.stack([ref[labels == c].mean(axis=0) for c in range(int(labels.max()) + 1)])
+    return np.argmax(unit @ centroids.T, axis=1).astype(np.int64)
+
+
+def analyse_image(
+    model: nn.Module,
+    image: np.ndarray,
+    pixel_size: float,
+    *,
+    sites: Sites | None = None,
+    spacing: float | None = None,
+    threshold: float = 0.2,
+    n_clusters: int | None = None,
+    k: int = 10,
+    batch_size: int = 256,
+    device: str | None = None,
+    progress: bool = False,
+) -> SiteAnalysis:
+    """Sites, embeddings, anomaly scores and clusters of an atomic-resolution image.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A patch encoder whose ``config`` records ``patch_size`` (px) and ``pixel_size``
+        (Å/px) of its training patches.
+    image : ndarray
+        (H, W) grey levels.
+    pixel_size : float
+        Å/px of ``image`` (> 0).
+    sites : Sites, optional
+        Precomputed sites; default :func:`find_sites` with ``spacing`` and ``threshold``.
+    n_clusters : int, optional
+        Default: chosen by silhouette (:func:`cluster_sites`). The interior sites are
+        clustered; edge sites (patch partly mirrored) join the nearest cluster.
+    k : int
+        Neighbours of the anomaly score (reference: the interior sites).
+
+    Returns
+    -------
+    SiteAnalysis
+    """
+    image = check_image(image, name="analyse_image: image")
+    if sites is None:
+        sites = find_sites(image, pixel_size, spacing=spacing, threshold=threshold)
+    if len(sites) == 0:
+        from symcl.errors import UserInputError
+
+        raise UserInputError("No atomic column was found in the image; check --pixel-size, --spacing and --threshold.")
+    config = getattr(model, "config", {})
+    target = float(config.get("pixel_size", pixel_size))
+    patch_size = int(config.get("patch_size", 48))
+    resampled, scale = resample(image, pixel_size, target)
+    positions = (sites.positions + 0.5) * scale - 0.5
+    patches, edge = cut_patches(resampled, positions, patch_size)
+    embeddings = embed_patches(model, patches, batch_size=batch_size, device=device, progress=progress)
+    interior = ~edge if (~edge).sum() >= max(3, k + 1, n_clusters or 0) else np.ones(len(edge), dtype=bool)
+    anomaly = anomaly_scores(embeddings, k=k, reference=interior)
+    # Edge patches are part mirror image: cluster the interior sites, then give every site its nearest cluster.
+    labels = cluster_sites(embeddings[interior], n_clusters=n_clusters)
+    cluster = _nearest_centroid(embeddings, embeddings[interior], labels)
+    return SiteAnalysis(sites=sites, embeddings=embeddings, anomaly=anomaly, cluster=cluster, edge=edge)
+
+
+def save_analysis(
+    result: SiteAnalysis, directory: str | os.PathLike, *, image: np.ndarray | None = None
+) -> dict[str, Path]:
+    """Write ``sites.csv``, ``embeddings.npz`` and (given the image) ``overlay.png``, each atomically.
+
+    sites.csv columns: site, x_px, y_px, x_angstrom, y_angstrom, intensity, cluster,
+    anomaly, edge. embeddings.npz arrays: embeddings (N, d), positions (N, 2) px,
+    cluster, anomaly, edge, pixel_size.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    sites = result.sites
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["site", "x_px", "y_px", "x_angstrom", "y_angstrom", "intensity", "cluster", "anomaly", "edge"])
+    for i in range(len(sites)):
+        x, y = sites.positions[i]
+        writer.writerow(
+            [
+                i,
+                f"{x:.3f}",
+                f"{y:.3f}",
+                f"{x * sites.pixel_size:.4f}",
+                f"{y * sites.pixel_size:.4f}",
+                f"{sites.intensity[i]:.6g}",
+                int(result.cluster[i]),
+                f"{result.anomaly[i]:.4f}",
+                int(result.edge[i]),
+            ]
+        )
+    paths = {"sites.csv": atomic_write(directory / "sites.csv", lambda tmp: tmp.write_text(buffer.getvalue()))}
+
+    def write_npz(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(
+                handle,
+                embeddings=result.embeddings.astype(np.float32),
+                positions=sites.positions,
+                cluster=result.cluster,
+                anomaly=result.anomaly,
+                edge=result.edge,
+                pixel_size=np.float64(sites.pixel_size),
+            )
+
+    paths["embeddings.npz"] = atomic_write(directory / "embeddings.npz", write_npz)
+    if image is not None:
+        paths["overlay.png"] = plot_overlay(image, result, directory / "overlay.png")
+    return paths
+
+
+def plot_overlay(image: np.ndarray, result: SiteAnalysis, path: str | os.PathLike, *, top: int = 10) -> Path:
+    """The image with every site as a dot coloured by cluster; the ``top`` most anomalous sites are circled.
+
+    Uses matplotlib's object-oriented Figure API (no global pyplot state) and writes the
+    PNG atomically.
+    """
+    from matplotlib.figure import Figure
+
+    image = np.asarray(image, dtype=np.float32)
+    h, w = image.shape
+    scale = 8.0 / max(h, w)
+    fig = Figure(figsize=(max(3.0, w * scale) + 1.6, max(3.0, h * scale)))
+    ax = fig.add_axes((0.02, 0.02, 0.75, 0.96))
+    low, high = np.percentile(image, [0.5, 99.5])
+    ax.imshow(image, cmap="gray", vmin=low, vmax=high, interpolation="nearest")
+    positions = result.sites.positions
+    n_clusters = int(result.cluster.max()) + 1 if len(result.cluster) else 0
+    colours = _palette(n_clusters)
+    diameter = 0.2 * (result.sites.spacing / result.sites.pixel_size) * 72 * scale  # points
+    size = float(np.clip(diameter**2, 4, 80))
+    for c in range(n_clusters):
+        mine = result.cluster == c
+        ax.scatter(
+            positions[mine, 0],
+            positions[mine, 1],
+            s=size,
+            color=colours[c],
+            alpha=0.85,
+            edgecolors="black",
+            linewidths=0.3,
+            label=f"cluster {c} ({int(mine.sum())})",
+        )
+    if len(result.anomaly) and top > 0:
+        worst = np.argsort(-result.anomaly)[: min(top, len(result.anomaly))]
+        ax.scatter(
+            positions[worst, 0],
+            positions[worst, 1],
+            s=size * 6,
+            facecolors="none",
+            edgecolors="red",
+            linewidths=1.2,
+            label=f"top {len(worst)} anomaly",
+        )
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
+    ax.set_axis_off()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    ax.set_title(f"{len(positions)} sites, {result.sites.pixel_size:g} Å/px", fontsize=9)
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+
+
+def _palette(n: int) -> list:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(max(n, 1))]
+
+
+__all__ = [
+    "SiteAnalysis",
+    "analyse_image",
+    "anomaly_scores",
+    "cluster_sites",
+    "embed_patches",
+    "plot_overlay",
+    "save_analysis",
+]

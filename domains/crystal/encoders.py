@@ -1,0 +1,135 @@
+"""The patch encoder: a small 2-D CNN whose normalisation never looks across the batch.
+
+Input: image patches of shape (B, 1, P, P) or (B, P, P), in any intensity unit
+(counts, normalised, ...). Output: embeddings of shape (B, dim).
+
+- Every patch is first standardised on its own (:func:`normalise_patches`), so the dose,
+  the detector gain and the background do not dominate the embedding.
+- Every normalisation layer is a GroupNorm, which normalises each sample on its own.
+  BatchNorm would let the model "cheat" in contrastive learning: the statistics of the
+  batch leak information between samples (the background article, and Chen et al.
+  2020 on SimCLR, use global BN for that reason). Here a patch's embedding is the same
+  whatever else is in the batch, in training and in evaluation mode.
+- The head pools the feature map three ways: its mean (the lattice around the site), its
+  max (keeps a small, off-centre defect visible) and its centre (what sits at the site
+  itself, so that sites of different sublattices stay apart although their patches
+  hold the same lattice, shifted).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+def normalise_patches(patches: Tensor, eps: float = 1e-6) -> Tensor:
+    """Standardise every patch on its own: zero mean, unit standard deviation.
+
+    Parameters
+    ----------
+    patches : Tensor
+        float (B, C, H, W).
+
+    Returns
+    -------
+    Tensor
+        Same shape; a constant patch becomes zeros.
+    """
+    mean = patches.mean(dim=(-3, -2, -1), keepdim=True)
+    centred = patches - mean
+    std = centred.square().mean(dim=(-3, -2, -1), keepdim=True).sqrt()
+    return centred / (std + eps * (mean.abs() + 1.0))
+
+
+class _ConvBlock(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int):
+        super().__init__(
+            nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=kernel_size // 2, bias=False),
+            nn.GroupNorm(min(8, c_out), c_out),
+            nn.GELU(),
+        )
+
+
+class PatchCNN(nn.Module):
+    """A small CNN embedding atomic-resolution patches: (B, 1, P, P) -> (B, dim).
+
+    Layout: a 5x5 stride-2 stem, then two stages of (3x3 stride-2, 3x3) convolutions
+    doubling the channels, each followed by GroupNorm and GELU; mean, max and centre
+    (the central 2 x 2 cells) pooling and a two-layer head. With ``channels=16`` and ``dim=64`` it has about 86 k parameters
+    (0.36 MB) and embeds a few thousand 48-px patches per second on one CPU core.
+
+    Parameters
+    ----------
+    dim : int
+        Embedding dimension.
+    channels : int
+        Channels of the stem (stages have 2x and 4x).
+    patch_size : int
+        P, recorded for the pipeline (any size >= 16 px works).
+    pixel_size : float
+        Å/px of the training patches, recorded so that images are resampled to it.
+    """
+
+    def __init__(self, dim: int = 64, channels: int = 16, patch_size: int = 48, pixel_size: float = 0.3):
+        super().__init__()
+        for name, value in (("dim", dim), ("channels", channels), ("patch_size", patch_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"The '{name}' parameter of PatchCNN must be an integer >= 1. Got {value!r} instead.")
+        if not (isinstance(pixel_size, int | float) and pixel_size > 0):
+            raise ValueError(f"The 'pixel_size' parameter of PatchCNN must be > 0. Got {pixel_size!r} instead.")
+        self.config: dict[str, Any] = {
+            "kind": "patch_cnn",
+            "dim": dim,
+            "channels": channels,
+            "patch_size": patch_size,
+            "pixel_size": float(pixel_size),
+        }
+        c = channels
+        self.features = nn.Sequential(
+            _ConvBlock(1, c, 5, 2),
+            _ConvBlock(c, 2 * c, 3, 2),
+            _ConvBlock(2 * c, 2 * c, 3, 1),
+            _ConvBlock(2 * c, 4 * c, 3, 2),
+            _ConvBlock(4 * c, 4 * c, 3, 1),
+        )
+        self.head = nn.Sequential(nn.Linear(12 * c, 4 * c), nn.GELU(), nn.Linear(4 * c, dim))
+
+    def forward(self, patches: Tensor) -> Tensor:
+        """Embed patches. Shapes: (B, 1, P, P) or (B, P, P) -> (B, dim)."""
+        x = _as_batch(patches)
+        h = self.features(normalise_patches(x))
+        rows, cols = h.shape[-2:]
+        centre = h[..., (rows - 1) // 2 : rows // 2 + 1, (cols - 1) // 2 : cols // 2 + 1].mean(dim=(-2, -1))
+        pooled = torch.cat([h.mean(dim=(-2, -1)), h.amax(dim=(-2, -1)), centre], dim=1)
+        return self.head(pooled)
+
+
+ENCODERS = {"patch_cnn": PatchCNN}
+
+
+def build_encoder(config: dict[str, Any]) -> nn.Module:
+    """Rebuild an encoder from its ``config`` dict (as saved in config.json)."""
+    if not isinstance(config, dict) or config.get("kind") not in ENCODERS:
+        kind = config.get("kind") if isinstance(config, dict) else config
+        raise ValueError(f"Unknown crystal encoder kind {kind!r}; expected one of {sorted(ENCODERS)}.")
+    options = {k: v for k, v in config.items() if k != "kind"}
+    try:
+        return ENCODERS[config["kind"]](**options)
+    except TypeError as error:
+        raise ValueError(f"Bad crystal encoder config {config!r}: {error}") from None
+
+
+def _as_batch(patches: Tensor) -> Tensor:
+    if not isinstance(patches, Tensor):
+        raise TypeError(f"PatchCNN takes a tensor of patches. Got {type(patches).__name__} instead.")
+    if patches.ndim == 3:
+        patches = patches.unsqueeze(1)
+    if patches.ndim != 4 or patches.shape[1] != 1 or min(patches.shape[-2:]) < 16:
+        raise ValueError(
+            f"PatchCNN takes patches of shape (B, 1, P, P) or (B, P, P) with P >= 16. Got {tuple(patches.shape)} instead."
+        )
+    if not patches.is_floating_point():
+        patches = patches.float()
+    return patches

@@ -1,0 +1,152 @@
+"""Reading microscope images: .npy, .tif/.tiff, .png/.jpg, and DM3/DM4/EMD through rosettasciio.
+
+Every reader returns a 2-D float array and, when the file records it, the pixel size
+in Å. Colour images are converted to grey levels; a NaN or infinite pixel is an error
+(the site finder would silently skip it otherwise).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from symcl.errors import UserInputError
+
+#: Suffixes read by the optional rosettasciio package (``pip install rosettasciio``).
+RSCIIO_SUFFIXES = {".dm3": "digitalmicrograph", ".dm4": "digitalmicrograph", ".emd": "emd"}
+PLAIN_SUFFIXES = (".npy", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
+_UNIT_IN_ANGSTROM = {"å": 1.0, "a": 1.0, "angstrom": 1.0, "nm": 10.0, "pm": 0.01, "µm": 1e4, "um": 1e4}
+
+
+def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
+    """Read a microscope image.
+
+    Parameters
+    ----------
+    path : path
+        .npy (a 2-D array), .tif/.tiff (first page), .png/.jpg (converted to grey), or
+        .dm3/.dm4/.emd when the optional ``rosettasciio`` package is installed.
+
+    Returns
+    -------
+    image : ndarray
+        float32 (H, W).
+    pixel_size : float or None
+        Å/px, when the file records a spatial calibration (DM3/DM4/EMD), else None.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    UserInputError
+        Unknown suffix, unreadable or non-2-D content, NaN or infinite pixels, or a
+        DM/EMD file without rosettasciio installed.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such image file")
+    if path.is_dir():
+        raise UserInputError(f"{path}: is a directory, not an image file")
+    suffix = path.suffix.lower()
+    pixel_size = None
+    if suffix == ".npy":
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as error:
+            raise UserInputError(f"{path}: not a readable .npy array ({error})") from None
+    elif suffix in (".tif", ".tiff"):
+        import tifffile
+
+        try:
+            data = tifffile.imread(path, key=0)
+        except Exception as error:  # tifffile raises several types for broken files
+            raise UserInputError(f"{path}: not a readable TIFF image ({type(error).__name__}: {error})") from None
+    elif suffix in (".png", ".jpg", ".jpeg"):
+        import skimage.io
+
+        try:
+            data = skimage.io.imread(path)
+        except Exception as error:  # imageio raises several types for broken files
+            raise UserInputError(f"{path}: not a readable image ({type(error).__name__}: {error})") from None
+        data = _grey(np.asarray(data))
+    elif suffix in RSCIIO_SUFFIXES:
+        data, pixel_size = _read_rsciio(path, RSCIIO_SUFFIXES[suffix])
+    else:
+        raise UserInputError(
+            f"{path}: unknown image format {suffix or '(no suffix)'!r}; use one of "
+            f"{', '.join(PLAIN_SUFFIXES + tuple(RSCIIO_SUFFIXES))}"
+        )
+    return check_image(data, name=str(path)), pixel_size
+
+
+def check_image(image: np.ndarray, *, name: str = "image") -> np.ndarray:
+    """Validate a 2-D image and return it as float32 (H, W).
+
+    Raises
+    ------
+    UserInputError
+        Not 2-D (a single leading or trailing axis of length 1 is squeezed), not
+        numeric, smaller than 8 x 8 px, constant, or holding NaN / infinite pixels.
+    """
+    array = np.asarray(image)
+    if array.ndim == 3 and 1 in (array.shape[0], array.shape[-1]):
+        array = array.reshape([s for s in array.shape if s != 1] or [1])
+    if array.ndim != 2:
+        raise UserInputError(f"{name}: expected a 2-D image, got an array of shape {array.shape}")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.iscomplexobj(array):
+        raise UserInputError(f"{name}: expected real pixel values, got dtype {array.dtype}")
+    if min(array.shape) < 8:
+        raise UserInputError(f"{name}: the image is {array.shape[0]} x {array.shape[1]} px; at least 8 x 8 is needed")
+    array = array.astype(np.float32)
+    bad = ~np.isfinite(array)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise UserInputError(
+            f"{name}: {int(bad.sum())} NaN or infinite pixel(s), the first at row {row}, column {col}; "
+            "mask or inpaint them before finding sites"
+        )
+    if float(array.max()) == float(array.min()):
+        raise UserInputError(f"{name}: the image is constant ({float(array.min())}); there is nothing to find")
+    return array
+
+
+def _grey(data: np.ndarray) -> np.ndarray:
+    if data.ndim == 3 and data.shape[-1] in (3, 4):
+        from skimage.color import rgb2gray
+
+        return rgb2gray(data[..., :3])
+    return data
+
+
+def _read_rsciio(path: Path, plugin: str) -> tuple[np.ndarray, float | None]:
+    try:
+        import importlib
+
+        reader = importlib.import_module(f"rsciio.{plugin}").file_reader
+    except ImportError:
+        raise UserInputError(
+            f"{path}: reading {path.suffix} files needs the optional rosettasciio package "
+            "(pip install rosettasciio); or export the image as .tif or .npy"
+        ) from None
+    try:
+        signals = reader(str(path))
+    except Exception as error:  # the readers raise many types for broken files
+        raise UserInputError(f"{path}: rosettasciio cannot read it ({type(error).__name__}: {error})") from None
+    images = [s for s in signals if np.asarray(s.get("data")).ndim == 2]
+    if not images:
+        raise UserInputError(f"{path}: holds no 2-D image (found {len(signals)} dataset(s) of other shapes)")
+    signal = images[0]
+    return np.asarray(signal["data"]), _calibration(signal.get("axes", []))
+
+
+def _calibration(axes: list[dict]) -> float | None:
+    """Å/px of the first spatial axis of a rosettasciio axes list, when its unit is a length."""
+    for axis in axes:
+        unit = str(axis.get("units", "")).strip().lower()
+        scale = axis.get("scale")
+        if unit in _UNIT_IN_ANGSTROM and isinstance(scale, int | float) and math.isfinite(scale) and scale > 0:
+            return float(scale) * _UNIT_IN_ANGSTROM[unit]
+    return None

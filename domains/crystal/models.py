@@ -1,0 +1,123 @@
+"""Training a patch encoder on simulated crystals, and loading trained or pretrained ones."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from symcl.atomic import read_json
+from symcl.checkpoint import load_weights
+from symcl.errors import UserInputError
+from symcl.training import TrainConfig, TrainState, contrastive_objective, fit
+
+from .encoders import build_encoder
+from .views import LatticeTranslationViews
+
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+def train(
+    model: nn.Module,
+    views: LatticeTranslationViews,
+    config: TrainConfig,
+    *,
+    temperature: float = 0.1,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainState:
+    """Train a patch encoder with InfoNCE on lattice-translation views.
+
+    Parameters
+    ----------
+    model : nn.Module
+        An encoder with a ``config`` dict (e.g. :class:`PatchCNN`); build it after
+        ``seed_everything`` for a reproducible initialisation. Its ``patch_size`` and
+        ``pixel_size`` must match the views'.
+    views : LatticeTranslationViews
+        Its ``exclude`` (and ``groups``) masks go to InfoNCE.
+    config : TrainConfig
+    temperature : float
+        InfoNCE temperature (> 0).
+    out_dir : path, optional
+        Receives model.safetensors and config.json (the architecture under "model" and
+        the view settings under "crystal"), history and checkpoints.
+    resume : bool
+        Continue from the newest checkpoint in ``out_dir``.
+
+    Returns
+    -------
+    TrainState
+    """
+    architecture = dict(getattr(model, "config", {}))
+    for key, value in (("patch_size", views.patch_size), ("pixel_size", views.pixel_size)):
+        if key in architecture and architecture[key] != value:
+            raise ValueError(
+                f"The model's {key} ({architecture[key]}) differs from the views' ({value}); build both with the same value."
+            )
+    if not (isinstance(temperature, int | float) and temperature > 0):
+        raise ValueError(f"The 'temperature' parameter of train must be > 0. Got {temperature!r} instead.")
+    metadata = {"model": architecture, "crystal": {"views": views.settings()}}
+    objective = contrastive_objective(architecture.get("dim", 64), temperature=temperature)
+    return fit(model, views, objective, config, out_dir=out_dir, resume=resume, progress=progress, metadata=metadata)
+
+
+def read_model_config(directory: str | os.PathLike) -> dict[str, Any]:
+    """The config.json of a trained model directory (must hold a "model" architecture)."""
+    path = Path(directory) / CONFIG_FILE
+    if not Path(directory).is_dir():
+        raise UserInputError(f"{directory}: not a model directory (no such directory)")
+    try:
+        config = read_json(path)
+    except FileNotFoundError:
+        raise UserInputError(f"{path}: missing; a model directory holds {CONFIG_FILE} and {MODEL_FILE}") from None
+    except ValueError as error:
+        raise UserInputError(str(error)) from None
+    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
+        raise UserInputError(f"{path}: no 'model' architecture recorded; it is not a crystal model directory")
+    return config
+
+
+def load_model(directory: str | os.PathLike) -> nn.Module:
+    """Rebuild a trained patch encoder from a directory written by ``symcl crystal train``.
+
+    Returns
+    -------
+    nn.Module
+        The encoder in eval mode, on CPU; ``model.config`` holds its patch and pixel size.
+    """
+    config = read_model_config(directory)
+    try:
+        model = build_encoder(config["model"])
+    except ValueError as error:
+        raise UserInputError(f"{Path(directory) / CONFIG_FILE}: {error}") from None
+    load_weights(Path(directory) / MODEL_FILE, model)
+    return model.eval()
+
+
+def pretrained_directory() -> Path:
+    """The directory of the pretrained default crystal encoder (``data/crystal/model``).
+
+    Raises
+    ------
+    UserInputError
+        No pretrained model ships with this version yet.
+    """
+    from symcl.data import data_path
+
+    try:
+        return data_path("crystal", "model")
+    except FileNotFoundError:
+        raise UserInputError(
+            "no pretrained crystal model ships with this version of symcl yet; train one with "
+            "'symcl crystal train --out DIR' and pass '--model DIR'"
+        ) from None
+
+
+def load_pretrained() -> nn.Module:
+    """The pretrained default crystal encoder shipped with symcl (see :func:`pretrained_directory`)."""
+    return load_model(pretrained_directory())

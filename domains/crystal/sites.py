@@ -1,0 +1,368 @@
+"""Atomic-column sites of a real image: peak finding, sub-pixel refinement, patches.
+
+:func:`find_sites` smooths the image a little, finds local maxima with
+``skimage.feature.peak_local_max`` at a minimum distance set by the expected column
+spacing, keeps those standing out from their surroundings, refines each to sub-pixel
+precision by a least-squares quadratic fit in a small window, and drops duplicates
+closer than half the spacing. :func:`cut_patches` cuts one patch per site (after
+:func:`resample` has brought the image to the model's pixel size).
+
+Positions are (x, y) = (column, row) in pixels, with pixel centres at integers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from symcl.errors import UserInputError
+
+from .images import check_image
+
+
+@dataclass(frozen=True, eq=False)
+class Sites:
+    """Atomic columns found in an image.
+
+    Attributes
+    ----------
+    positions : ndarray
+        float64 (N, 2), (x, y) in px, sub-pixel.
+    intensity : ndarray
+        float64 (N,), the smoothed peak height above the local background.
+    pixel_size : float
+        Å/px of the image.
+    spacing : float
+        The column spacing used, Å (given or estimated).
+    """
+
+    positions: np.ndarray
+    intensity: np.ndarray
+    pixel_size: float
+    spacing: float
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    @property
+    def angstrom(self) -> np.ndarray:
+        """float64 (N, 2), the positions in Å."""
+        return self.positions * self.pixel_size
+
+
+def find_sites(
+    image: np.ndarray,
+    pixel_size: float,
+    *,
+    spacing: float | None = None,
+    threshold: float = 0.2,
+    smoothing: float | None = None,
+    refine: bool = True,
+) -> Sites:
+    """Find the atomic columns of an atomic-resolution image.
+
+    Parameters
+    ----------
+    image : ndarray
+        (H, W) grey levels; NaN or infinite pixels are an error.
+    pixel_size : float
+        Å/px (> 0).
+    spacing : float, optional
+        The distance between neighbouring columns, Å (> 0): peaks closer than half of
+        it are one column. Default: estimated from the image's autocorrelation
+        (:func:`estimate_spacing`); give it when you know the crystal.
+    threshold : float
+        A peak must rise above its surroundings (the minimum within one spacing) by
+        this fraction of the typical rise of the brightest columns (the 95th percentile
+        of the candidates), in (0, 1).
+    smoothing : float, optional
+        Gaussian smoothing σ before peak finding, px (>= 0); default 0.12 spacing.
+    refine : bool
+        Refine to sub-pixel positions (least-squares quadratic fit of the smoothed
+        image in a window of about a quarter spacing).
+
+    Returns
+    -------
+    Sites
+        Sorted by row, then column.
+    """
+    from scipy import ndimage
+    from skimage.feature import peak_local_max
+
+    image = check_image(image, name="find_sites: image")
+    _check_positive("pixel_size", pixel_size)
+    if spacing is None:
+        spacing = estimate_spacing(image, pixel_size)
+    _check_positive("spacing", spacing)
+    if not (isinstance(threshold, int | float) and 0 < threshold < 1):
+        raise ValueError(f"The 'threshold' parameter of find_sites must be in (0, 1). Got {threshold!r} instead.")
+    d = spacing / pixel_size  # px
+    if d < 3:
+        raise UserInputError(
+            f"The column spacing is {d:.2f} px ({spacing} Å at {pixel_size} Å/px); at least 3 px are needed to "
+            "resolve columns. Check --pixel-size and --spacing."
+        )
+    if smoothing is None:
+        smoothing = 0.12 * d
+    _check_positive("smoothing", smoothing, allow_zero=True)
+    smooth = _smooth(image, smoothing)
+    radius = max(1, int(round(0.9 * d)))
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    disc = xx**2 + yy**2 <= radius**2
+    rise = smooth - ndimage.minimum_filter(smooth, footprint=disc, mode="reflect")
+    # A small window: a large one would let the tail of a bright column hide a dim neighbour.
+    min_distance = max(1, int(math.floor(0.25 * d)))
+    peaks = peak_local_max(smooth, min_distance=min_distance, exclude_border=False)
+    if len(peaks) == 0:
+        return Sites(np.empty((0, 2)), np.empty(0), float(pixel_size), float(spacing))
+    heights = rise[peaks[:, 0], peaks[:, 1]]
+    reference = np.percentile(heights, 95)
+    keep = heights >= threshold * reference
+    peaks, heights = peaks[keep], heights[keep]
+    positions = peaks[:, ::-1].astype(np.float64)
+    if refine:
+        # Refine on a lightly smoothed image: heavy smoothing near the border biases the peak,
+        # so each peak first moves to the brightest pixel of that image nearby.
+        fit = _smooth(image, min(smoothing, 1.0))
+        window = max(1, int(round(0.25 * d)))
+        positions = refine_positions(fit, _snap(fit, positions, window), window=window)
+    positions, heights = deduplicate(positions, heights, 0.5 * d)
+    order = np.lexsort((positions[:, 0], np.round(positions[:, 1], 6)))
+    return Sites(positions[order], heights[order], float(pixel_size), float(spacing))
+
+
+def estimate_spacing(image: np.ndarray, pixel_size: float, *, prominence: float = 0.05) -> float:
+    """The nearest-neighbour column spacing (Å), estimated from the image's autocorrelation.
+
+    The autocorrelation of a crystal image has a peak at every vector between two
+    columns. Its local maxima beyond the central peak are ranked by prominence (height
+    above the minimum within the central peak's half width); the nearest one with at
+    least ``prominence`` times the largest prominence gives the spacing. The image is
+    smoothed by 1 px first, so shot noise does not sharpen the central peak.
+
+    This is a heuristic: a very weak sublattice (e.g. S next to W) can be missed, and
+    then the lattice constant is returned. Pass the spacing to :func:`find_sites` when
+    the crystal is known.
+
+    Raises
+    ------
+    UserInputError
+        No periodic peak is found; pass the spacing explicitly.
+    """
+    from scipy import ndimage
+    from skimage.feature import peak_local_max
+
+    image = check_image(image, name="estimate_spacing: image")
+    _check_positive("pixel_size", pixel_size)
+    h, w = image.shape
+    smooth = ndimage.gaussian_filter(image.astype(np.float64), 1.0)
+    centred = (smooth - smooth.mean()) * np.outer(np.hanning(h), np.hanning(w))
+    spectrum = np.abs(np.fft.rfft2(centred, s=(2 * h, 2 * w))) ** 2
+    auto = np.fft.fftshift(np.fft.irfft2(spectrum, s=(2 * h, 2 * w)))
+    auto /= auto[h, w]
+    n = min(h, w)
+    profile = np.minimum.reduce(
+        [auto[h, w : w + n], auto[h, w : w - n : -1], auto[h : h + n, w], auto[h : h - n : -1, w]]
+    )
+    r = max(1, int(np.argmax(profile < 0.5)))  # half width of the central peak, px
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+    rise = auto - ndimage.minimum_filter(auto, footprint=xx**2 + yy**2 <= r * r)
+    peaks = peak_local_max(auto, min_distance=max(1, r // 2), exclude_border=True)
+    if len(peaks):
+        distance = np.hypot(peaks[:, 0] - h, peaks[:, 1] - w)
+        height = rise[peaks[:, 0], peaks[:, 1]]
+        far = (distance > 1.5 * r) & (distance < 0.25 * n)
+        if far.any() and height[far].max() > 0:
+            strong = far & (height >= prominence * height[far].max())
+            return float(distance[strong].min() * pixel_size)
+    raise UserInputError(
+        "Could not estimate the column spacing from the image (no periodic peak in its autocorrelation); "
+        "pass it explicitly (spacing=..., or --spacing in Å)."
+    )
+
+
+def refine_positions(image: np.ndarray, positions: np.ndarray, *, window: int = 2) -> np.ndarray:
+    """Sub-pixel peak positions by a least-squares quadratic fit around each integer peak.
+
+    The surface ``c0 + c1 x + c2 y + c3 x² + c4 xy + c5 y²`` is fitted to the
+    (2 window + 1)² pixels around each peak (one shared pseudo-inverse, so all peaks are
+    fitted in one matrix product), and the peak moves to its maximum. A fit that is not
+    a maximum, or whose maximum lies more than a pixel outside the window, leaves the
+    peak where it was. Near the image border the window shrinks so that it stays inside
+    the image (never mirrored); three passes re-centre every window on the previous
+    estimate.
+
+    Parameters
+    ----------
+    image : ndarray
+        float (H, W), ideally smoothed.
+    positions : ndarray
+        (N, 2) integer peak positions (x, y) in px.
+    window : int
+        Half-width of the fit window, px (>= 1).
+
+    Returns
+    -------
+    ndarray
+        float64 (N, 2), refined (x, y).
+    """
+    positions = np.asarray(positions, dtype=np.float64)
+    if not len(positions):
+        return positions.reshape(0, 2)
+    h, w = image.shape
+    r = int(min(window, (min(h, w) - 1) // 2))
+    out = positions.copy()
+    if r < 1:
+        return out
+    for _ in range(3):  # later passes re-centre the windows on the previous estimate
+        ix = np.clip(np.round(out[:, 0]).astype(np.int64), 0, w - 1)
+        iy = np.clip(np.round(out[:, 1]).astype(np.int64), 0, h - 1)
+        # Near the border the window shrinks (never mirrored), down to 3 x 3 px moved just inside.
+        radius = np.maximum(1, np.minimum.reduce([np.full(len(ix), r), ix, iy, w - 1 - ix, h - 1 - iy]))
+        for k in np.unique(radius):
+            rows = np.nonzero(radius == k)[0]
+            cx, cy = np.clip(ix[rows], k, w - 1 - k), np.clip(iy[rows], k, h - 1 - k)
+            offset, ok = _quadratic_peak_offsets(image, cx, cy, int(k))
+            out[rows[ok], 0] = cx[ok] + offset[ok, 0]
+            out[rows[ok], 1] = cy[ok] + offset[ok, 1]
+    return out
+
+
+def _quadratic_peak_offsets(image: np.ndarray, ix: np.ndarray, iy: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """Maxima of quadratic fits in the (2r + 1)^2 windows centred on (ix, iy).
+
+    Returns the (N, 2) offsets (dx, dy) from the window centres and a bool (N,) that is
+    False where the fit has no maximum, or one more than a pixel outside its window.
+    """
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+    dx, dy = dx.ravel(), dy.ravel()
+    design = np.stack([np.ones(dx.size), dx, dy, dx * dx, dx * dy, dy * dy], axis=1).astype(np.float64)
+    values = image[iy[:, None] + dy, ix[:, None] + dx]
+    coef = values @ np.linalg.pinv(design).T  # (N, 6), all windows fitted in one product
+    a, b, c = 2 * coef[:, 3], coef[:, 4], 2 * coef[:, 5]
+    det = a * c - b * b
+    ok = (a < 0) & (det > 0)
+    safe = np.where(ok, det, 1.0)
+    ox = (-c * coef[:, 1] + b * coef[:, 2]) / safe
+    oy = (b * coef[:, 1] - a * coef[:, 2]) / safe
+    ok &= (np.abs(ox) <= r + 1) & (np.abs(oy) <= r + 1)
+    return np.stack([ox, oy], axis=1), ok
+
+
+def deduplicate(positions: np.ndarray, heights: np.ndarray, min_distance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Drop every site closer than ``min_distance`` (px) to a higher one; returns (positions, heights)."""
+    from scipy.spatial import cKDTree
+
+    if len(positions) < 2:
+        return positions, heights
+    order = np.argsort(-heights, kind="stable")
+    tree = cKDTree(positions)
+    removed = np.zeros(len(positions), dtype=bool)
+    for i in order:
+        if removed[i]:
+            continue
+        for j in tree.query_ball_point(positions[i], min_distance):
+            if j != i:
+                removed[j] = True
+    keep = ~removed
+    return positions[keep], heights[keep]
+
+
+def resample(image: np.ndarray, pixel_size: float, target: float) -> tuple[np.ndarray, np.ndarray]:
+    """Resample an image to another pixel size (``skimage.transform.resize``, anti-aliased).
+
+    Returns
+    -------
+    resampled : ndarray
+        float32 (H', W'), H' = round(H · pixel_size / target).
+    scale : ndarray
+        float64 (2,), (sx, sy): a position (x, y) px maps to ``(x + 0.5) · s - 0.5``.
+    """
+    from skimage.transform import resize
+
+    _check_positive("pixel_size", pixel_size)
+    _check_positive("target", target)
+    h, w = image.shape
+    factor = pixel_size / target
+    shape = (max(1, round(h * factor)), max(1, round(w * factor)))
+    if shape == (h, w):
+        return np.asarray(image, dtype=np.float32), np.ones(2)
+    out = resize(image, shape, order=1, mode="reflect", anti_aliasing=factor < 1, preserve_range=True)
+    return out.astype(np.float32), np.array([shape[1] / w, shape[0] / h])
+
+
+def cut_patches(image: np.ndarray, positions: np.ndarray, patch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """One patch centred on each position, by a single gather (reflect padding at the edges).
+
+    The patch of a site at (x, y) has its centre pixel ``P // 2`` at the nearest pixel
+    to (x, y), as the training views have.
+
+    Parameters
+    ----------
+    image : ndarray
+        float (H, W).
+    positions : ndarray
+        float (N, 2), (x, y) px.
+    patch_size : int
+        P.
+
+    Returns
+    -------
+    patches : ndarray
+        float32 (N, P, P).
+    edge : ndarray
+        bool (N,), True where the patch reaches beyond the image (its padding is mirrored).
+    """
+    image = np.asarray(image, dtype=np.float32)
+    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
+    P = int(patch_size)
+    h, w = image.shape
+    if P > min(h, w):
+        raise UserInputError(
+            f"The image ({h} x {w} px at the model's pixel size) is smaller than one patch ({P} px); "
+            "a larger field of view is needed."
+        )
+    corner = np.round(positions).astype(np.int64) - P // 2  # (x, y) of the top-left pixel
+    padded = np.pad(image, P, mode="reflect")
+    rows = corner[:, 1, None, None] + P + np.arange(P)[None, :, None]
+    cols = corner[:, 0, None, None] + P + np.arange(P)[None, None, :]
+    edge = (corner[:, 0] < 0) | (corner[:, 1] < 0) | (corner[:, 0] + P > w) | (corner[:, 1] + P > h)
+    return padded[rows, cols], edge
+
+
+def _snap(image: np.ndarray, positions: np.ndarray, r: int) -> np.ndarray:
+    """Move each integer position (x, y) to the brightest pixel within r px (Chebyshev) inside the image."""
+    padded = np.pad(image, r, mode="constant", constant_values=-np.inf)
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+    ix = np.round(positions[:, 0]).astype(np.int64)
+    iy = np.round(positions[:, 1]).astype(np.int64)
+    values = padded[iy[:, None] + r + dy.ravel(), ix[:, None] + r + dx.ravel()]
+    best = np.argmax(values, axis=1)
+    return np.stack([ix + dx.ravel()[best], iy + dy.ravel()[best]], axis=1).astype(np.float64)
+
+
+def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing normalised at the border (zero padding divided by the weight inside).
+
+    Mirrored padding would merge a column near the border with its mirror image and
+    pull its peak onto the border; normalised smoothing leaves it in place.
+    """
+    from scipy import ndimage
+
+    image = np.asarray(image, dtype=np.float64)
+    if sigma <= 0:
+        return image
+    weight = ndimage.gaussian_filter(np.ones_like(image), sigma, mode="constant")
+    return ndimage.gaussian_filter(image, sigma, mode="constant") / weight
+
+
+def _check_positive(name: str, value: object, *, allow_zero: bool = False) -> None:
+    ok = isinstance(value, int | float | np.floating | np.integer) and not isinstance(value, bool)
+    if ok:
+        value = float(value)  # type: ignore[arg-type]
+        ok = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        rule = ">= 0" if allow_zero else "> 0"
+        raise UserInputError(f"The '{name}' parameter of find_sites must be {rule}. Got {value!r} instead.")

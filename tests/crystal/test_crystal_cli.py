@@ -1,0 +1,128 @@
+"""``symcl crystal simulate | train | embed`` end to end, and their one-line user errors."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from symcl.cli import main
+from symcl.domains import crystal
+
+TINY = ["--patch-size", "40", "--pixel-size", "0.3", "--dim", "8", "--channels", "4", "--batch-size", "16"]
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    out = tmp_path_factory.mktemp("crystal_sim")
+    code = main(["crystal", "simulate", "--material", "MoS2", "--size", "128", "128", "--pixel-size", "0.2",
+                 "--defects", "3", "--seed", "4", "-o", str(out)])  # fmt: skip
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("crystal_model")
+    code = main(["crystal", "train", "--out", str(out), "--steps", "3", "--eval-every", "0", "--checkpoint-every", "2",
+                 "--quiet", "--materials", "MoS2", "SrTiO3", *TINY])  # fmt: skip
+    assert code == 0
+    return out
+
+
+def test_simulate_writes_image_and_ground_truth(simulated):
+    names = {p.name for p in simulated.iterdir()}
+    assert {"image.npy", "image.png", "ground_truth.csv", "columns.csv", "simulation.json"} <= names
+    image = np.load(simulated / "image.npy")
+    assert image.shape == (128, 128) and image.dtype == np.float32
+    with open(simulated / "ground_truth.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 3 and all(r["kind"] in crystal.DEFECT_KINDS for r in rows)
+    meta = json.loads((simulated / "simulation.json").read_text())
+    assert meta["material"] == "MoS2" and meta["pixel_size_angstrom"] == 0.2
+
+
+def test_train_writes_a_loadable_model(trained):
+    assert {"model.safetensors", "config.json", "history.json", "checkpoints"} <= {p.name for p in trained.iterdir()}
+    config = crystal.read_model_config(trained)
+    assert config["model"] == {"kind": "patch_cnn", "dim": 8, "channels": 4, "patch_size": 40, "pixel_size": 0.3}
+    assert config["crystal"]["views"]["materials"] == ["MoS2", "SrTiO3"]
+    model = crystal.load_model(trained)
+    assert model(torch.rand(2, 1, 40, 40)).shape == (2, 8)
+
+
+def test_embed_writes_sites_embeddings_and_overlay(simulated, trained, tmp_path, capsys):
+    out = tmp_path / "emb"
+    code = main(["crystal", "embed", str(simulated / "image.npy"), "--pixel-size", "0.2", "--model", str(trained),
+                 "--spacing", "1.824", "-o", str(out)])  # fmt: skip
+    assert code == 0
+    assert "sites in" in capsys.readouterr().err
+    with open(out / "sites.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    with np.load(out / "embeddings.npz") as saved:
+        z, positions = saved["embeddings"], saved["positions"]
+        assert z.shape == (len(rows), 8) and np.isfinite(z).all()
+        np.testing.assert_allclose(positions[:, 0], [float(r["x_px"]) for r in rows], atol=1e-3)
+        assert saved["anomaly"].shape == (len(rows),) and float(saved["pixel_size"]) == 0.2
+    assert len(rows) > 150  # a 25.6 Å MoS2 field of view holds about 230 columns
+    assert {"site", "x_px", "y_px", "x_angstrom", "y_angstrom", "intensity", "cluster", "anomaly", "edge"} == set(
+        rows[0]
+    )
+    assert (out / "overlay.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _one_line_error(capsys, argv):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("symcl: error: ")
+    return err[0]
+
+
+def test_user_errors_are_one_line_and_exit_2(simulated, trained, tmp_path, capsys):
+    image = str(simulated / "image.npy")
+    message = _one_line_error(capsys, ["crystal", "embed", image, "--pixel-size", "0.2", "-o", str(tmp_path / "a")])
+    assert "no pretrained crystal model ships" in message and "--model DIR" in message
+    message = _one_line_error(
+        capsys, ["crystal", "embed", image, "--pixel-size", "-1", "--model", str(trained), "-o", str(tmp_path)]
+    )
+    assert "The 'pixel_size' parameter of find_sites must be > 0. Got -1.0 instead." in message
+    bad = tmp_path / "nan.npy"
+    array = np.load(image)
+    array[3, 4] = np.nan
+    np.save(bad, array)
+    message = _one_line_error(
+        capsys, ["crystal", "embed", str(bad), "--pixel-size", "0.2", "--model", str(trained), "-o", str(tmp_path)]
+    )
+    assert "nan.npy: 1 NaN or infinite pixel(s), the first at row 3, column 4" in message
+    message = _one_line_error(
+        capsys,
+        [
+            "crystal",
+            "embed",
+            str(tmp_path / "none.tif"),
+            "--pixel-size",
+            "0.2",
+            "--model",
+            str(trained),
+            "-o",
+            str(tmp_path),
+        ],
+    )
+    assert "none.tif: no such image file" in message
+    message = _one_line_error(capsys, ["crystal", "embed", image, "--model", str(trained), "-o", str(tmp_path)])
+    assert "--pixel-size" in message
+    message = _one_line_error(
+        capsys,
+        ["crystal", "embed", image, "--pixel-size", "0.2", "--model", str(tmp_path / "nomodel"), "-o", str(tmp_path)],
+    )
+    assert "not a model directory" in message
+    message = _one_line_error(capsys, ["crystal", "simulate", "--material", "Kryptonite", "-o", str(tmp_path / "s")])
+    assert "Unknown material 'Kryptonite'" in message
+    message = _one_line_error(capsys, ["crystal", "simulate", "--pixel-size", "0", "-o", str(tmp_path / "s")])
+    assert "The 'pixel_size' parameter of simulate must be > 0. Got 0.0 instead." in message
+    message = _one_line_error(
+        capsys,
+        ["crystal", "train", "--out", str(tmp_path / "t"), "--patch-size", "32", "--pixel-size", "0.3", "--quiet"],
+    )
+    assert "must cover at least 12 Å" in message

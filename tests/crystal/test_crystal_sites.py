@@ -1,0 +1,123 @@
+"""find_sites on simulated images, patch cutting, resampling and image reading."""
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+from symcl.domains import crystal
+from symcl.errors import UserInputError
+
+
+def _visible_truth(sim, fraction=0.3, *, inside_only=True):
+    """Columns (inside the image) whose intensity is at least ``fraction`` of the brightest host column."""
+    intensity = np.array([crystal.column_intensity(n) for n in sim.columns.numbers])
+    pixels = sim.columns.pixels
+    h, w = sim.image.shape
+    inside = (pixels[:, 0] >= 0) & (pixels[:, 0] <= w - 1) & (pixels[:, 1] >= 0) & (pixels[:, 1] <= h - 1)
+    visible = intensity >= fraction * max(sim.crystal.intensities())
+    return pixels[(inside | (not inside_only)) & visible]
+
+
+@pytest.mark.parametrize(
+    ("material", "pixel_size", "options"),
+    [("MoS2", 0.2, {}), ("SrTiO3", 0.15, {"thickness": 3}), ("MoS2", 0.1, {"jitter": 0.03, "drift": (1.0, 0.5)})],
+)
+def test_find_sites_recall_precision_and_no_duplicates(material, pixel_size, options):
+    sim = crystal.simulate(material, shape=(192, 192), pixel_size=pixel_size, dose=2e5, rng=3, **options)
+    spacing = 1.824 if material == "MoS2" else 3.905 / np.sqrt(2)
+    sites = crystal.find_sites(sim.image, pixel_size, spacing=spacing)
+    truth = _visible_truth(sim)
+    distance, nearest = cKDTree(sites.positions).query(truth)
+    assert np.mean(distance < 0.5) >= 0.95  # recall within half a pixel
+    assert len(set(nearest[distance < 0.5])) == int((distance < 0.5).sum())  # one site per column
+    back, _ = cKDTree(_visible_truth(sim, inside_only=False)).query(sites.positions)
+    assert np.mean(back < 1.0) >= 0.95  # precision: nearly every site is a true column (some just outside)
+    pairs = cKDTree(sites.positions).query_pairs(0.5 * spacing / pixel_size)
+    assert not pairs  # no duplicates
+    assert sites.pixel_size == pixel_size and sites.angstrom.shape == sites.positions.shape
+
+
+def test_subpixel_refinement_beats_integer_peaks(mos2_image):
+    truth = _visible_truth(mos2_image)
+    refined = crystal.find_sites(mos2_image.image, 0.2, spacing=1.824)
+    coarse = crystal.find_sites(mos2_image.image, 0.2, spacing=1.824, refine=False)
+    err_refined = np.median(cKDTree(refined.positions).query(truth)[0])
+    err_coarse = np.median(cKDTree(coarse.positions).query(truth)[0])
+    assert err_refined < 0.6 * err_coarse
+
+
+def test_spacing_is_estimated_from_the_autocorrelation(mos2_image):
+    assert crystal.estimate_spacing(mos2_image.image, 0.2) == pytest.approx(1.824, abs=0.1)
+    sites = crystal.find_sites(mos2_image.image, 0.2)
+    assert sites.spacing == pytest.approx(1.824, abs=0.1) and len(sites) > 100
+
+
+def test_find_sites_rejects_bad_input(mos2_image):
+    image = mos2_image.image.copy()
+    image[5, 7] = np.nan
+    with pytest.raises(UserInputError, match="1 NaN or infinite pixel"):
+        crystal.find_sites(image, 0.2)
+    with pytest.raises(
+        UserInputError, match=r"The 'pixel_size' parameter of find_sites must be > 0\. Got -1\.0 instead\."
+    ):
+        crystal.find_sites(mos2_image.image, -1.0)
+    with pytest.raises(UserInputError, match="at least 3 px"):
+        crystal.find_sites(mos2_image.image, 2.0, spacing=1.8)
+    with pytest.raises(UserInputError, match="expected a 2-D image"):
+        crystal.find_sites(np.zeros((4, 30, 30)), 0.2)
+    with pytest.raises(UserInputError, match="constant"):
+        crystal.find_sites(np.ones((30, 30)), 0.2)
+
+
+def test_cut_patches_and_resample():
+    image = np.arange(30 * 40, dtype=np.float32).reshape(30, 40)
+    patches, edge = crystal.cut_patches(image, np.array([[20.2, 15.4], [1.0, 1.0]]), 10)
+    np.testing.assert_array_equal(patches[0], image[10:20, 15:25])  # centre pixel P // 2 at the rounded site
+    assert edge.tolist() == [False, True] and patches.shape == (2, 10, 10)
+    with pytest.raises(UserInputError, match="smaller than one patch"):
+        crystal.cut_patches(image, np.zeros((1, 2)), 64)
+    sim = crystal.simulate("SrTiO3", shape=(120, 120), pixel_size=0.1, rng=0)
+    small, scale = crystal.resample(sim.expected, 0.1, 0.3)
+    assert small.shape == (40, 40)
+    np.testing.assert_allclose(scale, [1 / 3, 1 / 3])
+    # a bright Sr column keeps its place through the resampling
+    x, y = sim.columns.pixels[
+        [
+            i
+            for i, n in enumerate(sim.columns.numbers)
+            if n[0] == 38 and 30 < sim.columns.pixels[i, 0] < 90 and 30 < sim.columns.pixels[i, 1] < 90
+        ][0]
+    ]
+    xs, ys = (np.array([x, y]) + 0.5) * scale - 0.5
+    local = small[int(round(ys)) - 1 : int(round(ys)) + 2, int(round(xs)) - 1 : int(round(xs)) + 2]
+    assert local.max() == small[int(round(ys)) - 2 : int(round(ys)) + 3, int(round(xs)) - 2 : int(round(xs)) + 3].max()
+
+
+def test_read_image_formats(tmp_path, mos2_image):
+    import tifffile
+    from matplotlib.image import imsave
+
+    image = mos2_image.image
+    np.save(tmp_path / "a.npy", image)
+    tifffile.imwrite(tmp_path / "a.tif", image)
+    imsave(tmp_path / "a.png", image, cmap="gray")
+    for name in ("a.npy", "a.tif"):
+        data, pixel_size = crystal.read_image(tmp_path / name)
+        np.testing.assert_array_equal(data, image)
+        assert pixel_size is None
+    grey, _ = crystal.read_image(tmp_path / "a.png")
+    assert grey.shape == image.shape and np.corrcoef(grey.ravel(), image.ravel())[0, 1] > 0.95
+    (tmp_path / "a.dm4").write_bytes(b"\0" * 64)
+    try:
+        import rsciio  # noqa: F401
+    except ImportError:
+        with pytest.raises(UserInputError, match="needs the optional rosettasciio package"):
+            crystal.read_image(tmp_path / "a.dm4")
+    (tmp_path / "a.bmpx").write_bytes(b"")
+    with pytest.raises(UserInputError, match="unknown image format"):
+        crystal.read_image(tmp_path / "a.bmpx")
+    with pytest.raises(FileNotFoundError):
+        crystal.read_image(tmp_path / "missing.npy")
+    np.save(tmp_path / "nan.npy", np.full((16, 16), np.nan))
+    with pytest.raises(UserInputError, match="nan.npy: 256 NaN"):
+        crystal.read_image(tmp_path / "nan.npy")

@@ -3,17 +3,21 @@
 A DNA fragment and its reverse complement carry the same information, so they are a
 free positive pair. This package provides the alphabet (IUPAC reverse complement on
 uint8 arrays), streaming FASTA/FASTQ/GenBank input, the canonical tetranucleotide
-frequency (TNF) baseline, the view generator, strand-invariant and plain CNN encoders,
-and the pipeline functions::
+frequency (TNF) baseline, the view generator, the encoders and the pipeline functions::
 
     from symcl.domains import dna
 
     records = list(dna.read_records("contigs.fa.gz", min_length=1000))
     baseline = dna.tnf(records)                          # (n, 136)
-    model = dna.load_model("runs/dna")                   # from `symcl dna train`
-    result = dna.embed_sequences(model, records, window=1000)
+    model = dna.load_pretrained()                        # or dna.load_model("runs/dna")
+    result = dna.embed_sequences(model, records, window=10_000)
     result.embeddings                                    # (n, dim), same for either strand
     bins = dna.bin_contigs(result.embeddings, n_bins=10)  # contig -> bin
+
+Encoders: :class:`KmerBagEncoder` (the default; canonical k-mer embeddings shared by a
+k-mer and its reverse complement, exactly strand-invariant and fast),
+:class:`StrandInvariantCNN` (conjoined ``head(h(x) + h(rc(x)))``) and :class:`PlainCNN`
+(learns invariance from the views only, for comparison).
 
 On the command line: ``symcl dna train``, ``symcl dna embed`` and ``symcl dna bin``.
 """
@@ -31,13 +35,22 @@ from .alphabet import (
 from .binning import bin_contigs, save_bins
 from .embedding import SequenceEmbeddings, embed_sequences, save_embeddings, strand_invariance, window_starts
 from .encoders import (
+    KmerBagEncoder,
     PlainCNN,
     StrandInvariantCNN,
     build_encoder,
     one_hot,
     reverse_complement_batch,
 )
-from .models import load_model, load_pretrained, pretrained_directory, read_model_config, train
+from .kmer_encoder import kmer_classes
+from .models import (
+    ProjectedContrastive,
+    load_model,
+    load_pretrained,
+    pretrained_directory,
+    read_model_config,
+    train,
+)
 from .reader import ReadSummary, Record, ShortRecordsWarning, detect_format, read_records
 from .tnf import canonical_kmer_counts, canonical_kmers, kmer_frequencies, tnf
 from .views import DnaViews, exclusion_mask, sequencing_errors
@@ -47,7 +60,9 @@ __all__ = [
     "CODE_PAD",
     "IUPAC_COMPLEMENT",
     "DnaViews",
+    "KmerBagEncoder",
     "PlainCNN",
+    "ProjectedContrastive",
     "ReadSummary",
     "Record",
     "SequenceEmbeddings",
@@ -62,6 +77,7 @@ __all__ = [
     "embed_sequences",
     "encode",
     "exclusion_mask",
+    "kmer_classes",
     "kmer_frequencies",
     "load_model",
     "load_pretrained",

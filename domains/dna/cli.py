@@ -59,12 +59,30 @@ def _add_train(sub) -> None:
     model = parser.add_argument_group("model")
     model.add_argument(
         "--encoder",
-        choices=("strand_invariant", "plain"),
-        default="strand_invariant",
-        help="strand_invariant (by construction, default) or plain (learns it from the views)",
+        choices=("kmer", "strand_invariant", "plain"),
+        default="kmer",
+        help="kmer: bag of canonical k-mer embeddings, strand-invariant by construction and fast (default); "
+        "strand_invariant: conjoined CNN head(h(x) + h(rc(x))); plain: CNN that learns invariance from the views",
     )
-    model.add_argument("--dim", type=_int_at_least(1), default=64, help="embedding dimension (default 64)")
-    model.add_argument("--channels", type=_int_at_least(1), default=64, help="CNN channels (default 64)")
+    model.add_argument(
+        "--kmer-sizes",
+        type=_int_at_least(1),
+        nargs="+",
+        default=[4, 5, 6, 7],
+        metavar="K",
+        help="k-mer lengths of the kmer encoder, each 1..8 (default 4 5 6 7)",
+    )
+    model.add_argument(
+        "--channels", type=_int_at_least(1), default=64, help="channels per k-mer table, or CNN channels (default 64)"
+    )
+    model.add_argument("--dim", type=_int_at_least(1), default=64, help="embedding dimension of the CNNs (default 64)")
+    model.add_argument(
+        "--projection",
+        type=_int_at_least(0),
+        default=None,
+        help="width of the projection head the loss sees, dropped after training "
+        "(default 256 for kmer, 0 = none for the CNNs, which end in their own head)",
+    )
     model.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature (default 0.1)")
     parser.set_defaults(handler=_train)
 
@@ -86,7 +104,9 @@ def _add_embed(sub) -> None:
         "--min-length", type=_int_at_least(1), default=1, help="skip (and report) records shorter than this (bp)"
     )
     parser.add_argument("--per-window", action="store_true", help="also write every window's embedding and coordinates")
-    parser.add_argument("--batch-size", type=_int_at_least(1), default=64, help="windows per forward pass (default 64)")
+    parser.add_argument(
+        "--batch-size", type=_int_at_least(1), default=256, help="windows per forward pass (default 256)"
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_embed)
@@ -164,13 +184,23 @@ def _train(args: argparse.Namespace) -> int | None:
         raise UserInputError(str(error)) from None
     if not args.temperature > 0:
         raise UserInputError(f"--temperature must be > 0. Got {args.temperature} instead.")
+    if args.encoder == "kmer":
+        options = {"kmer_sizes": args.kmer_sizes, "channels": args.channels}
+        projection = 256 if args.projection is None else args.projection
+    else:
+        options = {"dim": args.dim, "channels": args.channels}
+        projection = args.projection or 0
     seed_everything(args.seed)  # the model's initial weights depend on the seed only
-    model = ENCODERS[args.encoder](dim=args.dim, channels=args.channels)
+    try:
+        model = ENCODERS[args.encoder](**options)
+    except ValueError as error:
+        raise UserInputError(str(error)) from None
     train(
         model,
         views,
         config,
         temperature=args.temperature,
+        projection=projection,
         out_dir=args.out,
         resume=wants_resume(args),
         progress=not args.quiet,

@@ -152,8 +152,8 @@ def embed_sequences(
 
     ids: list[str] = []
     lengths: list[int] = []
-    sums: list[np.ndarray] = []
-    counts: list[int] = []
+    sums = np.zeros((0, 0), dtype=np.float64)  # (records so far, dim), grown by doubling
+    counts = np.zeros(0, dtype=np.int64)
     kept: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # per batch: record, start, end, z
     was_training = model.training
     model.eval()
@@ -161,19 +161,21 @@ def embed_sequences(
         for record, start, end, z in _embed_windows(
             model, _windows(seqs, window, stride, ids, lengths), batch_size, device, progress
         ):
-            for r, row in zip(record.tolist(), z, strict=True):
-                while len(sums) <= r:
-                    sums.append(np.zeros(z.shape[1], dtype=np.float64))
-                    counts.append(0)
-                sums[r] += row
-                counts[r] += 1
+            if int(record[-1]) >= len(counts):  # records arrive in order: the last one is the largest
+                size = max(2 * len(counts), int(record[-1]) + 1)
+                sums = np.concatenate(
+                    [sums.reshape(len(counts), z.shape[1]), np.zeros((size - len(counts), z.shape[1]))]
+                )
+                counts = np.concatenate([counts, np.zeros(size - len(counts), dtype=np.int64)])
+            np.add.at(sums, record, z)
+            np.add.at(counts, record, 1)
             if per_window:
                 kept.append((record, start, end, z))
     finally:
         model.train(was_training)
     if not ids:
         raise UserInputError("There are no sequences to embed.")
-    embeddings = (np.stack(sums) / np.array(counts)[:, None]).astype(np.float32)
+    embeddings = (sums[: len(ids)] / counts[: len(ids), None]).astype(np.float32)
     result = SequenceEmbeddings(ids, embeddings, np.array(lengths, dtype=np.int64))
     if not per_window:
         return result
@@ -245,7 +247,7 @@ def _embed_windows(
     """Batches of (record, start, end, embeddings) for a stream of windows."""
     bar = tqdm(desc="embedding", unit="bp", unit_scale=True, disable=not progress)
     batch: list[tuple[int, int, int, np.ndarray]] = []
-    with torch.no_grad(), bar:
+    with torch.inference_mode(), bar:
         for item in windows:
             batch.append(item)
             if len(batch) == batch_size:
@@ -258,11 +260,14 @@ def _embed_windows(
 
 
 def _run(model: nn.Module, batch: list, device: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    width = max(codes.size for *_, codes in batch)
-    padded = np.full((len(batch), width), CODE_PAD, dtype=np.uint8)
-    for row, (*_, codes) in enumerate(batch):
-        padded[row, : codes.size] = codes
-    z = model(torch.from_numpy(padded).to(device)).detach().to("cpu", torch.float64).numpy()
+    sizes = [codes.size for *_, codes in batch]
+    if min(sizes) == max(sizes):  # the usual case: whole windows
+        padded = np.stack([codes for *_, codes in batch])
+    else:
+        padded = np.full((len(batch), max(sizes)), CODE_PAD, dtype=np.uint8)
+        for row, (*_, codes) in enumerate(batch):
+            padded[row, : codes.size] = codes
+    z = model(torch.from_numpy(padded).to(device)).to("cpu", torch.float64).numpy()
     record, start, end = (np.array(column, dtype=np.int64) for column in list(zip(*batch, strict=True))[:3])
     return record, start, end, z
 

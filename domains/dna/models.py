@@ -6,12 +6,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from symcl.atomic import read_json
 from symcl.checkpoint import load_weights
 from symcl.errors import UserInputError
 from symcl.training import TrainConfig, TrainState, contrastive_objective, fit
+from symcl.views import ViewBatch
 
 from .encoders import build_encoder
 from .views import DnaViews
@@ -20,12 +21,45 @@ MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 
 
+class ProjectedContrastive(nn.Module):
+    """InfoNCE on a projection head: ``loss(g(z1), g(z2))`` with ``g`` = Linear-GELU-Linear.
+
+    The SimCLR recipe (Chen et al. 2020): the loss sees the projection, the user keeps
+    the encoder's output ``z``, which holds more than the contrastive task needs. The
+    head is trained with the encoder (its parameters are the objective's) and dropped
+    afterwards; checkpoints keep it, so a resumed run continues exactly.
+
+    Parameters
+    ----------
+    dim : int
+        Width of the encoder's embeddings.
+    projection : int
+        Width of the head's hidden layer and output.
+    temperature : float
+        InfoNCE temperature (> 0).
+
+    Shapes: z1, z2 (B, dim) -> scalar loss.
+    """
+
+    def __init__(self, dim: int, projection: int, *, temperature: float = 0.1):
+        super().__init__()
+        self.head = nn.Sequential(nn.Linear(dim, projection), nn.GELU(), nn.Linear(projection, projection))
+        self.loss = contrastive_objective(projection, temperature=temperature)
+
+    def forward(self, z1: Tensor, z2: Tensor, batch: ViewBatch) -> Tensor:
+        return self.loss(self.head(z1), self.head(z2), batch)
+
+    def current_temperature(self) -> float:
+        return self.loss.current_temperature()
+
+
 def train(
     model: nn.Module,
     views: DnaViews,
     config: TrainConfig,
     *,
     temperature: float = 0.1,
+    projection: int = 0,
     out_dir: str | os.PathLike | None = None,
     resume: bool = False,
     progress: bool = True,
@@ -36,13 +70,17 @@ def train(
     Parameters
     ----------
     model : nn.Module
-        An encoder with a ``config`` dict, e.g. :class:`StrandInvariantCNN`; build it
-        after seeding (``seed_everything``) for a reproducible initialisation.
+        An encoder with a ``config`` dict and a ``dim``, e.g. :class:`KmerBagEncoder`;
+        build it after seeding (``seed_everything``) for a reproducible initialisation.
     views : DnaViews
         The view generator; its ``exclude`` masks go to InfoNCE.
     config : TrainConfig
     temperature : float
         InfoNCE temperature (> 0).
+    projection : int
+        Width of a projection head the loss is computed on (:class:`ProjectedContrastive`),
+        discarded after training; 0 computes the loss on the embeddings themselves (the
+        CNN encoders end in their own head).
     out_dir : path, optional
         Receives model.safetensors and config.json (with the model architecture and the
         view settings, so :func:`load_model` can rebuild it), history and checkpoints.
@@ -55,8 +93,21 @@ def train(
     -------
     TrainState
     """
-    metadata = {"model": dict(model.config), "dna": {"views": views.settings(), "sources": list(sources or [])}}
-    objective = contrastive_objective(model.config["dim"], temperature=temperature)
+    if not isinstance(projection, int) or isinstance(projection, bool) or projection < 0:
+        raise ValueError(f"The 'projection' parameter of train must be an integer >= 0. Got {projection!r} instead.")
+    metadata = {
+        "model": dict(model.config),
+        "dna": {
+            "views": views.settings(),
+            "sources": list(sources or []),
+            "temperature": temperature,
+            "projection": projection,
+        },
+    }
+    if projection:
+        objective = ProjectedContrastive(model.dim, projection, temperature=temperature)
+    else:
+        objective = contrastive_objective(model.dim, temperature=temperature)
     return fit(model, views, objective, config, out_dir=out_dir, resume=resume, progress=progress, metadata=metadata)
 
 

@@ -10,12 +10,13 @@ import pytest
 from symcl.cli import main
 from symcl.domains import dna
 
-TINY = ["--window", "400", "--fragment-lengths", "100", "400", "--dim", "8", "--channels", "8", "--batch-size", "16"]
+TINY = ["--window", "400", "--fragment-lengths", "100", "400", "--kmer-sizes", "3", "4", "--channels", "4",
+        "--projection", "8", "--batch-size", "16"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, shipped):
-    """A strand-invariant model trained for 30 steps on the six shipped files."""
+    """A k-mer encoder (the default) trained for 30 steps on the six shipped files."""
     out = tmp_path_factory.mktemp("dna_model")
     code = main(
         ["dna", "train", *map(str, shipped.values()), "--out", str(out), "--steps", "30", "--eval-every", "0",
@@ -29,8 +30,8 @@ def test_train_writes_the_run_directory(trained, shipped):
     names = {p.name for p in trained.iterdir()}
     assert {"model.safetensors", "config.json", "history.json", "checkpoints"} <= names
     config = dna.read_model_config(trained)
-    assert config["model"]["kind"] == "strand_invariant"
-    assert config["dna"]["views"]["window"] == 400
+    assert config["model"] == {"kind": "kmer", "kmer_sizes": [3, 4], "channels": 4, "canonical": True}
+    assert config["dna"]["views"]["window"] == 400 and config["dna"]["projection"] == 8
     assert len(config["dna"]["sources"]) == 6
     assert config["steps_done"] == 30
 
@@ -126,11 +127,12 @@ def _symcl(*args):
 
 
 def test_user_errors_are_one_line_and_exit_2(shipped, tmp_path):
-    missing_model = _symcl("dna", "embed", str(shipped["phiX174.fa.gz"]), "-o", str(tmp_path / "x.npz"))
+    missing_model = _symcl(
+        "dna", "embed", str(shipped["phiX174.fa.gz"]), "--model", str(tmp_path / "nope"), "-o", str(tmp_path / "x.npz")
+    )
     assert missing_model.returncode == 2
-    assert missing_model.stderr.strip() == (
-        "symcl: error: no pretrained dna model ships with this version of symcl yet; train one with "
-        "'symcl dna train FASTA... --out DIR' and pass '--model DIR'"
+    assert (
+        missing_model.stderr.strip() == f"symcl: error: {tmp_path / 'nope'}: not a model directory (no such directory)"
     )
     bad = tmp_path / "bad.fa"
     bad.write_text(">ctg1\nACGTNNQACGT\n")
@@ -153,3 +155,23 @@ def test_train_without_long_enough_records_is_a_user_error(shipped, tmp_path, ca
     err = capsys.readouterr().err
     assert "skipped 1 record(s) shorter than the minimum length of 6000 bp" in err
     assert "no record of at least --window 6000 bp" in err
+
+
+def test_embed_without_model_uses_the_shipped_pretrained_model(shipped, tmp_path):
+    records = list(dna.read_records(shipped["phiX174.fa.gz"])) + list(dna.read_records(shipped["pPCP1.fa.gz"]))
+    both = tmp_path / "both.fa"
+    both.write_text(
+        "".join(
+            f">{r.id}\n{dna.decode(r.seq)}\n>{r.id}_rc\n{dna.reverse_complement(dna.decode(r.seq))}\n" for r in records
+        )
+    )
+    out = tmp_path / "emb.npz"
+    result = _symcl("dna", "embed", str(both), "-o", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    pretrained = dna.load_pretrained()
+    with np.load(out, allow_pickle=False) as saved:
+        z = saved["embeddings"]
+        assert saved["ids"].tolist() == ["NC_001422.1", "NC_001422.1_rc", "NC_005816.1", "NC_005816.1_rc"]
+    assert z.shape == (4, pretrained.dim)
+    assert np.abs(z[0::2] - z[1::2]).max() <= 1e-5
+    assert np.abs(z[0] - z[2]).max() > 1e-3

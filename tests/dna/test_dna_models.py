@@ -1,5 +1,6 @@
 """Training from Python, model directories and the pretrained model."""
 
+import numpy as np
 import pytest
 import torch
 from dna_testing import random_dna
@@ -32,9 +33,24 @@ def test_model_directory_round_trip_and_errors(model, tmp_path):
         dna.load_model(tmp_path)
 
 
-def test_load_pretrained_says_none_ships_yet():
-    with pytest.raises(UserInputError, match="no pretrained dna model ships"):
-        dna.load_pretrained()
+def test_load_pretrained_returns_a_small_working_strand_invariant_model(shipped):
+    directory = dna.pretrained_directory()
+    assert {"model.safetensors", "config.json", "history.json"} <= {p.name for p in directory.iterdir()}
+    assert not (directory / "checkpoints").exists()
+    assert (directory / "model.safetensors").stat().st_size <= 5_000_000
+    model = dna.load_pretrained()
+    assert not model.training and model.config["kind"] == "kmer" and model.config["canonical"]
+    (record,) = dna.read_records(shipped["pPCP1.fa.gz"])
+    window = dna.read_model_config(directory)["dna"]["views"]["window"]
+    forward = dna.embed_sequences(model, [("x", record.seq), ("y", record.seq[:3000])], window=window)
+    reverse = dna.embed_sequences(
+        model,
+        [("x", dna.reverse_complement(record.seq)), ("y", dna.reverse_complement(record.seq[:3000]))],
+        window=window,
+    )
+    assert forward.embeddings.shape == (2, model.dim) and np.isfinite(forward.embeddings).all()
+    assert np.abs(forward.embeddings - reverse.embeddings).max() <= 1e-5
+    assert np.abs(forward.embeddings[0] - forward.embeddings[1]).max() > 1e-3
 
 
 def test_train_from_python_writes_a_loadable_model(tmp_path, rng):
@@ -52,3 +68,18 @@ def test_train_from_python_writes_a_loadable_model(tmp_path, rng):
     loaded = dna.load_model(tmp_path)
     codes = torch.randint(0, 4, (2, 64), dtype=torch.uint8)
     assert torch.allclose(loaded(codes), model.eval()(codes))
+
+
+def test_train_with_a_projection_head_keeps_the_encoder_output(tmp_path, rng):
+    views = dna.DnaViews([("a", random_dna(rng, 3000))], window=300, fragment_lengths=(60, 300))
+    torch.manual_seed(0)
+    model = dna.KmerBagEncoder(kmer_sizes=[3, 4], channels=4)
+    config = TrainConfig(steps=3, batch_size=8, eval_every=0, checkpoint_every=0, warmup_steps=1)
+    state = dna.train(model, views, config, projection=16, out_dir=tmp_path, progress=False)
+    assert isinstance(state.objective, dna.ProjectedContrastive)
+    assert state.objective.head[-1].out_features == 16
+    assert dna.read_model_config(tmp_path)["dna"]["projection"] == 16
+    codes = torch.randint(0, 4, (2, 64), dtype=torch.uint8)
+    assert dna.load_model(tmp_path)(codes).shape == (2, 8)
+    with pytest.raises(ValueError, match="'projection' parameter of train must be an integer >= 0"):
+        dna.train(model, views, config, projection=-1)

@@ -45,3 +45,21 @@ def test_interrupted_training_resumes_bit_identically(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     fresh = dna.StrandInvariantCNN(dim=8, channels=8, blocks=1).state_dict()
     assert any(not torch.equal(a[k], fresh[k]) for k in a)  # training changed the weights
+
+
+def test_projection_head_training_resumes_bit_identically(tmp_path):
+    def run():
+        rng = np.random.default_rng(4)
+        views = dna.DnaViews([("a", random_dna(rng, 2000))], window=300, fragment_lengths=(60, 300))
+        seed_everything(0)
+        model = dna.KmerBagEncoder(kmer_sizes=[3, 5], channels=4)
+        config = TrainConfig(steps=8, batch_size=8, eval_every=0, checkpoint_every=3, warmup_steps=2)
+        return model, views, dna.ProjectedContrastive(model.dim, 8), config
+
+    whole, interrupted = tmp_path / "whole", tmp_path / "interrupted"
+    fit(*run(), out_dir=whole, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        fit(*run(), out_dir=interrupted, callbacks=[Interrupt(4)], progress=False)
+    fit(*run(), out_dir=interrupted, resume=True, progress=False)
+    a, b = _weights(whole), _weights(interrupted)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

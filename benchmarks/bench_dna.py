@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_dna.py            # full run, about 10-15 minutes on 2 CPU cores
-    python benchmarks/bench_dna.py --quick    # smoke run, a few minutes
+    python benchmarks/bench_dna.py            # full run, about 8 minutes on 2 CPU cores (longer when busy)
+    python benchmarks/bench_dna.py --quick    # smoke run, about 1.5 minutes
     python benchmarks/bench_dna.py --write-train-blocks DIR   # the training data of the pretrained model
 
 It needs the genomes of ``../shared/data/dna`` (or ``--data DIR``: the ``*.fa.gz`` files

@@ -8,16 +8,11 @@ from typing import Any
 
 from torch import nn
 
-from symcl.atomic import read_json
-from symcl.checkpoint import load_weights
-from symcl.errors import UserInputError
+from symcl import model_directory
 from symcl.training import TrainConfig, TrainState, contrastive_objective, fit
 
 from .encoders import build_encoder
 from .views import LatticeTranslationViews
-
-MODEL_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
 
 
 def train(
@@ -68,18 +63,7 @@ def train(
 
 def read_model_config(directory: str | os.PathLike) -> dict[str, Any]:
     """The config.json of a trained model directory (must hold a "model" architecture)."""
-    path = Path(directory) / CONFIG_FILE
-    if not Path(directory).is_dir():
-        raise UserInputError(f"{directory}: not a model directory (no such directory)")
-    try:
-        config = read_json(path)
-    except FileNotFoundError:
-        raise UserInputError(f"{path}: missing; a model directory holds {CONFIG_FILE} and {MODEL_FILE}") from None
-    except ValueError as error:
-        raise UserInputError(str(error)) from None
-    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
-        raise UserInputError(f"{path}: no 'model' architecture recorded; it is not a crystal model directory")
-    return config
+    return model_directory.read_model_config(directory, "crystal")
 
 
 def load_model(directory: str | os.PathLike) -> nn.Module:
@@ -90,13 +74,7 @@ def load_model(directory: str | os.PathLike) -> nn.Module:
     nn.Module
         The encoder in eval mode, on CPU; ``model.config`` holds its patch and pixel size.
     """
-    config = read_model_config(directory)
-    try:
-        model = build_encoder(config["model"])
-    except ValueError as error:
-        raise UserInputError(f"{Path(directory) / CONFIG_FILE}: {error}") from None
-    load_weights(Path(directory) / MODEL_FILE, model)
-    return model.eval()
+    return model_directory.load_model(directory, read_model_config(directory), build_encoder)
 
 
 def pretrained_directory() -> Path:
@@ -107,15 +85,7 @@ def pretrained_directory() -> Path:
     UserInputError
         No pretrained model ships with this version yet.
     """
-    from symcl.data import data_path
-
-    try:
-        return data_path("crystal", "model")
-    except FileNotFoundError:
-        raise UserInputError(
-            "no pretrained crystal model ships with this version of symcl yet; train one with "
-            "'symcl crystal train --out DIR' and pass '--model DIR'"
-        ) from None
+    return model_directory.pretrained_directory("crystal", "symcl crystal train --out DIR")
 
 
 def load_pretrained() -> nn.Module:

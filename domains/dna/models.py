@@ -8,17 +8,12 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from symcl.atomic import read_json
-from symcl.checkpoint import load_weights
-from symcl.errors import UserInputError
+from symcl import model_directory
 from symcl.training import TrainConfig, TrainState, contrastive_objective, fit
 from symcl.views import ViewBatch
 
 from .encoders import build_encoder
 from .views import DnaViews
-
-MODEL_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
 
 
 class ProjectedContrastive(nn.Module):
@@ -113,18 +108,7 @@ def train(
 
 def read_model_config(directory: str | os.PathLike) -> dict[str, Any]:
     """The config.json of a trained model directory (must hold a "model" architecture)."""
-    path = Path(directory) / CONFIG_FILE
-    if not Path(directory).is_dir():
-        raise UserInputError(f"{directory}: not a model directory (no such directory)")
-    try:
-        config = read_json(path)
-    except FileNotFoundError:
-        raise UserInputError(f"{path}: missing; a model directory holds {CONFIG_FILE} and {MODEL_FILE}") from None
-    except ValueError as error:
-        raise UserInputError(str(error)) from None
-    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
-        raise UserInputError(f"{path}: no 'model' architecture recorded; it is not a dna model directory")
-    return config
+    return model_directory.read_model_config(directory, "dna")
 
 
 def load_model(directory: str | os.PathLike) -> nn.Module:
@@ -135,13 +119,7 @@ def load_model(directory: str | os.PathLike) -> nn.Module:
     nn.Module
         The encoder in eval mode, on CPU.
     """
-    config = read_model_config(directory)
-    try:
-        model = build_encoder(config["model"])
-    except ValueError as error:
-        raise UserInputError(f"{Path(directory) / CONFIG_FILE}: {error}") from None
-    load_weights(Path(directory) / MODEL_FILE, model)
-    return model.eval()
+    return model_directory.load_model(directory, read_model_config(directory), build_encoder)
 
 
 def pretrained_directory() -> Path:
@@ -152,15 +130,7 @@ def pretrained_directory() -> Path:
     UserInputError
         No pretrained model ships with this version yet.
     """
-    from symcl.data import data_path
-
-    try:
-        return data_path("dna", "model")
-    except FileNotFoundError:
-        raise UserInputError(
-            "no pretrained dna model ships with this version of symcl yet; train one with "
-            "'symcl dna train FASTA... --out DIR' and pass '--model DIR'"
-        ) from None
+    return model_directory.pretrained_directory("dna", "symcl dna train FASTA... --out DIR")
 
 
 def load_pretrained() -> nn.Module:

@@ -23,8 +23,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 import symcl
-from symcl.atomic import read_json
-from symcl.checkpoint import load_weights
+from symcl import model_directory
 from symcl.errors import UserInputError
 from symcl.training import TrainConfig, TrainState, fit
 from symcl.views import ViewBatch
@@ -36,8 +35,6 @@ from .head import cross_distances, pair_distance
 from .pairs import PairSampler
 from .reader import ProteinSequences
 
-MODEL_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
 #: Default Huber threshold, in log1p units (about a 10 % relative error).
 HUBER_DELTA = 0.1
 
@@ -352,24 +349,10 @@ def predicted_distance_matrix(
 
 
 def read_model_config(directory: str | os.PathLike) -> dict[str, Any]:
-    """The config.json of a trained protein model directory.
-
-    Raises
-    ------
-    UserInputError
-        No such directory, no or unreadable config.json, or not a protein model.
-    """
-    path = Path(directory) / CONFIG_FILE
-    if not Path(directory).is_dir():
-        raise UserInputError(f"{directory}: not a model directory (no such directory)")
-    try:
-        config = read_json(path)
-    except FileNotFoundError:
-        raise UserInputError(f"{path}: missing; a model directory holds {CONFIG_FILE} and {MODEL_FILE}") from None
-    except ValueError as error:
-        raise UserInputError(str(error)) from None
-    model = config.get("model") if isinstance(config, dict) else None
-    if not isinstance(model, dict) or model.get("kind") not in ENCODERS:
+    """The config.json of a trained protein model directory (its "model" must be a protein encoder)."""
+    config = model_directory.read_model_config(directory, "protein")
+    if config["model"].get("kind") not in ENCODERS:
+        path = Path(directory) / model_directory.CONFIG_FILE
         raise UserInputError(f"{path}: no protein encoder recorded under 'model'; it is not a protein model directory")
     return config
 
@@ -382,13 +365,7 @@ def load_model(directory: str | os.PathLike) -> nn.Module:
     nn.Module
         The encoder in eval mode, on CPU.
     """
-    config = read_model_config(directory)
-    try:
-        model = build_encoder(config["model"])
-    except ValueError as error:
-        raise UserInputError(f"{Path(directory) / CONFIG_FILE}: {error}") from None
-    load_weights(Path(directory) / MODEL_FILE, model)
-    return model.eval()
+    return model_directory.load_model(directory, read_model_config(directory), build_encoder)
 
 
 def pretrained_directory() -> Path:
@@ -399,15 +376,7 @@ def pretrained_directory() -> Path:
     UserInputError
         No pretrained model ships with this version yet.
     """
-    from symcl.data import data_path
-
-    try:
-        return data_path("protein", "model")
-    except FileNotFoundError:
-        raise UserInputError(
-            "no pretrained protein model ships with this version of symcl yet; train one with "
-            "'symcl protein train FASTA... --out DIR' and pass '--model DIR'"
-        ) from None
+    return model_directory.pretrained_directory("protein", "symcl protein train FASTA... --out DIR")
 
 
 def load_pretrained() -> nn.Module:

@@ -1,0 +1,61 @@
+"""Trained-model directories (``model.safetensors`` + ``config.json``), shared by every domain.
+
+``fit(..., out_dir=DIR, metadata={"model": architecture, ...})`` writes such a directory;
+each domain rebuilds its encoder from the recorded architecture.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from symcl.atomic import read_json
+from symcl.checkpoint import load_weights
+from symcl.data import data_path
+from symcl.errors import UserInputError
+
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+def read_model_config(directory: str | os.PathLike, domain: str) -> dict[str, Any]:
+    """The config.json of a trained model directory; it must record a "model" architecture."""
+    path = Path(directory) / CONFIG_FILE
+    if not Path(directory).is_dir():
+        raise UserInputError(f"{directory}: not a model directory (no such directory)")
+    try:
+        config = read_json(path)
+    except FileNotFoundError:
+        raise UserInputError(f"{path}: missing; a model directory holds {CONFIG_FILE} and {MODEL_FILE}") from None
+    except ValueError as error:
+        raise UserInputError(str(error)) from None
+    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
+        raise UserInputError(f"{path}: no 'model' architecture recorded; it is not a {domain} model directory")
+    return config
+
+
+def load_model(
+    directory: str | os.PathLike, config: dict[str, Any], build: Callable[[dict[str, Any]], nn.Module]
+) -> nn.Module:
+    """Rebuild ``build(config["model"])`` and load the directory's weights; eval mode, CPU."""
+    try:
+        model = build(config["model"])
+    except ValueError as error:
+        raise UserInputError(f"{Path(directory) / CONFIG_FILE}: {error}") from None
+    load_weights(Path(directory) / MODEL_FILE, model)
+    return model.eval()
+
+
+def pretrained_directory(domain: str, train_command: str) -> Path:
+    """``data/<domain>/model``, or a one-line error saying how to train a model instead."""
+    try:
+        return data_path(domain, "model")
+    except FileNotFoundError:
+        raise UserInputError(
+            f"no pretrained {domain} model ships with this version of symcl yet; train one with "
+            f"'{train_command}' and pass '--model DIR'"
+        ) from None

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from symcl.cli import add_command_group, add_training_arguments, train_config_from
+from symcl.cli import add_command_group, add_training_arguments, int_at_least, train_config_from
 from symcl.errors import UserInputError
 
 
@@ -32,10 +32,10 @@ def _add_train(sub) -> None:
     parser.add_argument("inputs", nargs="+", metavar="FASTA", help="FASTA/FASTQ/GenBank files, plain or gzipped")
     add_training_arguments(parser, steps=1000, batch_size=128)
     views = parser.add_argument_group("views")
-    views.add_argument("--window", type=_int_at_least(1), default=1000, help="window length in bp (default 1000)")
+    views.add_argument("--window", type=int_at_least(1), default=1000, help="window length in bp (default 1000)")
     views.add_argument(
         "--fragment-lengths",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         nargs=2,
         metavar=("MIN", "MAX"),
         default=None,
@@ -52,7 +52,7 @@ def _add_train(sub) -> None:
     views.add_argument("--indel-rate", type=float, default=0.0, help="per-base indel rate (default 0)")
     views.add_argument(
         "--exclusion-bp",
-        type=_int_at_least(0),
+        type=int_at_least(0),
         default=None,
         help="windows of one record closer than this (bp) are not negatives (default: --window)",
     )
@@ -66,19 +66,19 @@ def _add_train(sub) -> None:
     )
     model.add_argument(
         "--kmer-sizes",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         nargs="+",
         default=[4, 5, 6, 7],
         metavar="K",
         help="k-mer lengths of the kmer encoder, each 1..8 (default 4 5 6 7)",
     )
     model.add_argument(
-        "--channels", type=_int_at_least(1), default=64, help="channels per k-mer table, or CNN channels (default 64)"
+        "--channels", type=int_at_least(1), default=64, help="channels per k-mer table, or CNN channels (default 64)"
     )
-    model.add_argument("--dim", type=_int_at_least(1), default=64, help="embedding dimension of the CNNs (default 64)")
+    model.add_argument("--dim", type=int_at_least(1), default=64, help="embedding dimension of the CNNs (default 64)")
     model.add_argument(
         "--projection",
-        type=_int_at_least(0),
+        type=int_at_least(0),
         default=None,
         help="width of the projection head the loss sees, dropped after training "
         "(default 256 for kmer, 0 = none for the CNNs, which end in their own head)",
@@ -98,14 +98,14 @@ def _add_embed(sub) -> None:
     parser.add_argument("input", metavar="FASTA", help="FASTA/FASTQ/GenBank file, plain or gzipped")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="output .npz file")
     parser.add_argument("--model", metavar="DIR", help="model directory from 'symcl dna train' (default: pretrained)")
-    parser.add_argument("--window", type=_int_at_least(1), help="window length in bp (default: the training window)")
-    parser.add_argument("--stride", type=_int_at_least(1), help="maximum step between windows in bp (default: window)")
+    parser.add_argument("--window", type=int_at_least(1), help="window length in bp (default: the training window)")
+    parser.add_argument("--stride", type=int_at_least(1), help="maximum step between windows in bp (default: window)")
     parser.add_argument(
-        "--min-length", type=_int_at_least(1), default=1, help="skip (and report) records shorter than this (bp)"
+        "--min-length", type=int_at_least(1), default=1, help="skip (and report) records shorter than this (bp)"
     )
     parser.add_argument("--per-window", action="store_true", help="also write every window's embedding and coordinates")
     parser.add_argument(
-        "--batch-size", type=_int_at_least(1), default=256, help="windows per forward pass (default 256)"
+        "--batch-size", type=int_at_least(1), default=256, help="windows per forward pass (default 256)"
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -121,7 +121,7 @@ def _add_bin(sub) -> None:
     )
     parser.add_argument("input", metavar="FASTA", help="contigs: FASTA/FASTQ/GenBank file, plain or gzipped")
     parser.add_argument("-o", "--output", required=True, metavar="BINS.tsv", help="output TSV (contig, bin)")
-    parser.add_argument("--bins", type=_int_at_least(1), required=True, help="number of bins")
+    parser.add_argument("--bins", type=int_at_least(1), required=True, help="number of bins")
     parser.add_argument("--model", metavar="DIR", help="model directory from 'symcl dna train' (default: pretrained)")
     parser.add_argument(
         "--features",
@@ -134,12 +134,12 @@ def _add_bin(sub) -> None:
     )
     parser.add_argument(
         "--min-length",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         default=1000,
         help="bin only contigs of at least this length (default 1000 bp)",
     )
-    parser.add_argument("--window", type=_int_at_least(1), help="window length in bp (default: the training window)")
-    parser.add_argument("--seed", type=_int_at_least(0), default=0, help="k-means seed (default 0)")
+    parser.add_argument("--window", type=int_at_least(1), help="window length in bp (default: the training window)")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="k-means seed (default 0)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_bin)
@@ -270,16 +270,3 @@ def _read(path: str, *, min_length: int):
     yield from read_records(path, min_length=min_length, summary=summary, warn=False)  # reported here instead
     if summary.n_skipped:
         print(f"symcl: note: {summary.skipped_message()}", file=sys.stderr)
-
-
-def _int_at_least(low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
-        return value
-
-    return parse

@@ -1,0 +1,140 @@
+"""Demo, protein: predicted versus alignment distances on shipped real families, and their NJ trees."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import pearsonr, spearmanr
+
+from symcl.data import data_path
+from symcl.domains import protein
+
+from .report import Figure, Metric, Section, save_figure
+
+METHOD = "scoredist"
+
+
+def compare_family(model, path: Path, out: Path) -> dict:
+    """Both routes on one family: distances, timings, correlation, NJ trees and their RF distance."""
+    seqs = protein.read_sequences(path, aligned=False)
+    started = time.perf_counter()
+    aligned = protein.distance_matrix(seqs, METHOD, progress=True)
+    align_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    predicted = protein.predicted_distance_matrix(model, seqs)
+    embed_seconds = time.perf_counter() - started
+    upper = np.triu_indices(len(seqs), k=1)
+    tree_aligned = protein.nj_tree(aligned, seqs.ids)
+    tree_predicted = protein.nj_tree(predicted, seqs.ids)
+    protein.write_newick(tree_aligned, out / f"{path.stem}_{METHOD}.nwk")
+    protein.write_newick(tree_predicted, out / f"{path.stem}_predicted.nwk")
+    return {
+        "name": path.stem,
+        "n": len(seqs),
+        "aligned": aligned[upper],
+        "predicted": predicted[upper],
+        "spearman": float(spearmanr(aligned[upper], predicted[upper]).statistic),
+        "pearson": float(pearsonr(aligned[upper], predicted[upper]).statistic),
+        "rf": protein.robinson_foulds(tree_aligned, tree_predicted),
+        "align_seconds": align_seconds,
+        "embed_seconds": embed_seconds,
+        "trees": (tree_aligned, tree_predicted),
+    }
+
+
+def run_protein(out_dir: Path, *, quick: bool, seed: int) -> Section:
+    """Alignment (Scoredist) and predicted distances on shipped families; scatter, Spearman, trees, timings."""
+    del seed  # both routes are deterministic
+    started = time.perf_counter()
+    part = out_dir / "protein"
+    part.mkdir(parents=True, exist_ok=True)
+    model = protein.load_pretrained()
+    names = ("globins45.fa",) if quick else ("globins45.fa", "RRM_1.fa", "COX2_TM.fa")
+    results = [compare_family(model, data_path("protein", name), part) for name in names]
+    metrics = []
+    for r in results:
+        ratio = r["align_seconds"] / max(r["embed_seconds"], 1e-9)
+        metrics += [
+            Metric(
+                f"{r['name']} ({r['n']} seqs): Spearman predicted vs Scoredist",
+                f"{r['spearman']:.3f}",
+                f"Pearson {r['pearson']:.3f}",
+            ),
+            Metric(f"{r['name']}: normalised RF, NJ trees", f"{r['rf']:.2f}", "method choice alone: 0.13-0.29"),
+            Metric(
+                f"{r['name']}: all-vs-all time",
+                f"{r['embed_seconds']:.2f} s embedded",
+                f"{r['align_seconds']:.2f} s aligned ({ratio:.0f}x)",
+            ),
+        ]
+    figures = [
+        Figure(
+            str(_plot_scatter(part / "protein_scatter.png", results).relative_to(out_dir)),
+            "Predicted versus alignment (Scoredist) distance for every pair.",
+        ),
+        Figure(
+            str(_plot_trees(part / "protein_trees.png", results[0]).relative_to(out_dir)),
+            f"NJ trees of {results[0]['name']}: from alignment distances (left) and predicted distances (right).",
+        ),
+    ]
+    summary = (
+        f"For each shipped real family ({', '.join(r['name'] for r in results)}), all pairwise distances were "
+        f"computed twice: by aligning every pair (Biopython PairwiseAligner, BLOSUM62, Scoredist) and by "
+        f"embedding each sequence once with the shipped pretrained Siamese encoder and taking distances between "
+        f"embeddings. Neighbour-joining trees were built from both and compared with the normalised "
+        f"Robinson-Foulds distance. Which families the pretrained model saw in training is listed in "
+        f"data/protein/model/README.md; held-out-family figures are in benchmarks/bench_protein.py."
+    )
+    fasta = data_path("protein", names[0])
+    stem = Path(names[0]).stem
+    commands = [
+        f"symcl protein distances {fasta} --method {METHOD} -o {part / f'{stem}_{METHOD}.tsv'}",
+        f"symcl protein tree {fasta} --method {METHOD} -o {part / f'{stem}_{METHOD}.nwk'}",
+        f"symcl protein tree {fasta} --model {protein.pretrained_directory()} -o {part / f'{stem}_predicted.nwk'}",
+    ]
+    return Section(
+        "protein: fast distances and trees",
+        summary,
+        metrics,
+        figures,
+        commands,
+        time.perf_counter() - started,
+    )
+
+
+def _plot_scatter(path: Path, results: list[dict]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots(figsize=(5.5, 5))
+    for r in results:
+        ax.scatter(r["aligned"], r["predicted"], s=6, alpha=0.5, label=f"{r['name']} (Spearman {r['spearman']:.2f})")
+    top = max(max(r["aligned"].max(), r["predicted"].max()) for r in results)
+    ax.plot([0, top], [0, top], color="grey", linewidth=1)
+    ax.set_xlabel("alignment distance (Scoredist)")
+    ax.set_ylabel("predicted distance (embeddings)")
+    ax.legend(fontsize=8)
+    return save_figure(figure, path)
+
+
+def _plot_trees(path: Path, result: dict) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from Bio import Phylo
+
+    figure, axes = plt.subplots(1, 2, figsize=(12, max(5, result["n"] * 0.16)))
+    for ax, tree, title in zip(axes, result["trees"], ("alignment (Scoredist)", "predicted"), strict=True):
+        tree.ladderize()
+        Phylo.draw(tree, axes=ax, do_show=False, label_func=lambda clade: clade.name or "")
+        ax.set_title(f"NJ, {title}")
+        ax.tick_params(labelsize=6)
+    for text in figure.findobj(matplotlib.text.Text):
+        if text.get_text() and not text.get_text().startswith("NJ"):
+            text.set_fontsize(6)
+    return save_figure(figure, path)

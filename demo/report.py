@@ -1,0 +1,140 @@
+"""The demo report: sections of metrics, figures and commands, written as Markdown and HTML.
+
+The HTML page embeds every figure as a base64 PNG, so it opens in a browser with no
+network and survives being mailed on its own; the PNGs also sit next to it for the
+Markdown file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from symcl.atomic import atomic_write
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One row of a metrics table: what was measured, its value, and what to compare with."""
+
+    name: str
+    value: str
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A PNG written by a demo part; ``path`` is relative to the report directory."""
+
+    path: str
+    caption: str
+
+
+@dataclass
+class Section:
+    """What one demo part found: prose, metrics, figures and the commands that reproduce it."""
+
+    title: str
+    summary: str
+    metrics: list[Metric] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def render_markdown(title: str, preamble: str, sections: Sequence[Section]) -> str:
+    """The report as Markdown; figures are linked by their relative paths."""
+    lines = [f"# {title}", "", preamble, ""]
+    lines += ["## Summary", "", "| part | measure | value | compare with |", "|---|---|---|---|"]
+    for section in sections:
+        lines += [
+            "| " + " | ".join(_cell(text) for text in (section.title, m.name, m.value, m.reference)) + " |"
+            for m in section.metrics
+        ]
+    for section in sections:
+        lines += ["", f"## {section.title} ({section.seconds:.1f} s)", "", section.summary, ""]
+        for figure in section.figures:
+            lines += [f"![{figure.caption}]({figure.path})", "", f"*{figure.caption}*", ""]
+        if section.commands:
+            lines += ["Reproduce:", "", "```bash", *section.commands, "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    # A literal "|" would end the Markdown table cell.
+    return text.replace("|", "\\|")
+
+
+def render_html(title: str, preamble: str, sections: Sequence[Section], directory: str | os.PathLike) -> str:
+    """The report as one self-contained HTML page (figures read from ``directory`` and inlined)."""
+    directory = Path(directory)
+    esc = html.escape
+    rows = "".join(
+        f"<tr><td>{esc(s.title)}</td><td>{esc(m.name)}</td><td>{esc(m.value)}</td><td>{esc(m.reference)}</td></tr>"
+        for s in sections
+        for m in s.metrics
+    )
+    body = [
+        f"<h1>{esc(title)}</h1>",
+        f"<p>{esc(preamble)}</p>",
+        "<h2>Summary</h2>",
+        "<table><tr><th>part</th><th>measure</th><th>value</th><th>compare with</th></tr>" + rows + "</table>",
+    ]
+    for section in sections:
+        body += [
+            f"<h2>{esc(section.title)} <small>({section.seconds:.1f} s)</small></h2>",
+            f"<p>{esc(section.summary)}</p>",
+        ]
+        for figure in section.figures:
+            data = base64.b64encode((directory / figure.path).read_bytes()).decode("ascii")
+            body.append(
+                f'<figure><img alt="{esc(figure.caption)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{esc(figure.caption)}</figcaption></figure>"
+            )
+        if section.commands:
+            body.append("<p>Reproduce:</p><pre>" + esc("\n".join(section.commands)) + "</pre>")
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def write_report(
+    directory: str | os.PathLike, title: str, preamble: str, sections: Sequence[Section]
+) -> dict[str, Path]:
+    """Write ``report.md`` and ``report.html`` into ``directory``, each atomically."""
+    directory = Path(directory)
+    markdown = render_markdown(title, preamble, sections)
+    page = render_html(title, preamble, sections, directory)
+    return {
+        "report.md": atomic_write(directory / "report.md", lambda tmp: tmp.write_text(markdown, encoding="utf-8")),
+        "report.html": atomic_write(directory / "report.html", lambda tmp: tmp.write_text(page, encoding="utf-8")),
+    }
+
+
+def save_figure(figure, path: str | os.PathLike) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    finally:
+        plt.close(figure)
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+table { border-collapse: collapse; margin: 1rem 0; }
+th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: left; }
+th { background: #f3f3f3; }
+figure { margin: 1rem 0; }
+img { max-width: 100%; }
+figcaption { color: #555; font-size: 0.9rem; }
+pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; }
+"""

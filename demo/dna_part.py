@@ -98,8 +98,8 @@ def run_dna(out_dir: Path, *, quick: bool, seed: int) -> Section:
     )
     commands = [
         f"symcl dna embed {fasta} -o {part / 'embeddings.npz'}",
-        f"symcl dna bin {fasta} --bins {len(names)} -o {part / 'bins'}",
-        f"symcl dna bin {fasta} --bins {len(names)} --features tnf -o {part / 'bins_tnf'}",
+        f"symcl dna bin {fasta} --bins {len(names)} -o {part / 'bins.tsv'}",
+        f"symcl dna bin {fasta} --bins {len(names)} --features tnf -o {part / 'bins_tnf.tsv'}",
     ]
     return Section(
         "dna: strand-invariant genome fragments",

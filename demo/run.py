@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 import symcl
+from symcl.errors import UserInputError
 
 from .report import Section, write_report
 
@@ -63,13 +64,15 @@ def run_demo(
     Raises
     ------
     ValueError
-        An unknown part. A part that fails re-raises its error after the report of the
+        An unknown part (``UserInputError``, a ``ValueError``, for an output path that is a file). A part that fails re-raises its error after the report of the
         parts that finished has been written.
     """
     unknown = [p for p in parts if p not in PARTS]
     if unknown or not parts:
         raise ValueError(f"The 'parts' parameter of run_demo must name some of {PARTS}. Got {list(parts)} instead.")
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserInputError(f"The demo output directory {str(out_dir)!r} exists and is not a directory.")
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     sections: list[Section] = []

@@ -56,6 +56,7 @@ from .imaging import (
     shift_rows,
 )
 from .models import load_model, load_pretrained, pretrained_directory, read_model_config, train
+from .padding import estimate_lattice, pad_periodic
 from .simulate import Columns, SimulatedImage, simulate, write_simulation
 from .sites import Sites, cut_patches, deduplicate, estimate_spacing, find_sites, refine_positions, resample
 from .structures import (
@@ -107,6 +108,7 @@ __all__ = [
     "detector_noise",
     "drift_positions",
     "embed_patches",
+    "estimate_lattice",
     "estimate_spacing",
     "expected_counts",
     "find_sites",
@@ -115,6 +117,7 @@ __all__ = [
     "load_model",
     "load_pretrained",
     "normalise_patches",
+    "pad_periodic",
     "plot_overlay",
     "pretrained_directory",
     "project",

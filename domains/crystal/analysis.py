@@ -28,6 +28,7 @@ from torch import nn
 from symcl.atomic import atomic_write
 
 from .images import check_image
+from .padding import estimate_lattice
 from .sites import Sites, cut_patches, find_sites, resample
 
 
@@ -47,8 +48,9 @@ class SiteAnalysis:
     cluster : ndarray
         int64 (N,), cluster label of each site.
     edge : ndarray
-        bool (N,), the site's patch reaches beyond the image (mirrored padding); such
-        sites are scored but not used as the reference of the anomaly score.
+        bool (N,), the site's patch reaches beyond the image (filled in by lattice
+        translations of the image, or mirrored); such sites are scored but not used as
+        the reference of the anomaly score.
     """
 
     sites: Sites
@@ -215,6 +217,7 @@ def analyse_image(
     batch_size: int = 256,
     device: str | None = None,
     progress: bool = False,
+    periodic_padding: bool = True,
 ) -> SiteAnalysis:
     """Sites, embeddings, anomaly scores and clusters of an atomic-resolution image.
 
@@ -231,9 +234,14 @@ def analyse_image(
         Precomputed sites; default :func:`find_sites` with ``spacing`` and ``threshold``.
     n_clusters : int, optional
         Default: chosen by silhouette (:func:`cluster_sites`). The interior sites are
-        clustered; edge sites (patch partly mirrored) join the nearest cluster.
+        clustered; edge sites (patch partly padded) join the nearest cluster.
     k : int
         Neighbours of the anomaly score (reference: the interior sites).
+    periodic_padding : bool
+        Fill the part of a border site's patch beyond the image by lattice translations
+        of the image (its lattice estimated by :func:`estimate_lattice`), so that it
+        still shows the crystal; mirrored padding when False or when no lattice is
+        found.
 
     Returns
     -------
@@ -251,7 +259,10 @@ def analyse_image(
     patch_size = int(config.get("patch_size", 48))
     resampled, scale = resample(image, pixel_size, target)
     positions = (sites.positions + 0.5) * scale - 0.5
-    patches, edge = cut_patches(resampled, positions, patch_size)
+    lattice = None
+    if periodic_padding:
+        lattice = estimate_lattice(resampled, sites.spacing / target)
+    patches, edge = cut_patches(resampled, positions, patch_size, lattice=lattice)
     embeddings = embed_patches(model, patches, batch_size=batch_size, device=device, progress=progress)
     interior = ~edge if (~edge).sum() >= max(3, k + 1, n_clusters or 0) else np.ones(len(edge), dtype=bool)
     anomaly = anomaly_scores(embeddings, k=k, reference=interior)

@@ -99,6 +99,30 @@ def _add_train(sub) -> None:
     )
     views.add_argument("--rotations", action="store_true", help="add the point-group rotations of the lattice")
     views.add_argument(
+        "--random-orientation",
+        action="store_true",
+        help="turn every simulated crystal by a random in-plane angle (orientation-free embeddings)",
+    )
+    views.add_argument(
+        "--probe-fwhm",
+        type=positive_float,
+        nargs=2,
+        default=(0.8, 1.1),
+        metavar=("LOW", "HIGH"),
+        help="range of the probe FWHM, Å (default 0.8 1.1)",
+    )
+    views.add_argument(
+        "--dose",
+        type=positive_float,
+        nargs=2,
+        default=(1e5, 2e6),
+        metavar=("LOW", "HIGH"),
+        help="range of the dose, e-/Å², drawn log-uniformly (default 1e5 2e6)",
+    )
+    views.add_argument(
+        "--jitter", type=non_negative_float, default=0.1, help="largest scan-line jitter std, Å (default 0.1)"
+    )
+    views.add_argument(
         "--equivalent-positives", action="store_true", help="equivalent sites are positives, not just non-negatives"
     )
     model = parser.add_argument_group("model")
@@ -184,6 +208,10 @@ def _train(args: argparse.Namespace) -> int | None:
             pixel_size=args.pixel_size,
             offcentre_probability=args.offcentre_probability,
             rotations=args.rotations,
+            random_orientation=args.random_orientation,
+            probe_fwhm=tuple(args.probe_fwhm),
+            dose=tuple(args.dose),
+            jitter=args.jitter,
             equivalent_positives=args.equivalent_positives,
         )
     except ValueError as error:

@@ -331,7 +331,9 @@ def detector_noise(
     read = np.broadcast_to(np.asarray(read_noise, dtype=np.float32)[..., None, None], expected.shape)
     normal = rng.standard_normal(expected.shape, dtype=np.float32)
     # Where λ is large, shot and read noise are one Gaussian of variance λ + read²: one draw.
-    noisy = expected + np.sqrt(expected + read * read) * normal
+    noisy = np.sqrt(expected + read * read)
+    noisy *= normal
+    noisy += expected
     low = expected < gaussian_above
     if low.any():  # the others get Poisson shot noise, and the unused normal draw as read noise
         noisy[low] = rng.poisson(expected[low]).astype(np.float32) + read[low] * normal[low]

@@ -293,11 +293,15 @@ def resample(image: np.ndarray, pixel_size: float, target: float) -> tuple[np.nd
     return out.astype(np.float32), np.array([shape[1] / w, shape[0] / h])
 
 
-def cut_patches(image: np.ndarray, positions: np.ndarray, patch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """One patch centred on each position, by a single gather (reflect padding at the edges).
+def cut_patches(
+    image: np.ndarray, positions: np.ndarray, patch_size: int, *, lattice: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One patch centred on each position, by a single gather.
 
     The patch of a site at (x, y) has its centre pixel ``P // 2`` at the nearest pixel
-    to (x, y), as the training views have.
+    to (x, y), as the training views have. Beyond the image, the patch is filled by
+    lattice translations of the image when ``lattice`` is given
+    (:func:`~symcl.domains.crystal.padding.pad_periodic`), by mirroring otherwise.
 
     Parameters
     ----------
@@ -307,13 +311,16 @@ def cut_patches(image: np.ndarray, positions: np.ndarray, patch_size: int) -> tu
         float (N, 2), (x, y) px.
     patch_size : int
         P.
+    lattice : ndarray, optional
+        float (2, 2), rows the lattice vectors (x, y) in px (e.g. from
+        :func:`~symcl.domains.crystal.padding.estimate_lattice`).
 
     Returns
     -------
     patches : ndarray
         float32 (N, P, P).
     edge : ndarray
-        bool (N,), True where the patch reaches beyond the image (its padding is mirrored).
+        bool (N,), True where the patch reaches beyond the image (its padding is filled in).
     """
     image = np.asarray(image, dtype=np.float32)
     positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
@@ -325,7 +332,12 @@ def cut_patches(image: np.ndarray, positions: np.ndarray, patch_size: int) -> tu
             "a larger field of view is needed."
         )
     corner = np.round(positions).astype(np.int64) - P // 2  # (x, y) of the top-left pixel
-    padded = np.pad(image, P, mode="reflect")
+    if lattice is not None:
+        from .padding import pad_periodic
+
+        padded = pad_periodic(image, lattice, P)
+    else:
+        padded = np.pad(image, P, mode="reflect")
     rows = corner[:, 1, None, None] + P + np.arange(P)[None, :, None]
     cols = corner[:, 0, None, None] + P + np.arange(P)[None, None, :]
     edge = (corner[:, 0] < 0) | (corner[:, 1] < 0) | (corner[:, 0] + P > w) | (corner[:, 1] + P > h)

@@ -148,6 +148,10 @@ class LatticeTranslationViews:
         Longest window shift, Å; default: the longest lattice period of each material.
     rotations : bool
         Turn each world by a random rotation of the lattice's point group.
+    random_orientation : bool
+        Also turn each world by a uniformly random in-plane angle, so the encoder does
+        not depend on how the crystal is oriented in the image (real images come in any
+        orientation; a rectangular lattice such as SrTiO3 [110] has no 90° symmetry).
     equivalent_positives : bool
         Also make equivalent samples positives (``groups``), not just non-negatives.
     views_per_world : int
@@ -179,6 +183,7 @@ class LatticeTranslationViews:
         offcentre_probability: float = 0.5,
         max_offset: float | None = None,
         rotations: bool = False,
+        random_orientation: bool = False,
         equivalent_positives: bool = False,
         views_per_world: int = 32,
         noise: bool = True,
@@ -239,6 +244,7 @@ class LatticeTranslationViews:
         self.offcentre_probability = float(offcentre_probability)
         self.max_offset = None if max_offset is None else float(max_offset)
         self.rotations = bool(rotations)
+        self.random_orientation = bool(random_orientation)
         self.equivalent_positives = bool(equivalent_positives)
         self.views_per_world = int(views_per_world)
         self.noise = bool(noise)
@@ -254,6 +260,7 @@ class LatticeTranslationViews:
         # The window must stay inside the world: jitter margin and the rounding of the cell choice.
         self._pad = math.ceil(5 * self.jitter / self.pixel_size) + 1
         self._world_size = [self._size_of_world(t) for t in self._tables]
+        self._slacks = np.array([self._slack(t) for t in self._tables], dtype=np.int64)  # (M, 2)
 
     # ------------------------------------------------------------------ public API
 
@@ -280,6 +287,7 @@ class LatticeTranslationViews:
             "offcentre_probability": self.offcentre_probability,
             "max_offset": self.max_offset,
             "rotations": self.rotations,
+            "random_orientation": self.random_orientation,
             "equivalent_positives": self.equivalent_positives,
             "views_per_world": self.views_per_world,
             "noise": self.noise,
@@ -449,6 +457,10 @@ class LatticeTranslationViews:
         table = self._tables[material]
         sigma = rng.uniform(*self.probe_fwhm) / FWHM_PER_SIGMA / self.pixel_size
         rotation = table.rotations[rng.integers(len(table.rotations))]
+        if self.random_orientation:
+            angle = rng.uniform(0.0, 2 * math.pi)
+            turn = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+            rotation = turn @ rotation
         shear, stretch = rng.normal(0.0, self.drift, size=2)
         drift = np.array([[1.0, shear], [0.0, 1.0 + stretch]])
         origin = rng.random(2) @ table.crystal.lattice
@@ -472,8 +484,8 @@ class LatticeTranslationViews:
         transform = np.stack([worlds[w].transform for w in world])
         origin = np.stack([worlds[w].origin for w in world])
         lattice = np.stack([self._tables[m].crystal.lattice for m in material])
-        rounding, room = np.array([self._slack(self._tables[m]) for m in material]).T
-        half = (np.array([self._world_size[m] for m in material]) - 1) / 2
+        rounding, room = self._slacks[material].T
+        half = (np.asarray(self._world_size)[material] - 1) / 2
         shift_m = np.zeros((len(world), 2))
         for i in np.nonzero(offcentre)[0]:
             shifts = self._tables[material[i]].shifts

@@ -79,10 +79,19 @@ def _one_line_error(capsys, argv):
     return err[0]
 
 
+def test_embed_without_model_uses_the_pretrained_one(simulated, tmp_path, capsys):
+    out = tmp_path / "default"
+    code = main(["crystal", "embed", str(simulated / "image.npy"), "--pixel-size", "0.2", "--spacing", "1.824",
+                 "-o", str(out)])  # fmt: skip
+    assert code == 0 and "sites in" in capsys.readouterr().err
+    dim = crystal.load_pretrained().config["dim"]
+    with np.load(out / "embeddings.npz") as saved:
+        z = saved["embeddings"]
+        assert z.ndim == 2 and z.shape[1] == dim and len(z) > 150 and np.isfinite(z).all()
+
+
 def test_user_errors_are_one_line_and_exit_2(simulated, trained, tmp_path, capsys):
     image = str(simulated / "image.npy")
-    message = _one_line_error(capsys, ["crystal", "embed", image, "--pixel-size", "0.2", "-o", str(tmp_path / "a")])
-    assert "no pretrained crystal model ships" in message and "--model DIR" in message
     message = _one_line_error(
         capsys, ["crystal", "embed", image, "--pixel-size", "-1", "--model", str(trained), "-o", str(tmp_path)]
     )

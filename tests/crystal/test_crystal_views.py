@@ -22,7 +22,12 @@ def _batch(views, seed=0, n=48):
 
 
 @pytest.mark.parametrize(
-    "options", [{}, {"rotations": True, "equivalent_positives": True, "offcentre_probability": 1.0}]
+    "options",
+    [
+        {},
+        {"rotations": True, "equivalent_positives": True, "offcentre_probability": 1.0},
+        {"random_orientation": True},
+    ],
 )
 def test_contract(options):
     views = crystal.LatticeTranslationViews(("MoS2", "graphene", "SrTiO3"), **SMALL, **options)
@@ -115,3 +120,19 @@ def test_field_of_view_and_parameter_validation():
         crystal.LatticeTranslationViews(("MoS2",), dose=(1e5, 1e3), **SMALL)
     with pytest.raises(ValueError, match="'batch_size' parameter"):
         crystal.LatticeTranslationViews(("MoS2",), **SMALL).sample(0, torch.Generator())
+
+
+def test_random_orientation_turns_the_worlds():
+    """Each world gets its own in-plane angle (the [110] SrTiO3 rectangle has no 90-degree symmetry)."""
+    plain = crystal.LatticeTranslationViews(("SrTiO3[110]",), **SMALL)
+    turned = crystal.LatticeTranslationViews(("SrTiO3[110]",), **SMALL, random_orientation=True)
+    assert turned.settings()["random_orientation"] and not plain.settings()["random_orientation"]
+    rng = np.random.default_rng(0)
+    angles = []
+    for _ in range(20):
+        world = turned._draw_world(0, rng)
+        rotation = world.transform * turned.pixel_size  # drift (~1 %) times rotation
+        angles.append(np.degrees(np.arctan2(rotation[1, 0], rotation[0, 0])))
+    assert np.ptp(angles) > 90  # angles spread over the circle, not only the lattice's point group
+    world = plain._draw_world(0, np.random.default_rng(0))
+    np.testing.assert_allclose(world.transform * plain.pixel_size, np.eye(2), atol=0.1)

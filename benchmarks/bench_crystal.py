@@ -1,0 +1,617 @@
+"""Lattice-translation embeddings of microscopy defects: simulated defects and a real SrTiO3 image (issue 5).
+
+Run from the repository root::
+
+    python benchmarks/bench_crystal.py            # full run, about 3 minutes on 1 CPU thread
+    python benchmarks/bench_crystal.py --quick    # smoke run, about 1 minute
+    python benchmarks/bench_crystal.py --model DIR   # another model directory
+
+The encoder is the shipped pretrained model (``crystal.load_pretrained()``; its training
+command is in data/crystal/model/README.md); no model is trained here. Everything runs on
+one torch thread (the development machine is shared), so the speeds are per core, lower
+bounds for the issue's "2 cores".
+
+Protocol (the issue's):
+
+* **Translation invariance.** 1024 pairs of lattice-translation views
+  (``LatticeTranslationViews`` with the model's training settings, noise on): the median
+  cosine between the two views of the same defect (moved by a lattice vector, the window
+  re-centred or shifted off-centre, the crystal turned, independent imaging and noise),
+  against the median cosine between views of different defect kinds. Normalised pixels
+  are the baseline.
+* **Defect kinds.** Images of 256 x 256 px at the model's 0.3 Å/px with 4 random defects,
+  simulated with ``crystal.simulate`` (MoS2, graphene, SrTiO3 [001] and SrTiO3 [110];
+  5 kinds: pristine, vacancy, substitution, antisite, adatom; graphene has no antisite).
+  One patch is cut at every ground-truth defect with no other defect in its patch, and
+  at one pristine column per image with no defect in its patch. The probe (logistic
+  regression, ``symcl.linear_probe``) and a 5-NN classifier (cosine) are fitted on 120
+  images per material at dose 5e5 e-/Å² and jitter 0.05 Å (inside the training ranges)
+  and scored on 20 other images per material at each of two held-out conditions: dose
+  5e4 (below the training range of 1e5-2e6 e-/Å²) and dose 5e6 (above it), both with
+  jitter 0.15 Å (training: at most 0.1 Å); and, for reference, at the fitting conditions.
+  Normalised pixels are the baseline.
+* **Anomaly AUROC.** In the first 10 test images per material every column (and adatom)
+  whose patch fits in the image is a site, scored by ``crystal.anomaly_scores`` (mean
+  cosine distance to its 10 nearest sites of the same image); AUROC of defect sites
+  against pristine sites with no defect in their patch, pooled over the images. The
+  defects' neighbours are left out: views (b) teach the encoder to see a defect anywhere
+  within a lattice period of the window centre, so they share its embedding by design
+  (the AUROC counting them as pristine is printed too).
+* **Speed.** View generation (positive pairs/s, batches of 512, the training settings)
+  and embedding (patches/s, ``crystal.embed_patches``, 2048 patches in batches of 256):
+  the best of 10 calls, and the rate per CPU second.
+* **Real image** (``../shared/data/microscopy/srtio3_adf_atomap.npy``, a [110]
+  projection at 0.0933 Å/px; skipped with a message when absent; ``--microscopy DIR``):
+  ``crystal.find_sites`` with the spacing estimated from the image; the lattice of the
+  visible columns (SrO and Ti, a rectangular 2.76 x 1.95 Å lattice in [110]) is fitted to
+  the sites (grid search of angle and scale, then least squares), and the columns
+  expected inside the image come from it. A site matches a column within 0.25 of the
+  1.95 Å spacing; duplicates are extra sites matching an already matched column. SrO and
+  Ti alternate along the 1.95 Å vector, which gives every matched site its sublattice.
+  Embeddings (``crystal.analyse_image``) of the sites whose patch fits in the image are
+  clustered into 2 (``crystal.cluster_sites``) and compared with these labels (adjusted
+  Rand index), beside 2-means on the peak intensity as the baseline; the ARI over all
+  sites (edge sites, whose patches reach past the border and are filled in by lattice
+  translations of the image, joining the nearest cluster as ``analyse_image`` does) is
+  printed too, and the same with mirrored padding.
+
+Targets (PASS/FAIL): same-defect median cosine >= 0.95 with different kinds < 0.7;
+defect-kind probe and 5-NN accuracy >= 0.95 and anomaly AUROC >= 0.97 at both held-out
+conditions; >= 3000 pairs/s; >= 2000 patches/s; real image: >= 95 % of the expected
+columns found, no duplicates, sublattice ARI >= 0.9 (interior sites). Writes
+``benchmarks/results/bench_crystal.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_MICROSCOPY = REPO.parent / "shared" / "data" / "microscopy"
+REAL_IMAGE = "srtio3_adf_atomap"
+RESULTS = Path(__file__).resolve().parent / "results" / "bench_crystal.json"
+
+MATERIALS = ("MoS2", "graphene", "SrTiO3", "SrTiO3[110]")
+TRAIN_CONDITIONS = {"dose": 5e5, "jitter": 0.05}  # probe fitting: inside the training ranges
+# Scoring: held-out images at a dose below and a dose above the training range, with a jitter above it
+# (the targets), and at the probe-fitting conditions for reference.
+TEST_CONDITIONS = {
+    "low dose": {"dose": 5e4, "jitter": 0.15},
+    "high dose": {"dose": 5e6, "jitter": 0.15},
+    "as probe fitting": TRAIN_CONDITIONS,
+}
+HELD_OUT = ("low dose", "high dose")
+IMAGE_SHAPE = (256, 256)  # 76.8 Å at 0.3 Å/px
+DEFECTS_PER_IMAGE = 4
+PRISTINE_PER_IMAGE = 1  # about as many as defects of each kind
+SRTIO3_A = 3.905  # Å, cubic lattice constant
+VISIBLE_110 = (SRTIO3_A / math.sqrt(2), SRTIO3_A / 2)  # the SrO/Ti column lattice of [110], Å
+
+
+# ----------------------------------------------------------------------------- features
+
+
+def embed(model: torch.nn.Module, patches: np.ndarray) -> np.ndarray:
+    from symcl.domains import crystal
+
+    return crystal.embed_patches(model, patches, batch_size=256)
+
+
+def pixels(patches: np.ndarray) -> np.ndarray:
+    """The baseline: each patch standardised on its own (as the encoder's input), flattened."""
+    from symcl.domains import crystal
+
+    x = torch.from_numpy(np.ascontiguousarray(patches, dtype=np.float32)).unsqueeze(1)
+    return crystal.normalise_patches(x).flatten(1).numpy()
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    return a @ b.T
+
+
+# ----------------------------------------------------------------------------- simulated data
+
+
+def views_of(model: torch.nn.Module, settings: dict | None):
+    """Lattice-translation views with the model's training settings (or the defaults)."""
+    from symcl.domains import crystal
+
+    skip = {"materials", "zone_axes", "thickness"}
+    options = {k: v for k, v in (settings or {}).items() if k not in skip}
+    for key in ("probe_fwhm", "dose", "background"):
+        if key in options:
+            options[key] = tuple(options[key])
+    for key in ("kinds", "dopants", "adatoms"):
+        if key in options:
+            options[key] = tuple(options[key])
+    options["patch_size"] = model.config["patch_size"]
+    options["pixel_size"] = model.config["pixel_size"]
+    materials = tuple((settings or {}).get("materials", MATERIALS))
+    return crystal.LatticeTranslationViews(materials, **options)
+
+
+def invariance(model: torch.nn.Module, views, n: int, seed: int = 0) -> dict:
+    batch = views.sample(n, torch.Generator().manual_seed(seed))
+    kinds = batch.labels.numpy()
+    different = kinds[:, None] != kinds[None, :]
+    out = {}
+    for name, features in (
+        ("encoder", lambda x: embed(model, x)),
+        ("pixels", pixels),
+    ):
+        sim = cosine(features(batch.view1.numpy()[:, 0]), features(batch.view2.numpy()[:, 0]))
+        out[name] = {
+            "same_defect_median": float(np.median(np.diag(sim))),
+            "same_defect_p10": float(np.percentile(np.diag(sim), 10)),
+            "different_kind_median": float(np.median(sim[different])),
+        }
+    out["n"] = n
+    return out
+
+
+def simulated_set(
+    conditions: dict, seeds: range, patch_size: int, pixel_size: float, *, anomaly_images: int = 0
+) -> dict:
+    """Patches at ground-truth defects and pristine columns, plus every site of each image for the anomaly score.
+
+    A patch is *clean* when no other defect lies inside it: the encoder is trained to
+    see a defect anywhere in the window (views (b) shift it off-centre by up to a
+    lattice period), so the columns next to a defect share its embedding by design.
+    Kind patches are clean defects and clean pristine columns; the anomaly score
+    compares defect sites with clean pristine sites and leaves out their neighbours.
+    """
+    from symcl.domains import crystal
+
+    patches, kinds, materials = [], [], []
+    images = []
+    half = patch_size / 2
+    for m, material in enumerate(MATERIALS):
+        for j, seed in enumerate(seeds):
+            rng = np.random.default_rng([seed, m])
+            sim = crystal.simulate(
+                material,
+                shape=IMAGE_SHAPE,
+                pixel_size=pixel_size,
+                defects=DEFECTS_PER_IMAGE,
+                probe_fwhm=float(rng.uniform(0.8, 1.1)),
+                dose=conditions["dose"],
+                jitter=conditions["jitter"],
+                rng=rng,
+            )
+            cols = sim.columns
+            h, w = sim.image.shape
+            defect_xy = np.array([[d.x_px, d.y_px] for d in sim.defects]).reshape(-1, 2)
+
+            n = len(defect_xy)
+            clean_defect = _inside(defect_xy, (h, w), half) & ~_others(defect_xy, defect_xy, np.arange(n), half)
+            col_in = _inside(cols.pixels, (h, w), half)
+            clean_pristine = col_in & (cols.defect < 0) & ~_others(cols.pixels, defect_xy, np.full(len(cols), -1), half)
+            pool = np.nonzero(clean_pristine)[0]
+            chosen = rng.choice(pool, size=min(PRISTINE_PER_IMAGE, len(pool)), replace=False)
+            xy = np.concatenate([defect_xy[clean_defect], cols.pixels[chosen]])
+            labels = [d.kind for d, ok in zip(sim.defects, clean_defect, strict=True) if ok]
+            labels += ["pristine"] * len(chosen)
+            cut, _ = crystal.cut_patches(sim.image, xy, patch_size)
+            patches.append(cut)
+            kinds += labels
+            materials += [material] * len(labels)
+            if j >= anomaly_images:
+                continue
+            # Sites of the anomaly score: every column (adatoms included) whose patch fits in the image.
+            defect_site = cols.defect >= 0
+            site_patches, _ = crystal.cut_patches(sim.image, cols.pixels[col_in], patch_size)
+            role = np.where(defect_site, 1, np.where(clean_pristine, 0, -1))[col_in]
+            images.append({"patches": site_patches, "role": role})
+    return {"patches": np.concatenate(patches), "kinds": np.array(kinds), "materials": np.array(materials),
+            "images": images}  # fmt: skip
+
+
+def _inside(xy: np.ndarray, shape: tuple[int, int], half: float) -> np.ndarray:
+    """bool (N,): the patch around each (x, y) px fits in an image of this shape."""
+    h, w = shape
+    return np.all((xy >= half) & (xy <= np.array([w, h]) - 1 - half), axis=1)
+
+
+def _others(xy: np.ndarray, defects: np.ndarray, skip: np.ndarray, half: float) -> np.ndarray:
+    """bool (N,): a defect other than ``skip[i]`` (-1: none) lies in the patch around ``xy[i]``."""
+    if not len(defects):
+        return np.zeros(len(xy), dtype=bool)
+    near = np.abs(xy[:, None] - defects[None]).max(axis=2) <= half + 2
+    near[np.arange(len(xy)), skip] &= skip < 0
+    return near.any(axis=1)
+
+
+def kind_scores(model: torch.nn.Module, train: dict, test: dict) -> dict:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import confusion_matrix
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from symcl import linear_probe
+
+    out = {}
+    for name, features in (("encoder", lambda x: embed(model, x)), ("pixels", pixels)):
+        train_x, test_x = features(train["patches"]), features(test["patches"])
+        knn = KNeighborsClassifier(n_neighbors=5, metric="cosine").fit(train_x, train["kinds"])
+        with warnings.catch_warnings():  # the 2304-d pixel probe may stop at max_iter; reported as it stands
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            probe = linear_probe(train_x, train["kinds"], test_x, test["kinds"])
+        out[name] = {"probe": probe, "knn": float(knn.score(test_x, test["kinds"]))}
+        if name == "encoder":  # where the kNN errors are: rows true kind, columns predicted
+            order = sorted(set(train["kinds"]))
+            out["confusion_knn"] = {
+                "kinds": order,
+                "matrix": confusion_matrix(test["kinds"], knn.predict(test_x), labels=order).tolist(),
+            }
+    out["n_train"], out["n_test"] = len(train["kinds"]), len(test["kinds"])
+    out["test_counts"] = {str(k): int((test["kinds"] == k).sum()) for k in sorted(set(test["kinds"]))}
+    return out
+
+
+def anomaly_auroc(model: torch.nn.Module, data: dict) -> dict:
+    """AUROC of the anomaly score: defect sites against clean pristine sites (and against every other site)."""
+    from sklearn.metrics import roc_auc_score
+
+    from symcl.domains import crystal
+
+    scores, roles = [], []
+    for image in data["images"]:
+        z = embed(model, image["patches"])
+        scores.append(crystal.anomaly_scores(z, k=10))
+        roles.append(image["role"])
+    role, score = np.concatenate(roles), np.concatenate(scores)
+    clean = role >= 0
+    return {
+        "auroc": float(roc_auc_score(role[clean] == 1, score[clean])),
+        "auroc_all_sites": float(roc_auc_score(role == 1, score)),
+        "n_defect": int((role == 1).sum()),
+        "n_pristine": int((role == 0).sum()),
+        "n_neighbours": int((role == -1).sum()),
+    }
+
+
+# ----------------------------------------------------------------------------- speed
+
+
+def speeds(model: torch.nn.Module, views, *, repeats: int) -> dict:
+    """Pairs/s and patches/s: the best of ``repeats`` timed calls (wall clock), and the mean over CPU time.
+
+    The best call is the usual estimate on a shared machine (others' load only slows a
+    call down); the CPU-time rate is what this process gets per core-second.
+    """
+    generator = torch.Generator().manual_seed(1)
+    batch = views.sample(512, generator)  # warm-up
+    patches = np.concatenate([batch.view1.numpy()[:, 0]] * 4)  # 2048 patches
+    embed(model, patches[:256])  # warm-up
+
+    def timed(call, n: int) -> tuple[float, float]:
+        walls, cpu = [], time.process_time()
+        for _ in range(repeats):
+            started = time.perf_counter()
+            call()
+            walls.append(time.perf_counter() - started)
+        return n / min(walls), n * repeats / (time.process_time() - cpu)
+
+    pairs_s, pairs_cpu = timed(lambda: views.sample(512, generator), 512)
+    patches_s, patches_cpu = timed(lambda: embed(model, patches), len(patches))
+    return {"pairs_per_s": pairs_s, "pairs_per_cpu_s": pairs_cpu, "patches_per_s": patches_s,
+            "patches_per_cpu_s": patches_cpu}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- real image
+
+
+def fit_visible_lattice(positions: np.ndarray, pixel_size: float) -> dict:
+    """Fit the rectangular SrO/Ti column lattice of SrTiO3 [110] to site positions (px).
+
+    A grid search over the in-plane angle and a scale (the pixel size is known to a few
+    per cent) picks the lattice that puts the most sites near lattice points, with the
+    origin at the site nearest the image centre; least squares on the integer indices of
+    the matched sites then refine the two lattice vectors and the origin.
+
+    Returns
+    -------
+    dict
+        lattice (2, 2) px (rows: the 2.76 Å and the 1.95 Å vector), origin (2,) px,
+        indices (N, 2) int, residual (N,) px.
+    """
+    centre = positions.mean(axis=0)
+    origin = positions[np.argmin(np.linalg.norm(positions - centre, axis=1))]
+    rel = positions - origin
+    base = np.diag(VISIBLE_110) / pixel_size
+    best = (-1.0, None)
+    for scale in np.linspace(0.9, 1.1, 41):
+        for angle in np.deg2rad(np.arange(0.0, 180.0, 0.5)):
+            turn = np.array([[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]])
+            lattice = scale * base @ turn  # rows: the lattice vectors
+            frac = rel @ np.linalg.inv(lattice)
+            error = np.linalg.norm((frac - np.round(frac)) @ lattice, axis=1)
+            hit = float(np.mean(error < 0.15 * np.linalg.norm(lattice[1])))
+            if hit > best[0]:
+                best = (hit, lattice)
+    lattice = best[1]
+    for _ in range(3):
+        index = np.round(rel @ np.linalg.inv(lattice)).astype(np.int64)
+        residual = np.linalg.norm(rel - index @ lattice, axis=1)
+        good = residual < 0.25 * np.linalg.norm(lattice[1])
+        design = np.column_stack([np.ones(good.sum()), index[good]])
+        coef, *_ = np.linalg.lstsq(design, positions[good], rcond=None)
+        origin, lattice = coef[0], coef[1:]
+        rel = positions - origin
+    index = np.round(rel @ np.linalg.inv(lattice)).astype(np.int64)
+    residual = np.linalg.norm(rel - index @ lattice, axis=1)
+    return {"lattice": lattice, "origin": origin, "indices": index, "residual": residual, "grid_hit": best[0]}
+
+
+def real_image(model: torch.nn.Module, folder: Path) -> dict:
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    from symcl.domains import crystal
+
+    image = np.load(folder / f"{REAL_IMAGE}.npy").astype(np.float32)
+    meta = json.loads((folder / f"{REAL_IMAGE}.json").read_text())
+    pixel_size = float(meta["scale"][0]) * 10.0  # the file's unit is undefined; nm/px fits the lattice
+    started = time.perf_counter()
+    sites = crystal.find_sites(image, pixel_size)
+    find_s = time.perf_counter() - started
+    fit = fit_visible_lattice(sites.positions, pixel_size)
+    lattice, origin = fit["lattice"], fit["origin"]
+    h, w = image.shape
+    # Every lattice point inside the image (its pixels span [-0.5, W - 0.5] x [-0.5, H - 0.5]).
+    span = np.arange(-200, 201)
+    grid = np.stack(np.meshgrid(span, span, indexing="ij"), axis=-1).reshape(-1, 2)
+    points = origin + grid @ lattice
+    inside = (points[:, 0] >= -0.5) & (points[:, 0] <= w - 0.5) & (points[:, 1] >= -0.5) & (points[:, 1] <= h - 0.5)
+    expected_index = {tuple(i) for i in grid[inside]}
+    tolerance = 0.25 * float(np.linalg.norm(lattice[1]))
+    matched = fit["residual"] < tolerance
+    keys = [tuple(i) for i in fit["indices"]]
+    seen: dict[tuple, int] = {}
+    duplicates = 0
+    for i in np.argsort(fit["residual"]):
+        if not matched[i]:
+            continue
+        if keys[i] in seen:
+            duplicates += 1
+        else:
+            seen[keys[i]] = int(i)
+    found = len(set(seen) & expected_index)
+    unmatched = int((~matched).sum())
+    outside = len(set(seen) - expected_index)
+    # The SrO and Ti columns alternate along the short (b / 2) vector: the parity of that index.
+    labels = np.mod(fit["indices"][:, 1], 2)
+    result = crystal.analyse_image(model, image, pixel_size, sites=sites)
+    use = matched & ~result.edge
+    clusters = crystal.cluster_sites(result.embeddings[use], n_clusters=2)
+    ari = float(adjusted_rand_score(labels[use], clusters))
+    # All sites as the pipeline labels them: edge sites (patch partly mirrored) join the nearest interior cluster.
+    centroids = np.stack([result.embeddings[use][clusters == c].mean(axis=0) for c in range(2)])
+    every = np.argmax(cosine(result.embeddings[matched], centroids), axis=1)
+    ari_all = float(adjusted_rand_score(labels[matched], every))
+    mirrored = crystal.analyse_image(model, image, pixel_size, sites=sites, periodic_padding=False)
+    every = np.argmax(cosine(mirrored.embeddings[matched], centroids), axis=1)
+    ari_mirrored = float(adjusted_rand_score(labels[matched], every))
+    intensity = sites.intensity[use].reshape(-1, 1)
+    baseline = KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(intensity)
+    lengths = np.linalg.norm(lattice, axis=1) * pixel_size
+    return {
+        "pixel_size": pixel_size,
+        "shape": [h, w],
+        "spacing_estimated": sites.spacing,
+        "sites_found": len(sites),
+        "columns_expected": len(expected_index),
+        "columns_found": found,
+        "found_fraction": found / max(1, len(expected_index)),
+        "duplicates": duplicates,
+        "unmatched_sites": unmatched,
+        "sites_outside": outside,
+        "fitted_lengths_angstrom": lengths.tolist(),
+        "fit_residual_px_median": float(np.median(fit["residual"][matched])),
+        "n_ari_sites": int(use.sum()),
+        "sublattice_ari": ari,
+        "sublattice_ari_all_sites": ari_all,
+        "sublattice_ari_all_sites_mirrored": ari_mirrored,
+        "n_edge_sites": int((matched & result.edge).sum()),
+        "intensity_2means_ari": float(adjusted_rand_score(labels[use], baseline)),
+        "find_sites_s": find_s,
+    }
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def fmt(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def report(results: dict) -> str:
+    inv, speed = results["invariance"], results["speed"]
+    lines = [
+        f"\n### translation invariance ({inv['n']} view pairs)\n",
+        "| features | same defect, median cos | same defect, 10th pct | different kinds, median cos |",
+        "|---|---|---|---|",
+    ]
+    for name in ("encoder", "pixels"):
+        v = inv[name]
+        lines.append(
+            f"| {name} | {fmt(v['same_defect_median'])} | {fmt(v['same_defect_p10'])} | "
+            f"{fmt(v['different_kind_median'])} |"
+        )
+    tests = results["tests"]
+    lines += [
+        f"\n### defect kinds (5 kinds): probe and 5-NN fitted on {tests['as probe fitting']['kinds']['n_train']} "
+        f"patches at dose {TRAIN_CONDITIONS['dose']:g} e-/Å², jitter {TRAIN_CONDITIONS['jitter']} Å; "
+        "anomaly AUROC: defect sites against pristine sites with no defect in their patch\n",
+        "| test images | patches | probe encoder | 5-NN encoder | probe pixels | 5-NN pixels | anomaly AUROC "
+        "(defect / pristine sites) | AUROC, the defects' neighbours counted as pristine |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, test in tests.items():
+        k, a = test["kinds"], test["anomaly"]
+        conditions = TEST_CONDITIONS[name]
+        lines.append(
+            f"| {name}: dose {conditions['dose']:g}, jitter {conditions['jitter']} Å | {k['n_test']} | "
+            f"{fmt(k['encoder']['probe'])} | {fmt(k['encoder']['knn'])} | {fmt(k['pixels']['probe'])} | "
+            f"{fmt(k['pixels']['knn'])} | {fmt(a['auroc'])} ({a['n_defect']} / {a['n_pristine']}) | "
+            f"{fmt(a['auroc_all_sites'])} ({a['n_neighbours']} neighbours) |"
+        )
+    for name in HELD_OUT:
+        confusion = tests[name]["kinds"]["confusion_knn"]
+        lines += [f"\nencoder 5-NN confusion, {name} (rows: true kind)\n"]
+        lines.append("| | " + " | ".join(confusion["kinds"]) + " |")
+        lines.append("|---" * (1 + len(confusion["kinds"])) + "|")
+        for kind, row in zip(confusion["kinds"], confusion["matrix"], strict=True):
+            lines.append(f"| {kind} | " + " | ".join(map(str, row)) + " |")
+    lines.append("")
+    lines.append(
+        f"speed (1 thread, best call): {speed['pairs_per_s']:.0f} pairs/s, {speed['patches_per_s']:.0f} patches/s "
+        f"(per CPU second: {speed['pairs_per_cpu_s']:.0f} pairs, {speed['patches_per_cpu_s']:.0f} patches); "
+        f"load average {results['load_start']:.2f} / {results['load_end']:.2f}"
+    )
+    real = results.get("real")
+    if real is None:
+        lines.append(f"\nreal image: skipped ({results['real_skipped']})")
+    else:
+        lines += [
+            f"\n### real SrTiO3 [110] image, {real['shape'][0]}x{real['shape'][1]} px at "
+            f"{real['pixel_size']:.4f} Å/px\n",
+            "| measure | value |",
+            "|---|---|",
+            f"| estimated spacing | {real['spacing_estimated']:.3f} Å |",
+            f"| fitted lattice | {real['fitted_lengths_angstrom'][0]:.3f} x {real['fitted_lengths_angstrom'][1]:.3f} Å |",
+            f"| sites found / columns expected | {real['sites_found']} / {real['columns_expected']} |",
+            f"| expected columns found | {real['columns_found']} ({real['found_fraction']:.3f}) |",
+            f"| duplicates / sites off the lattice / sites beyond the border | {real['duplicates']} / "
+            f"{real['unmatched_sites']} / {real['sites_outside']} |",
+            f"| sublattice ARI, embeddings 2-means ({real['n_ari_sites']} sites) | {fmt(real['sublattice_ari'])} |",
+            f"| sublattice ARI, all sites ({real['n_edge_sites']} edge sites by nearest centroid) | "
+            f"{fmt(real['sublattice_ari_all_sites'])} |",
+            f"| the same with mirrored instead of lattice padding | {fmt(real['sublattice_ari_all_sites_mirrored'])} |",
+            f"| sublattice ARI, peak-intensity 2-means (baseline) | {fmt(real['intensity_2means_ari'])} |",
+        ]
+    lines += ["\n### targets\n", "| target | measured | result |", "|---|---|---|"]
+    for target in results["targets"]:
+        lines.append(f"| {target['name']} | {target['value']} | {'PASS' if target['pass'] else 'FAIL'} |")
+    return "\n".join(lines)
+
+
+def targets(results: dict) -> list[dict]:
+    inv = results["invariance"]["encoder"]
+    out = [
+        {
+            "name": "same-defect median cos >= 0.95, different kinds < 0.7",
+            "value": f"{fmt(inv['same_defect_median'])} / {fmt(inv['different_kind_median'])}",
+            "pass": inv["same_defect_median"] >= 0.95 and inv["different_kind_median"] < 0.7,
+        },
+        {
+            "name": "view generation >= 3000 pairs/s",
+            "value": f"{results['speed']['pairs_per_s']:.0f}",
+            "pass": results["speed"]["pairs_per_s"] >= 3000,
+        },
+        {
+            "name": "embedding >= 2000 patches/s",
+            "value": f"{results['speed']['patches_per_s']:.0f}",
+            "pass": results["speed"]["patches_per_s"] >= 2000,
+        },
+    ]
+    for name in HELD_OUT:
+        k, a = results["tests"][name]["kinds"]["encoder"], results["tests"][name]["anomaly"]
+        out += [
+            {
+                "name": f"defect-kind probe accuracy >= 0.95 ({name})",
+                "value": fmt(k["probe"]),
+                "pass": k["probe"] >= 0.95,
+            },
+            {"name": f"defect-kind 5-NN accuracy >= 0.95 ({name})", "value": fmt(k["knn"]), "pass": k["knn"] >= 0.95},
+            {"name": f"anomaly AUROC >= 0.97 ({name})", "value": fmt(a["auroc"]), "pass": a["auroc"] >= 0.97},
+        ]
+    real = results.get("real")
+    if real is not None:
+        out += [
+            {
+                "name": "real image: >= 95 % of expected columns found",
+                "value": f"{real['columns_found']} / {real['columns_expected']} ({real['found_fraction']:.3f})",
+                "pass": real["found_fraction"] >= 0.95,
+            },
+            {"name": "real image: no duplicates", "value": str(real["duplicates"]), "pass": real["duplicates"] == 0},
+            {
+                "name": "real image: sublattice ARI >= 0.9",
+                "value": fmt(real["sublattice_ari"]),
+                "pass": real["sublattice_ari"] >= 0.9,
+            },
+        ]
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: fewer images and views")
+    parser.add_argument("--model", type=Path, default=None, help="model directory instead of the pretrained one")
+    parser.add_argument("--microscopy", type=Path, default=DEFAULT_MICROSCOPY, help="folder of the real image")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    from symcl.domains import crystal
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    load_start = os.getloadavg()[0]
+    directory = args.model or crystal.pretrained_directory()
+    model = crystal.load_model(directory)
+    settings = crystal.read_model_config(directory).get("crystal", {}).get("views")
+    patch_size, pixel_size = model.config["patch_size"], model.config["pixel_size"]
+    n_fit, n_test, n_anomaly = (8, 4, 4) if args.quick else (120, 20, 10)  # images per material
+    views = views_of(model, settings)
+
+    results: dict = {"invariance": invariance(model, views, 256 if args.quick else 1024)}
+    print(f"invariance done at {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    train = simulated_set(TRAIN_CONDITIONS, range(0, n_fit), patch_size, pixel_size)
+    results["tests"] = {}
+    for i, (name, conditions) in enumerate(TEST_CONDITIONS.items()):
+        seeds = range(1000 * (i + 1), 1000 * (i + 1) + n_test)
+        test = simulated_set(conditions, seeds, patch_size, pixel_size, anomaly_images=n_anomaly)
+        results["tests"][name] = {"kinds": kind_scores(model, train, test), "anomaly": anomaly_auroc(model, test)}
+    print(f"simulated sets done at {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    results["speed"] = speeds(model, views, repeats=3 if args.quick else 10)
+    if (args.microscopy / f"{REAL_IMAGE}.npy").exists():
+        results["real"] = real_image(model, args.microscopy)
+    else:
+        results["real_skipped"] = f"no {REAL_IMAGE}.npy in {args.microscopy}; pass --microscopy DIR"
+        print(f"bench_crystal: real image skipped: {results['real_skipped']}", file=sys.stderr)
+    results["load_start"], results["load_end"] = load_start, os.getloadavg()[0]
+    results["settings"] = {
+        "quick": args.quick,
+        "model": str(directory),
+        "materials": list(MATERIALS),
+        "train_conditions": TRAIN_CONDITIONS,
+        "test_conditions": TEST_CONDITIONS,
+        "images_per_material": {"probe_fitting": n_fit, "test": n_test, "anomaly": n_anomaly},
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "threads": 1,
+    }
+    results["wall_s"] = time.perf_counter() - started
+    results["targets"] = targets(results)
+    print(report(results))
+    print(f"\nwall time {results['wall_s']:.0f} s")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,10 +18,26 @@ PIXEL_SIZE = 0.2  # Å/px, finer than the model's patches: analyse_image resampl
 MATCH_RADIUS = 0.6  # Å: a found site belongs to the nearest true column within this distance
 
 
-def site_truth(sim: crystal.SimulatedImage, positions_px: np.ndarray) -> np.ndarray:
-    """The ground-truth class of each found site: a defect kind, or "pristine <sublattice>".
+def site_truth(
+    sim: crystal.SimulatedImage, positions_px: np.ndarray, patch_radius: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ground-truth class of each found site, and whether a defect lies in its patch.
 
-    Sites farther than :data:`MATCH_RADIUS` from every true column are "unmatched".
+    Parameters
+    ----------
+    positions_px : ndarray
+        float (N, 2) site positions (x, y) in px of ``sim.image``.
+    patch_radius : float
+        Å; a pristine site closer than this to a defect sees the defect in its patch.
+
+    Returns
+    -------
+    labels : ndarray of str
+        A defect kind, "pristine sublattice <i>", or "unmatched" for a site farther than
+        :data:`MATCH_RADIUS` from every true column.
+    near_defect : ndarray of bool
+        Pristine sites with a defect inside their patch (the encoder is trained to see a
+        defect anywhere in the patch, so these are neither clean pristine nor defects).
     """
     from scipy.spatial import cKDTree
 
@@ -35,7 +51,11 @@ def site_truth(sim: crystal.SimulatedImage, positions_px: np.ndarray) -> np.ndar
             labels.append(sim.defects[columns.defect[j]].kind)
         else:
             labels.append(f"pristine sublattice {columns.sublattice[j]}")
-    return np.asarray(labels)
+    labels = np.asarray(labels)
+    defects_px = np.array([(d.x_px, d.y_px) for d in sim.defects]).reshape(-1, 2)
+    to_defect = cKDTree(defects_px).query(positions_px)[0] * sim.pixel_size if len(defects_px) else np.inf
+    near_defect = np.char.startswith(labels, "pristine") & (to_defect < patch_radius)
+    return labels, near_defect
 
 
 def translation_invariance(model, n_pairs: int, seed: int) -> dict[str, float]:
@@ -58,7 +78,7 @@ def translation_invariance(model, n_pairs: int, seed: int) -> dict[str, float]:
     }
 
 
-def run_crystal(out_dir: Path, *, quick: bool, seed: int) -> Section:
+def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True) -> Section:
     """Simulate a micrograph, find and embed its sites, cluster them, score them, draw the overlay."""
     started = time.perf_counter()
     part = out_dir / "crystal"
@@ -66,24 +86,33 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int) -> Section:
     size, n_defects = (256, 10) if quick else (512, 40)
     sim = crystal.simulate(MATERIAL, shape=(size, size), pixel_size=PIXEL_SIZE, defects=n_defects, rng=seed)
     crystal.write_simulation(sim, part / "simulation")
-    result = crystal.analyse_image(model, sim.image, PIXEL_SIZE, progress=True)
+    result = crystal.analyse_image(model, sim.image, PIXEL_SIZE, progress=progress)
     files = crystal.save_analysis(result, part, image=sim.image)
-    truth = site_truth(sim, result.sites.positions)
+    config = getattr(model, "config", {})
+    patch_radius = 0.5 * float(config.get("patch_size", 48)) * float(config.get("pixel_size", 0.3))
+    truth, near_defect = site_truth(sim, result.sites.positions, patch_radius)
     matched = truth != "unmatched"
-    is_defect = np.array([not t.startswith("pristine") for t in truth]) & matched
+    is_defect = ~np.char.startswith(truth, "pristine") & matched
     ari = adjusted_rand_score(truth[matched], result.cluster[matched])
-    auroc = (
-        roc_auc_score(is_defect[matched], result.anomaly[matched])
-        if 0 < is_defect.sum() < matched.sum()
-        else float("nan")
-    )
+    auroc = _auroc(is_defect, result.anomaly, matched & ~near_defect)
+    auroc_all = _auroc(is_defect, result.anomaly, matched)
     invariance = translation_invariance(model, 128 if quick else 512, seed)
     metrics = [
         Metric(
-            "sites found", f"{len(result)} ({int(matched.sum())} on true columns)", f"{len(sim.defects)} defects placed"
+            "sites found",
+            f"{len(result)} ({int(matched.sum())} on true columns, {int(is_defect.sum())} at defects)",
+            f"{len(sim.defects)} defects placed",
         ),
-        Metric("cluster ARI vs ground truth (defect kind / sublattice)", f"{ari:.3f}", "1 = perfect, 0 = chance"),
-        Metric("anomaly AUROC, defect vs pristine sites", f"{auroc:.3f}", "0.5 = chance"),
+        Metric(
+            f"cluster ARI vs ground truth (defect kind / sublattice), {len(np.unique(result.cluster))} clusters",
+            f"{ari:.3f}",
+            "1 = perfect, 0 = chance",
+        ),
+        Metric(
+            "anomaly AUROC, defect vs clean pristine sites",
+            f"{auroc:.3f}",
+            f"{auroc_all:.3f} counting the {int(near_defect.sum())} defect neighbours as pristine",
+        ),
         Metric("median cosine, same defect lattice-translated", f"{invariance['same']:.3f}", "target >= 0.95"),
         Metric("median cosine, different defect kinds", f"{invariance['different']:.3f}", "target < 0.7"),
     ]
@@ -94,7 +123,8 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int) -> Section:
         f"real micrograph: atomic columns found by peak finding, a patch cut at each, embedded with the shipped "
         f"pretrained encoder, scored for anomaly (distance from the pristine mode) and clustered. Sites by true "
         f"class: {', '.join(f'{k} {c}' for k, c in zip(kinds, counts, strict=True))}. Translation invariance is measured on "
-        f"pairs of lattice-translated views of the same defect."
+        f"pairs of lattice-translated views of the same defect. The encoder is trained to recognise a defect anywhere "
+        f"in its patch, so pristine columns next to a defect are left out of the clean anomaly AUROC."
     )
     figures = [
         Figure(str(files["overlay.png"].relative_to(out_dir)), "Sites coloured by cluster over the simulated image."),
@@ -117,6 +147,11 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int) -> Section:
         commands,
         time.perf_counter() - started,
     )
+
+
+def _auroc(positive: np.ndarray, score: np.ndarray, chosen: np.ndarray) -> float:
+    positive, score = positive[chosen], score[chosen]
+    return float(roc_auc_score(positive, score)) if 0 < positive.sum() < len(positive) else float("nan")
 
 
 def _plot_anomaly(path: Path, sim, result, is_defect: np.ndarray) -> Path:

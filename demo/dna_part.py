@@ -52,7 +52,7 @@ def cut_fragments(
     return fragments, np.asarray(labels, dtype=np.int64), tuple(name for _, name in GENOMES)
 
 
-def run_dna(out_dir: Path, *, quick: bool, seed: int) -> Section:
+def run_dna(out_dir: Path, *, quick: bool, seed: int, progress: bool = True) -> Section:
     """Embed fragments of random strand, check strand invariance, bin them beside TNF."""
     started = time.perf_counter()
     part = out_dir / "dna"
@@ -64,7 +64,7 @@ def run_dna(out_dir: Path, *, quick: bool, seed: int) -> Section:
     for length in lengths:
         fragments, labels, names = cut_fragments(length, rng)
         fasta = _write_fasta(part / f"fragments_{length}bp.fa", fragments, labels, names)
-        learned = dna.embed_sequences(model, fragments, window=length).embeddings
+        learned = dna.embed_sequences(model, fragments, window=length, progress=progress).embeddings
         baseline = dna.tnf([seq for _, seq in fragments])
         n_bins = len(names)
         ari = {

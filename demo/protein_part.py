@@ -16,11 +16,11 @@ from .report import Figure, Metric, Section, save_figure
 METHOD = "scoredist"
 
 
-def compare_family(model, path: Path, out: Path) -> dict:
+def compare_family(model, path: Path, out: Path, *, progress: bool = True) -> dict:
     """Both routes on one family: distances, timings, correlation, NJ trees and their RF distance."""
     seqs = protein.read_sequences(path, aligned=False)
     started = time.perf_counter()
-    aligned = protein.distance_matrix(seqs, METHOD, progress=True)
+    aligned = protein.distance_matrix(seqs, METHOD, progress=progress)
     align_seconds = time.perf_counter() - started
     started = time.perf_counter()
     predicted = protein.predicted_distance_matrix(model, seqs)
@@ -44,7 +44,7 @@ def compare_family(model, path: Path, out: Path) -> dict:
     }
 
 
-def run_protein(out_dir: Path, *, quick: bool, seed: int) -> Section:
+def run_protein(out_dir: Path, *, quick: bool, seed: int, progress: bool = True) -> Section:
     """Alignment (Scoredist) and predicted distances on shipped families; scatter, Spearman, trees, timings."""
     del seed  # both routes are deterministic
     started = time.perf_counter()
@@ -52,7 +52,7 @@ def run_protein(out_dir: Path, *, quick: bool, seed: int) -> Section:
     part.mkdir(parents=True, exist_ok=True)
     model = protein.load_pretrained()
     names = ("globins45.fa",) if quick else ("globins45.fa", "RRM_1.fa", "COX2_TM.fa")
-    results = [compare_family(model, data_path("protein", name), part) for name in names]
+    results = [compare_family(model, data_path("protein", name), part, progress=progress) for name in names]
     metrics = []
     for r in results:
         ratio = r["align_seconds"] / max(r["embed_seconds"], 1e-9)

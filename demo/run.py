@@ -81,7 +81,7 @@ def run_demo(
     try:
         for name in bar:
             bar.set_postfix_str(name)
-            sections.append(_runner(name)(out_dir, quick=quick, seed=seed))
+            sections.append(_runner(name)(out_dir, quick=quick, seed=seed, progress=progress))
     finally:
         bar.close()
         if sections:

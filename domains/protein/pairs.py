@@ -263,6 +263,7 @@ def simulated_families(
     alphas: tuple[float, float] = (0.5, 2.0),
     method: str = "scoredist",
     max_distance: float = MAX_DISTANCE,
+    gaps: float = 0.0,
 ) -> list[FamilyDistances]:
     """Families simulated under LG + gamma, with classical distances as targets.
 
@@ -287,6 +288,13 @@ def simulated_families(
         Distance method of the targets.
     max_distance : float
         Saturation cap.
+    gaps : float
+        In [0, 0.5). 0 (default): every sequence is its whole alignment row. Above 0,
+        every row loses up to ``gaps`` of its length at each end (uniform) and about
+        ``gaps * L / 8`` internal stretches (Poisson; lengths geometric, mean 4), which
+        become alignment gaps, so the families have the length variation and indels of
+        real families (Pfam domains trimmed differently, deletions). The targets are
+        still computed from the true alignment columns.
 
     Returns
     -------
@@ -312,6 +320,8 @@ def simulated_families(
                 f"The '{name}' parameter of simulated_families must be finite numbers 0 < low <= high. "
                 f"Got {(low, high)!r} instead."
             )
+    if not (isinstance(gaps, (int, float)) and 0 <= gaps < 0.5):
+        raise ValueError(f"The 'gaps' parameter of simulated_families must be in [0, 0.5). Got {gaps!r} instead.")
     families = []
     for k in range(n_families):
         size = int(rng.integers(sizes[0], sizes[1] + 1))
@@ -319,7 +329,24 @@ def simulated_families(
         branch = float(np.exp(rng.uniform(np.log(branch_lengths[0]), np.log(branch_lengths[1]))))
         alpha = float(np.exp(rng.uniform(np.log(alphas[0]), np.log(alphas[1]))))
         family = simulate_family(size, length, rng, mean_branch_length=branch, alpha=alpha, name=f"sim{k}")
-        families.append(
-            family_distances(family.sequences, method, name=f"sim{k}", max_distance=max_distance, progress=False)
-        )
+        sequences = _with_gaps(family.sequences, gaps, rng) if gaps > 0 else family.sequences
+        families.append(family_distances(sequences, method, name=f"sim{k}", max_distance=max_distance, progress=False))
     return families
+
+
+def _with_gaps(family: ProteinSequences, gaps: float, rng: np.random.Generator) -> ProteinSequences:
+    """Alignment rows with trimmed ends and internal deletions turned into gaps (see :func:`simulated_families`)."""
+    rows = []
+    for text in family.sequences:
+        row = np.frombuffer(text.encode("ascii"), dtype=np.uint8).copy()
+        length = len(row)
+        most = int(gaps * length)
+        start, stop = int(rng.integers(0, most + 1)), length - int(rng.integers(0, most + 1))
+        row[:start] = row[stop:] = ord("-")
+        for _ in range(int(rng.poisson(gaps * length / 8))):
+            at = int(rng.integers(length))
+            row[at : at + int(rng.geometric(0.25))] = ord("-")
+        if (row != ord("-")).sum() < 1:
+            row[length // 2] = ord(text[length // 2])
+        rows.append(row.tobytes().decode("ascii"))
+    return ProteinSequences(family.ids, tuple(rows), aligned=True, source=family.source)

@@ -132,3 +132,20 @@ def test_simulated_families_are_seeded_and_span_the_range(simulated):
         protein.simulated_families(2, 0, sizes=(1, 5))
     with pytest.raises(ValueError, match="'branch_lengths'"):
         protein.simulated_families(2, 0, branch_lengths=(0.0, 1.0))
+
+
+def test_simulated_families_with_gaps_keep_the_alignment_and_its_targets(simulated):
+    gapped = protein.simulated_families(6, 0, sizes=(6, 12), lengths=(40, 60), gaps=0.2)
+    assert not any("-" in text for family in simulated for text in family.sequences.sequences)
+    for family in gapped:
+        rows = family.sequences.sequences
+        assert family.sequences.aligned and len({len(row) for row in rows}) == 1
+        assert all(row.count("-") < len(row) for row in rows)
+        assert np.isfinite(family.distances).all()
+    # The first family is drawn before any gap: gaps only replace residues of the same rows.
+    for row, full in zip(gapped[0].sequences.sequences, simulated[0].sequences.sequences, strict=True):
+        assert len(row) == len(full) and all(a == "-" or a == b for a, b in zip(row, full, strict=True))
+    assert gapped[0].distances.shape == simulated[0].distances.shape
+    assert any(row.startswith("-") or row.endswith("-") for f in gapped for row in f.sequences.sequences)
+    with pytest.raises(ValueError, match="'gaps' parameter of simulated_families must be in"):
+        protein.simulated_families(1, 0, gaps=0.5)

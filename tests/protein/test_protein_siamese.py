@@ -68,6 +68,27 @@ def test_embedding_does_not_depend_on_the_batch(model):
     torch.testing.assert_close(alone[0], batched[0], atol=1e-5, rtol=1e-5)
 
 
+def test_segment_pooling_is_batch_independent_and_local():
+    from symcl.domains.protein.encoder import segment_weights
+
+    torch.manual_seed(1)
+    segmented = protein.ProteinCNN(dim=8, channels=16, blocks=1, segments=6).eval()
+    assert segmented.config["segments"] == 6
+    short, long = "MKVLAAGIVW", "ACDEFGHIKLMNPQRSTVWYACDEFGHIKLMKK"
+    alone = segmented(protein.encode_batch([short]))
+    batched = segmented(protein.encode_batch([long, short, "W"]))
+    torch.testing.assert_close(alone[0], batched[1], atol=1e-5, rtol=1e-5)
+    # Weights: one row per segment summing to 1, zero on padding; S = 1 is the plain mean.
+    mask = (protein.encode_batch([short, long]) != protein.PAD_CODE).unsqueeze(1).float()
+    weights = segment_weights(mask, 6)
+    assert weights.shape == (2, 6, len(long))
+    torch.testing.assert_close(weights.sum(dim=2), torch.ones(2, 6))
+    assert (weights[0, :, len(short) :] == 0).all() and (weights >= 0).all()
+    torch.testing.assert_close(segment_weights(mask, 1), mask / mask.sum(dim=2, keepdim=True))
+    # The first segment sees only the start of the sequence, the last only its end.
+    assert (weights[1, 0, len(long) // 3 :] == 0).all() and (weights[1, -1, : 2 * len(long) // 3] == 0).all()
+
+
 def test_encoder_rejects_bad_codes(model):
     pad = protein.PAD_CODE
     with pytest.raises(ValueError, match="padding only after the end"):
@@ -185,11 +206,23 @@ def test_optional_contrastive_term_on_near_pairs(generator):
         protein.DistanceRegression(contrastive_weight=-1.0)
 
 
-def test_load_pretrained_without_a_shipped_model_is_a_clear_error():
-    from symcl.errors import UserInputError
-
-    with pytest.raises(UserInputError, match="no pretrained protein model ships"):
-        protein.load_pretrained()
+def test_shipped_pretrained_model_gives_a_symmetric_zero_diagonal_matrix(family):
+    directory = protein.pretrained_directory()
+    assert (directory / "model.safetensors").stat().st_size <= 5 * 2**20
+    model = protein.load_pretrained()
+    assert not model.training and protein.read_model_config(directory)["model"]["segments"] == 16
+    d = protein.predicted_distance_matrix(model, family)
+    n = len(family)
+    assert d.shape == (n, n) and np.isfinite(d).all()
+    np.testing.assert_array_equal(d, d.T)
+    np.testing.assert_array_equal(np.diag(d), 0.0)
+    off = d[~np.eye(n, dtype=bool)]
+    assert (off > 0).all() and (off <= 3.0).all()
+    # Sequences of one family (COX2_TM) come out closer to each other than to globins.
+    globins = protein.read_sequences(data_path("protein", "globins45.fa"))
+    both = protein.predicted_distance_matrix(model, [*family.sequences, *globins.sequences], max_distance=None)
+    within = both[:n, :n][np.triu_indices(n, k=1)]
+    assert np.median(within) < np.median(both[:n, n:])
 
 
 def test_load_model_rejects_other_directories(tmp_path):

@@ -48,6 +48,7 @@ def test_train_writes_a_loadable_model(trained):
         "kernel_size": 9,
         "blocks": 1,
         "block_kernel_size": 5,
+        "segments": 16,
     }
     assert config["protein"]["method"] == "scoredist" and config["protein"]["sources"] == [COX2]
     assert config["protein"]["objective"]["contrastive_weight"] == 0.1
@@ -92,11 +93,17 @@ def test_resume_after_an_interruption_is_bit_identical(trained, tmp_path):
         np.testing.assert_array_equal(resumed[key], uninterrupted[key])
 
 
-def test_embed_without_a_shipped_model_needs_model(tmp_path, capsys):
+def test_embed_and_tree_default_to_the_shipped_model(tmp_path):
+    family = protein.read_sequences(COX2)
+    pretrained = protein.load_pretrained()
     out = tmp_path / "e.npz"
-    assert main(["protein", "embed", COX2, "-o", str(out)]) == 2
-    assert "no pretrained protein model ships" in one_error_line(capsys)
-    assert not out.exists()
+    assert main(["protein", "embed", COX2, "-o", str(out), "--quiet"]) == 0
+    with np.load(out) as saved:
+        np.testing.assert_allclose(saved["embeddings"], protein.embed_sequences(pretrained, family), atol=1e-6)
+    newick = tmp_path / "t.nwk"
+    assert main(["protein", "tree", COX2, "--model", "-o", str(newick), "--quiet"]) == 0
+    expected = protein.nj_tree(protein.predicted_distance_matrix(pretrained, family), family.ids)
+    assert protein.robinson_foulds(Phylo.read(newick, "newick"), expected) == 0.0
 
 
 def test_model_errors_exit_2(tmp_path, capsys):

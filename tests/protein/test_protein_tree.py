@@ -1,10 +1,12 @@
-"""Neighbour joining recovers additive trees; Robinson-Foulds against hand-counted splits."""
+"""Neighbour joining recovers additive trees and matches Biopython's; Robinson-Foulds against hand-counted splits."""
 
 import io
 
 import numpy as np
 import pytest
 from Bio import Phylo
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from symcl.domains import protein
 
@@ -66,3 +68,47 @@ def test_nj_tree_validates_its_input():
         protein.nj_tree(asymmetric, ["a", "b", "c"])
     with pytest.raises(ValueError, match="finite"):
         protein.nj_tree(np.where(good > 1, np.nan, good), ["a", "b", "c"])
+
+
+def random_matrix(rng, n):
+    points = rng.normal(size=(n, 4))
+    return np.sqrt(((points[:, None] - points[None]) ** 2).sum(-1))
+
+
+@pytest.mark.parametrize("n", [3, 4, 5, 8, 17, 40])
+def test_fast_nj_matches_biopython_on_random_matrices(n):
+    rng = np.random.default_rng(n)
+    names = [f"s{i}" for i in range(n)]
+    for _ in range(3):
+        distances = random_matrix(rng, n)
+        fast = protein.nj_tree(distances, names)
+        reference = protein.tree.biopython_nj_tree(distances, names)
+        assert protein.robinson_foulds(fast, reference) == 0.0
+        assert len(fast.get_terminals()) == n
+        # Same branch lengths too: every leaf-to-leaf path agrees.
+        np.testing.assert_allclose(path_lengths(fast, names), path_lengths(reference, names), atol=1e-9)
+
+
+def test_fast_nj_recovers_a_random_additive_tree():
+    true = protein.random_tree(60, np.random.default_rng(3), mean_branch_length=0.2)
+    names = [leaf.name for leaf in true.get_terminals()]
+    distances = protein.patristic_distances(true, names)
+    tree = protein.nj_tree(distances, names)
+    assert protein.robinson_foulds(tree, true) == 0.0
+    np.testing.assert_allclose(protein.patristic_distances(tree, names), distances, atol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(3, 12), st.integers(0, 2**32 - 1))
+def test_fast_nj_property_same_topology_as_biopython(n, seed):
+    distances = random_matrix(np.random.default_rng(seed), n)
+    names = [f"s{i}" for i in range(n)]
+    fast = protein.nj_tree(distances, names)
+    assert protein.robinson_foulds(fast, protein.tree.biopython_nj_tree(distances, names)) == 0.0
+
+
+def test_nj_tree_small_cases():
+    one = protein.nj_tree(np.zeros((1, 1)), ["a"])
+    assert [leaf.name for leaf in one.get_terminals()] == ["a"]
+    two = protein.nj_tree(np.array([[0.0, 2.0], [2.0, 0.0]]), ["a", "b"])
+    assert path_lengths(two, ["a", "b"])[0, 1] == pytest.approx(2.0)

@@ -1,0 +1,70 @@
+"""`symcl demo --quick` end to end on the shipped data and pretrained models (the CI run of the main job)."""
+
+import re
+
+import pytest
+
+import symcl.demo.run as demo_run
+from symcl.cli import main
+from symcl.demo import run_demo
+from symcl.demo.report import Section
+
+
+def _metric(text: str, name: str) -> str:
+    row = next(line for line in text.splitlines() if name in line)
+    return row.split(" | ")[2]
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--quick", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def test_quick_demo_writes_the_report_and_figures(quick_report):
+    text = (quick_report / "report.md").read_text()
+    for title in ("dna: strand-invariant", "crystal: defects", "protein: fast distances"):
+        assert f"## {title}" in text
+    figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(figures) >= 6
+    for figure in figures:
+        assert (quick_report / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (quick_report / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(figures)
+    assert "symcl demo --out DIR --quick" in text
+
+
+def test_quick_demo_measures_what_it_claims(quick_report):
+    text = (quick_report / "report.md").read_text()
+    assert float(_metric(text, "max \\|emb(x) - emb(revcomp x)\\|")) <= 1e-5
+    spearman = float(_metric(text, "Spearman predicted vs Scoredist"))
+    assert -1.0 <= spearman <= 1.0
+    assert (quick_report / "crystal" / "sites.csv").exists()
+    assert (quick_report / "protein" / "globins45_predicted.nwk").read_text().strip().endswith(";")
+    assert (quick_report / "dna" / "fragments_1000bp.fa").read_text().startswith(">")
+
+
+def test_a_failing_part_keeps_the_report_of_the_parts_before_it(tmp_path, monkeypatch):
+    def fine(out_dir, *, quick, seed, progress):
+        return Section("first part", "ok")
+
+    def broken(out_dir, *, quick, seed, progress):
+        raise RuntimeError("part failed")
+
+    monkeypatch.setattr(demo_run, "_runner", {"dna": fine, "crystal": broken}.__getitem__)
+    with pytest.raises(RuntimeError, match="part failed"):
+        run_demo(tmp_path, parts=("dna", "crystal"), progress=False)
+    assert "## first part" in (tmp_path / "report.md").read_text()
+
+
+def test_unknown_part_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="'parts' parameter of run_demo.*'rna'"):
+        run_demo(tmp_path, parts=("rna",))
+
+
+def test_output_path_that_is_a_file_is_one_line_error(tmp_path, capsys):
+    target = tmp_path / "report"
+    target.write_text("not a directory")
+    assert main(["demo", "--quick", "--out", str(target)]) == 2
+    assert "exists and is not a directory" in capsys.readouterr().err

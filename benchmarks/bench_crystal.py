@@ -24,12 +24,18 @@ Protocol (the issue's):
   5 kinds: pristine, vacancy, substitution, antisite, adatom; graphene has no antisite).
   One patch is cut at every ground-truth defect with no other defect in its patch, and
   at one pristine column per image with no defect in its patch. The probe (logistic
-  regression, ``symcl.linear_probe``) and a 5-NN classifier (cosine) are fitted on 120
-  images per material at dose 5e5 e-/Å² and jitter 0.05 Å (inside the training ranges)
+  regression, ``symcl.linear_probe``) and a 5-NN classifier (cosine), both on unit-length
+  embeddings (the model is trained on cosine similarities, so only the direction of an
+  embedding means anything), are fitted on 120 images per material, a third at each of
+  the doses 1.5e5, 5e5 and 1.5e6 e-/Å² with jitter 0.05 Å (inside the training ranges),
   and scored on 20 other images per material at each of two held-out conditions: dose
-  5e4 (below the training range of 1e5-2e6 e-/Å²) and dose 5e6 (above it), both with
-  jitter 0.15 Å (training: at most 0.1 Å); and, for reference, at the fitting conditions.
-  Normalised pixels are the baseline.
+  5e4 and dose 5e6, both with jitter 0.15 Å; and, for reference, at dose 5e5, jitter
+  0.05 Å. The held-out conditions must lie outside the model's training ranges (its
+  ``config.json``: the dose range minus its excluded bands, the largest jitter); the
+  script prints those ranges and checks this as a target. The shipped model draws its
+  training doses log-uniformly from 1.5e4-1.5e7 e-/Å² except the bands 3.3e4-7.5e4 and
+  3.3e6-7.5e6 (so no training dose is within a factor 1.5 of a test dose) and a jitter
+  of at most 0.1 Å. Normalised pixels are the baseline.
 * **Anomaly AUROC.** In the first 10 test images per material every column (and adatom)
   whose patch fits in the image is a site, scored by ``crystal.anomaly_scores`` (mean
   cosine distance to its 10 nearest sites of the same image); AUROC of defect sites
@@ -83,7 +89,11 @@ REAL_IMAGE = "srtio3_adf_atomap"
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_crystal.json"
 
 MATERIALS = ("MoS2", "graphene", "SrTiO3", "SrTiO3[110]")
-TRAIN_CONDITIONS = {"dose": 5e5, "jitter": 0.05}  # probe fitting: inside the training ranges
+# Probe fitting: a third of the images at each of three doses, all inside the training ranges and at least
+# a factor 3 from the held-out doses.
+FIT_DOSES = (1.5e5, 5e5, 1.5e6)
+FIT_JITTER = 0.05
+TRAIN_CONDITIONS = {"dose": 5e5, "jitter": FIT_JITTER}  # the middle fitting dose, scored for reference
 # Scoring: held-out images at a dose below and a dose above the training range, with a jitter above it
 # (the targets), and at the probe-fitting conditions for reference.
 TEST_CONDITIONS = {
@@ -116,6 +126,30 @@ def pixels(patches: np.ndarray) -> np.ndarray:
     return crystal.normalise_patches(x).flatten(1).numpy()
 
 
+def unit(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length."""
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def training_ranges(settings: dict | None) -> dict:
+    """The dose and jitter ranges the model was trained on, and whether each held-out condition lies outside them."""
+    settings = settings or {}
+    dose = [float(v) for v in settings.get("dose", (1e5, 2e6))]
+    bands = [[float(v) for v in band] for band in settings.get("dose_exclude", ())]
+    jitter = float(settings.get("jitter", 0.1))
+    out = {"dose": dose, "dose_exclude": bands, "jitter": jitter, "held_out": {}}
+    for name in HELD_OUT:
+        d, j = TEST_CONDITIONS[name]["dose"], TEST_CONDITIONS[name]["jitter"]
+        dose_seen = dose[0] <= d <= dose[1] and not any(low < d < high for low, high in bands)
+        out["held_out"][name] = {"dose_outside": not dose_seen, "jitter_outside": j > jitter}
+    return out
+
+
+def describe_ranges(ranges: dict) -> str:
+    bands = "".join(f" except {low:g}-{high:g}" for low, high in ranges["dose_exclude"])
+    return f"dose {ranges['dose'][0]:g}-{ranges['dose'][1]:g} e-/Å²{bands}, jitter <= {ranges['jitter']:g} Å"
+
+
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
     b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
@@ -134,6 +168,8 @@ def views_of(model: torch.nn.Module, settings: dict | None):
     for key in ("probe_fwhm", "dose", "background"):
         if key in options:
             options[key] = tuple(options[key])
+    if "dose_exclude" in options:
+        options["dose_exclude"] = tuple(tuple(band) for band in options["dose_exclude"])
     for key in ("kinds", "dopants", "adatoms"):
         if key in options:
             options[key] = tuple(options[key])
@@ -243,7 +279,9 @@ def kind_scores(model: torch.nn.Module, train: dict, test: dict) -> dict:
 
     out = {}
     for name, features in (("encoder", lambda x: embed(model, x)), ("pixels", pixels)):
-        train_x, test_x = features(train["patches"]), features(test["patches"])
+        # The model is trained on cosine similarities, so only an embedding's direction has a meaning:
+        # both the probe and the 5-NN see unit vectors.
+        train_x, test_x = unit(features(train["patches"])), unit(features(test["patches"]))
         knn = KNeighborsClassifier(n_neighbors=5, metric="cosine").fit(train_x, train["kinds"])
         with warnings.catch_warnings():  # the 2304-d pixel probe may stop at max_iter; reported as it stands
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -452,9 +490,11 @@ def report(results: dict) -> str:
         )
     tests = results["tests"]
     lines += [
-        f"\n### defect kinds (5 kinds): probe and 5-NN fitted on {tests['as probe fitting']['kinds']['n_train']} "
-        f"patches at dose {TRAIN_CONDITIONS['dose']:g} e-/Å², jitter {TRAIN_CONDITIONS['jitter']} Å; "
+        f"\n### defect kinds (5 kinds): probe and 5-NN (on unit-length embeddings) fitted on "
+        f"{tests['as probe fitting']['kinds']['n_train']} patches at doses "
+        f"{' / '.join(f'{d:g}' for d in FIT_DOSES)} e-/Å² (a third each), jitter {FIT_JITTER} Å; "
         "anomaly AUROC: defect sites against pristine sites with no defect in their patch\n",
+        f"model trained on {describe_ranges(results['settings']['training_ranges'])}\n",
         "| test images | patches | probe encoder | 5-NN encoder | probe pixels | 5-NN pixels | anomaly AUROC "
         "(defect / pristine sites) | AUROC, the defects' neighbours counted as pristine |",
         "|---|---|---|---|---|---|---|---|",
@@ -538,6 +578,16 @@ def targets(results: dict) -> list[dict]:
             {"name": f"defect-kind 5-NN accuracy >= 0.95 ({name})", "value": fmt(k["knn"]), "pass": k["knn"] >= 0.95},
             {"name": f"anomaly AUROC >= 0.97 ({name})", "value": fmt(a["auroc"]), "pass": a["auroc"] >= 0.97},
         ]
+    ranges = results["settings"]["training_ranges"]
+    outside = all(all(v.values()) for v in ranges["held_out"].values())
+    out.append(
+        {
+            "name": "held-out test doses and jitter outside the training ranges",
+            "value": f"{describe_ranges(ranges)}; tests: "
+            + ", ".join(f"{TEST_CONDITIONS[n]['dose']:g} / {TEST_CONDITIONS[n]['jitter']:g} Å" for n in HELD_OUT),
+            "pass": outside,
+        }
+    )
     real = results.get("real")
     if real is not None:
         out += [
@@ -578,7 +628,11 @@ def main() -> int:
 
     results: dict = {"invariance": invariance(model, views, 256 if args.quick else 1024)}
     print(f"invariance done at {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    train = simulated_set(TRAIN_CONDITIONS, range(0, n_fit), patch_size, pixel_size)
+    fit_sets = [
+        simulated_set({"dose": dose, "jitter": FIT_JITTER}, range(i, n_fit, len(FIT_DOSES)), patch_size, pixel_size)
+        for i, dose in enumerate(FIT_DOSES)
+    ]
+    train = {key: np.concatenate([f[key] for f in fit_sets]) for key in ("patches", "kinds", "materials")}
     results["tests"] = {}
     for i, (name, conditions) in enumerate(TEST_CONDITIONS.items()):
         seeds = range(1000 * (i + 1), 1000 * (i + 1) + n_test)
@@ -596,7 +650,8 @@ def main() -> int:
         "quick": args.quick,
         "model": str(directory),
         "materials": list(MATERIALS),
-        "train_conditions": TRAIN_CONDITIONS,
+        "fit_conditions": {"doses": list(FIT_DOSES), "jitter": FIT_JITTER},
+        "training_ranges": training_ranges(settings),
         "test_conditions": TEST_CONDITIONS,
         "images_per_material": {"probe_fitting": n_fit, "test": n_test, "anomaly": n_anomaly},
         "torch": torch.__version__,

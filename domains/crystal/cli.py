@@ -120,6 +120,15 @@ def _add_train(sub) -> None:
         help="range of the dose, e-/Å², drawn log-uniformly (default 1e5 2e6)",
     )
     views.add_argument(
+        "--dose-exclude",
+        type=positive_float,
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("LOW", "HIGH"),
+        help="a dose band, e-/Å², never drawn (repeatable), e.g. to hold out evaluation doses",
+    )
+    views.add_argument(
         "--jitter", type=non_negative_float, default=0.1, help="largest scan-line jitter std, Å (default 0.1)"
     )
     views.add_argument(
@@ -211,6 +220,7 @@ def _train(args: argparse.Namespace) -> int | None:
             random_orientation=args.random_orientation,
             probe_fwhm=tuple(args.probe_fwhm),
             dose=tuple(args.dose),
+            dose_exclude=[tuple(band) for band in args.dose_exclude],
             jitter=args.jitter,
             equivalent_positives=args.equivalent_positives,
         )

@@ -131,6 +131,9 @@ class LatticeTranslationViews:
         Range of the probe FWHM, Å; one value per world.
     dose : (float, float)
         Range of the dose, e⁻/Å², drawn log-uniformly per view.
+    dose_exclude : sequence of (float, float)
+        Dose bands, e⁻/Å², never drawn (default none): the dose is log-uniform on
+        ``dose`` minus these bands, so evaluation doses inside them stay held out.
     background : (float, float)
         Range of the detector background fraction, per view.
     scattering : float
@@ -175,6 +178,7 @@ class LatticeTranslationViews:
         gamma: float = 1.7,
         probe_fwhm: tuple[float, float] = (0.8, 1.1),
         dose: tuple[float, float] = (1e5, 2e6),
+        dose_exclude: Sequence[tuple[float, float]] = (),
         background: tuple[float, float] = (0.001, 0.02),
         scattering: float = 1e-4,
         read_noise: float = 1.0,
@@ -203,6 +207,10 @@ class LatticeTranslationViews:
             )
         for name, value in (("probe_fwhm", probe_fwhm), ("dose", dose), ("background", background)):
             _check_range(name, value, positive=name != "background")
+        dose_exclude = tuple(tuple(map(float, band)) for band in dose_exclude)
+        for band in dose_exclude:
+            _check_range("dose_exclude", band, positive=True)
+        self._log_dose_pieces = _allowed_pieces(np.log(np.asarray(dose, dtype=float)), dose_exclude)
         for name, value in (("gamma", gamma), ("scattering", scattering)):
             _check_positive(name, value)
         for name, value in (("read_noise", read_noise), ("jitter", jitter), ("drift", drift)):
@@ -236,6 +244,7 @@ class LatticeTranslationViews:
         self.gamma = float(gamma)
         self.probe_fwhm = tuple(map(float, probe_fwhm))
         self.dose = tuple(map(float, dose))
+        self.dose_exclude = dose_exclude
         self.background = tuple(map(float, background))
         self.scattering = float(scattering)
         self.read_noise = float(read_noise)
@@ -279,6 +288,7 @@ class LatticeTranslationViews:
             "gamma": self.gamma,
             "probe_fwhm": list(self.probe_fwhm),
             "dose": list(self.dose),
+            "dose_exclude": [list(band) for band in self.dose_exclude],
             "background": list(self.background),
             "scattering": self.scattering,
             "read_noise": self.read_noise,
@@ -361,7 +371,7 @@ class LatticeTranslationViews:
             target = rng.random((n, 2))
             pick = rng.random(n)
             centre[v], window[v] = self._place(worlds, world[v], material, point, offcentre, pick, target)
-        log_dose = rng.uniform(np.log(self.dose[0]), np.log(self.dose[1]), size=(2, n))
+        log_dose = _uniform_on_pieces(self._log_dose_pieces, rng.random((2, n)))
         background = rng.uniform(*self.background, size=(2, n))
         jitter = rng.uniform(0.0, self.jitter / self.pixel_size, size=(2, n))
         return (
@@ -525,6 +535,36 @@ def _render_single(centres: np.ndarray, heights: np.ndarray, shape: tuple[int, i
     gy = np.exp(np.maximum(scale * (np.arange(height) - centres[:, 1:2]) ** 2, -60.0)) * heights[:, None]
     gx = np.exp(np.maximum(scale * (np.arange(width) - centres[:, 0:1]) ** 2, -60.0))
     return (gy[:, :, None] * gx[:, None, :]).astype(np.float32)
+
+
+def _allowed_pieces(span: np.ndarray, exclude: tuple[tuple[float, float], ...]) -> np.ndarray:
+    """The parts of the log-dose range ``span`` (2,) outside the bands ``exclude`` (e⁻/Å²): float64 (K, 2)."""
+    pieces = [(float(span[0]), float(span[1]))]
+    for band in exclude:
+        low, high = math.log(band[0]), math.log(band[1])
+        pieces = [
+            part
+            for a, b in pieces
+            for part in ((a, min(b, low)), (max(a, high), b))
+            if part[1] > part[0] or (a == b and not low <= a <= high)
+        ]
+    if not pieces:
+        raise ValueError(
+            f"The 'dose_exclude' parameter of LatticeTranslationViews must leave part of the dose range "
+            f"{tuple(np.exp(span).tolist())} e-/Å². Got {list(exclude)!r} instead."
+        )
+    return np.array(pieces, dtype=np.float64)
+
+
+def _uniform_on_pieces(pieces: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Map uniform draws ``u`` in [0, 1) to a uniform draw on the union of the intervals ``pieces`` (K, 2)."""
+    lengths = pieces[:, 1] - pieces[:, 0]
+    if lengths.sum() <= 0:  # a single point
+        return np.full_like(u, pieces[0, 0])
+    ends = np.cumsum(lengths)
+    t = u * ends[-1]
+    k = np.minimum(np.searchsorted(ends, t, side="right"), len(pieces) - 1)
+    return pieces[k, 0] + (t - (ends[k] - lengths[k]))
 
 
 def _check_int(name: str, value: object, low: int) -> None:

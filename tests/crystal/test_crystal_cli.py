@@ -26,7 +26,8 @@ def simulated(tmp_path_factory):
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("crystal_model")
     code = main(["crystal", "train", "--out", str(out), "--steps", "3", "--eval-every", "0", "--checkpoint-every", "2",
-                 "--quiet", "--materials", "MoS2", "SrTiO3", *TINY])  # fmt: skip
+                 "--quiet", "--materials", "MoS2", "SrTiO3", "--dose", "1e4", "1e7", "--dose-exclude", "3e4", "8e4",
+                 *TINY])  # fmt: skip
     assert code == 0
     return out
 
@@ -48,6 +49,8 @@ def test_train_writes_a_loadable_model(trained):
     config = crystal.read_model_config(trained)
     assert config["model"] == {"kind": "patch_cnn", "dim": 8, "channels": 4, "patch_size": 40, "pixel_size": 0.3}
     assert config["crystal"]["views"]["materials"] == ["MoS2", "SrTiO3"]
+    assert config["crystal"]["views"]["dose"] == [1e4, 1e7]
+    assert config["crystal"]["views"]["dose_exclude"] == [[3e4, 8e4]]
     model = crystal.load_model(trained)
     assert model(torch.rand(2, 1, 40, 40)).shape == (2, 8)
 

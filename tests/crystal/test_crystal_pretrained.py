@@ -66,3 +66,13 @@ def test_pretrained_pipeline_labels_the_sublattices_of_a_srtio3_110_image(model)
     truth = cols.sublattice[nearest]
     assert set(truth) == {0, 1} and result.edge.sum() > len(truth) / 3  # many sites near the border
     assert adjusted_rand_score(truth, result.cluster) > 0.9
+
+
+def test_pretrained_model_never_saw_the_benchmark_held_out_conditions():
+    """bench_crystal.py scores at doses 5e4 and 5e6 e-/Å² with 0.15 Å jitter: neither may be a training condition."""
+    views = crystal.read_model_config(crystal.pretrained_directory())["crystal"]["views"]
+    low, high = views["dose"]
+    bands = views.get("dose_exclude", [])
+    for dose in (5e4, 5e6):
+        assert not low <= dose <= high or any(a < dose < b for a, b in bands)
+    assert views["jitter"] < 0.15

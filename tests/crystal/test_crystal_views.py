@@ -136,3 +136,19 @@ def test_random_orientation_turns_the_worlds():
     assert np.ptp(angles) > 90  # angles spread over the circle, not only the lattice's point group
     world = plain._draw_world(0, np.random.default_rng(0))
     np.testing.assert_allclose(world.transform * plain.pixel_size, np.eye(2), atol=0.1)
+
+
+def test_dose_exclude_holds_bands_out_of_the_log_uniform_dose():
+    views = crystal.LatticeTranslationViews(("MoS2",), dose=(1e4, 1e7), dose_exclude=[(3e4, 8e4), (3e6, 8e6)], **SMALL)
+    params, _ = views.draw_params(2000, np.random.default_rng(0))
+    dose = params.dose.ravel()
+    assert dose.min() >= 1e4 * (1 - 1e-9) and dose.max() <= 1e7 * (1 + 1e-9)
+    assert not ((dose > 3e4) & (dose < 8e4)).any() and not ((dose > 3e6) & (dose < 8e6)).any()
+    # Log-uniform on what is left: the share below 3e4 is log(3)/log(1000 / (8/3)^2) of the draws.
+    share = np.log(3) / (np.log(1e3) - 2 * np.log(8 / 3))
+    assert abs(np.mean(dose < 3e4) - share) < 0.04
+    assert views.settings()["dose_exclude"] == [[3e4, 8e4], [3e6, 8e6]]
+    with pytest.raises(ValueError, match="'dose_exclude' parameter of LatticeTranslationViews must leave"):
+        crystal.LatticeTranslationViews(("MoS2",), dose=(1e5, 2e5), dose_exclude=[(1e4, 1e6)], **SMALL)
+    with pytest.raises(ValueError, match="'dose_exclude' parameter"):
+        crystal.LatticeTranslationViews(("MoS2",), dose_exclude=[(1e5, 1e3)], **SMALL)

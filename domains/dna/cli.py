@@ -75,6 +75,18 @@ def _add_train(sub) -> None:
     model.add_argument(
         "--channels", type=int_at_least(1), default=64, help="channels per k-mer table, or CNN channels (default 64)"
     )
+    model.add_argument(
+        "--hidden",
+        type=int_at_least(0),
+        default=0,
+        help="kmer: hidden width of a small MLP on the pooled bag (needs --out-dim; default 0 = none)",
+    )
+    model.add_argument(
+        "--out-dim",
+        type=int_at_least(0),
+        default=0,
+        help="kmer: embedding width after a top layer on the pooled bag (default 0 = the bag itself)",
+    )
     model.add_argument("--dim", type=int_at_least(1), default=64, help="embedding dimension of the CNNs (default 64)")
     model.add_argument(
         "--projection",
@@ -185,7 +197,12 @@ def _train(args: argparse.Namespace) -> int | None:
     if not args.temperature > 0:
         raise UserInputError(f"--temperature must be > 0. Got {args.temperature} instead.")
     if args.encoder == "kmer":
-        options = {"kmer_sizes": args.kmer_sizes, "channels": args.channels}
+        options = {
+            "kmer_sizes": args.kmer_sizes,
+            "channels": args.channels,
+            "hidden": args.hidden,
+            "out_dim": args.out_dim,
+        }
         projection = 256 if args.projection is None else args.projection
     else:
         options = {"dim": args.dim, "channels": args.channels}

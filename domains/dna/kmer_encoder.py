@@ -22,9 +22,10 @@ comparison.
 Input: model codes, ``uint8`` or ``int64`` of shape (B, L) (A=0, C=1, G=2, T=3,
 ambiguous=4, padding=5 after the end of each sequence). k-mers that contain an
 ambiguous base, or that run into the padding, are skipped, as in :func:`~symcl.domains.dna.tnf`.
-Output: embeddings of shape (B, dim) with ``dim = channels * len(kmer_sizes)``, layer-
-normalised. Train it with a projection head in the objective (see
-:func:`~symcl.domains.dna.models.train`, ``projection``); the head is dropped after training.
+Output: embeddings of shape (B, dim): the layer-normalised bag (``dim = channels *
+len(kmer_sizes)``), optionally followed by a linear layer or a small MLP to ``out_dim``. Train it with a
+projection head in the objective (see :func:`~symcl.domains.dna.models.train`,
+``projection``); the head is dropped after training.
 
 References
 ----------
@@ -104,6 +105,14 @@ class KmerBagEncoder(nn.Module):
         Share the row of a k-mer and of its reverse complement (exact strand
         invariance, the default), or not (the comparison that must learn invariance
         from the reverse-complement views).
+    hidden : int
+        Width of the hidden layer of a small MLP (Linear-GELU-Linear) applied to the
+        layer-normalised bag; 0 (default) for none. Needs ``out_dim``.
+    out_dim : int
+        Width of a top layer on the bag (linear, or the MLP's output with ``hidden``);
+        0 (default) returns the normalised bag itself. A narrow top (e.g. 64) gives
+        short fragments embeddings that a linear probe separates better than the wide
+        bag. It acts on the pooled, already invariant bag, so invariance stays exact.
 
     Shape: codes (B, L) -> embeddings (B, dim). With ``canonical=True``, ``model(x)`` and
     ``model(reverse_complement_batch(x))`` agree to float rounding, and padding never
@@ -112,24 +121,52 @@ class KmerBagEncoder(nn.Module):
 
     kind = "kmer"
 
-    def __init__(self, *, kmer_sizes: Sequence[int] = (4, 5, 6, 7), channels: int = 64, canonical: bool = True):
+    def __init__(
+        self,
+        *,
+        kmer_sizes: Sequence[int] = (4, 5, 6, 7),
+        channels: int = 64,
+        canonical: bool = True,
+        hidden: int = 0,
+        out_dim: int = 0,
+    ):
         super().__init__()
         sizes = _check_sizes(kmer_sizes)
-        if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
+        for name, value, low in (("channels", channels, 1), ("hidden", hidden, 0), ("out_dim", out_dim, 0)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(
+                    f"The '{name}' parameter of KmerBagEncoder must be an integer >= {low}. Got {value!r} instead."
+                )
+        if hidden and not out_dim:
             raise ValueError(
-                f"The 'channels' parameter of KmerBagEncoder must be an integer >= 1. Got {channels!r} instead."
+                f"The 'hidden' parameter of KmerBagEncoder needs an 'out_dim' > 0 (the MLP's output width). "
+                f"Got hidden={hidden} and out_dim={out_dim} instead."
             )
         if not isinstance(canonical, bool):
             raise TypeError(f"The 'canonical' parameter of KmerBagEncoder must be a bool. Got {canonical!r} instead.")
-        self.config = {"kind": self.kind, "kmer_sizes": list(sizes), "channels": channels, "canonical": canonical}
+        self.config = {
+            "kind": self.kind,
+            "kmer_sizes": list(sizes),
+            "channels": channels,
+            "canonical": canonical,
+            "hidden": hidden,
+            "out_dim": out_dim,
+        }
         rows = [(len(canonical_kmers(k)[1]) if canonical else 4**k) for k in sizes]
         self.tables = nn.ParameterList(nn.Parameter(torch.randn(n, channels)) for n in rows)
         self.norm = nn.LayerNorm(channels * len(sizes))
+        bag_dim = channels * len(sizes)
+        if hidden:
+            self.top: nn.Module = nn.Sequential(nn.Linear(bag_dim, hidden), nn.GELU(), nn.Linear(hidden, out_dim))
+        elif out_dim:
+            self.top = nn.Linear(bag_dim, out_dim)
+        else:
+            self.top = nn.Identity()
 
     @property
     def dim(self) -> int:
-        """Embedding dimension, ``channels * len(kmer_sizes)``."""
-        return self.config["channels"] * len(self.config["kmer_sizes"])
+        """Embedding dimension: ``out_dim``, or ``channels * len(kmer_sizes)`` without a top layer."""
+        return self.config["out_dim"] or self.config["channels"] * len(self.config["kmer_sizes"])
 
     def forward(self, codes: Tensor) -> Tensor:
         """Embeddings of a batch of codes. Shape: (B, L) -> (B, dim)."""
@@ -149,7 +186,7 @@ class KmerBagEncoder(nn.Module):
             np.cumsum(valid.sum(axis=1)[:-1], out=offsets[1:])
             index = torch.from_numpy(classes[valid]).to(device)
             pooled.append(F.embedding_bag(index, table, torch.from_numpy(offsets).to(device), mode="mean"))
-        return self.norm(torch.cat(pooled, dim=1))
+        return self.top(self.norm(torch.cat(pooled, dim=1)))
 
 
 def _check_sizes(kmer_sizes: Sequence[int]) -> tuple[int, ...]:

@@ -30,7 +30,14 @@ def test_train_writes_the_run_directory(trained, shipped):
     names = {p.name for p in trained.iterdir()}
     assert {"model.safetensors", "config.json", "history.json", "checkpoints"} <= names
     config = dna.read_model_config(trained)
-    assert config["model"] == {"kind": "kmer", "kmer_sizes": [3, 4], "channels": 4, "canonical": True}
+    assert config["model"] == {
+        "kind": "kmer",
+        "kmer_sizes": [3, 4],
+        "channels": 4,
+        "canonical": True,
+        "hidden": 0,
+        "out_dim": 0,
+    }
     assert config["dna"]["views"]["window"] == 400 and config["dna"]["projection"] == 8
     assert len(config["dna"]["sources"]) == 6
     assert config["steps_done"] == 30

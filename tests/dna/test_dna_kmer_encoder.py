@@ -129,9 +129,28 @@ def test_config_round_trip_and_bad_options(rng):
         dna.KmerBagEncoder(kmer_sizes=[9])
     with pytest.raises(ValueError, match="'channels' parameter of KmerBagEncoder must be an integer >= 1"):
         dna.KmerBagEncoder(channels=0)
+    with pytest.raises(ValueError, match="'hidden' parameter of KmerBagEncoder needs an 'out_dim' > 0"):
+        dna.KmerBagEncoder(hidden=8)
+    with pytest.raises(ValueError, match="'out_dim' parameter of KmerBagEncoder must be an integer >= 0"):
+        dna.KmerBagEncoder(out_dim=-1)
     with pytest.raises(ValueError, match="0..5"):
         model(torch.tensor([[0, 7]], dtype=torch.uint8))
     with pytest.raises(ValueError, match="padding only after"):
         model(torch.tensor([[0, CODE_PAD, 1]], dtype=torch.uint8))
     with pytest.raises(TypeError, match="tensor of codes"):
         model(np.zeros((2, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("hidden", [0, 16])
+def test_top_layer_keeps_exact_invariance_and_round_trips(rng, hidden):
+    model = _model(hidden=hidden, out_dim=5)
+    codes, _ = _padded(rng, n=8)
+    with torch.inference_mode():
+        z = model(codes)
+        z_rc = model(dna.reverse_complement_batch(codes))
+    assert model.dim == 5 and z.shape == (8, 5)
+    assert (z - z_rc).abs().max() <= 1e-5
+    assert (z[1:] - z[:-1]).abs().max() > 1e-3
+    rebuilt = dna.build_encoder(model.config)
+    rebuilt.load_state_dict(model.state_dict())
+    assert torch.equal(rebuilt.eval()(codes), z)

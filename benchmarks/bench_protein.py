@@ -24,6 +24,9 @@ Protocol (the issue's):
 * Agreement: Spearman, Pearson and MAE (substitutions per site) of predicted versus
   Scoredist distances over all within-family pairs of the held-out families, pooled,
   and the mean of the per-family Spearman values.
+* Alignment-free baseline, side by side: the same Spearman, Pearson, RF and AUROC for
+  the **untrained** distance 1 - cosine similarity of 3-mer count vectors
+  (``protein.kmer_cosine_distances``), on the same unaligned sequences.
 * Homologs: AUROC of -predicted distance separating within-family pairs (homologs) from
   pairs of sequences of two different held-out families (non-homologs).
 * Trees: normalised Robinson-Foulds distance between the NJ tree of the predicted
@@ -67,6 +70,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "bench_protein.json"
 TRAINED_ON = ("biopython__globins45_ali", "biopython__pfam6_seed_txt", "pyhmmer__RRM_1_sto")
 SIMULATED_SEED = 20261129  # never used for training data
 SPEED_N, SPEED_LENGTH = 1000, 300
+#: k of the untrained alignment-free baseline (1 - cosine of k-mer count vectors).
+KMER_SIZE = 3
 
 
 # ----------------------------------------------------------------------------- data
@@ -124,25 +129,32 @@ def real_families(model, data: Path) -> dict:
 
     from symcl.domains import protein
 
-    families, per_family = [], {}
-    pooled_pred, pooled_target = [], []
+    families, per_family, baseline = [], {}, {}
+    pooled_pred, pooled_target, pooled_kmer = [], [], []
     for name in held_out_names(data):
         seqs, target, kimura = load_family(data, name)
         predicted = protein.predicted_distance_matrix(model, seqs)
+        kmer = protein.kmer_cosine_distances(seqs.sequences, KMER_SIZE)
         families.append((name, seqs))
         pooled_pred.append(upper(predicted))
         pooled_target.append(upper(target))
+        pooled_kmer.append(upper(kmer))
         row = agreement(upper(predicted), upper(target))
         row["n_sequences"] = len(seqs)
+        base = agreement(upper(kmer), upper(target))
         if len(seqs) >= 4:
             row["rf_vs_scoredist_nj"] = rf(predicted, target, seqs.ids)
             row["rf_kimura_vs_scoredist_nj"] = rf(kimura, target, seqs.ids)
+            base["rf_vs_scoredist_nj"] = rf(kmer, target, seqs.ids)
         per_family[name] = row
+        baseline[name] = base
         print(
-            f"  {name}: n={len(seqs)} spearman={row['spearman']:.3f} rf={row.get('rf_vs_scoredist_nj')}",
+            f"  {name}: n={len(seqs)} spearman={row['spearman']:.3f} rf={row.get('rf_vs_scoredist_nj')} "
+            f"(k-mer baseline {base['spearman']:.3f}, {base.get('rf_vs_scoredist_nj')})",
             file=sys.stderr,
         )
     pooled = agreement(np.concatenate(pooled_pred), np.concatenate(pooled_target))
+    pooled_baseline = agreement(np.concatenate(pooled_kmer), np.concatenate(pooled_target))
 
     # Homologs (same family) against non-homologs (two different held-out families).
     all_texts = [text for _, seqs in families for text in seqs.sequences]
@@ -151,8 +163,18 @@ def real_families(model, data: Path) -> dict:
     first, second = np.triu_indices(len(labels), k=1)
     homolog = labels[first] == labels[second]
     auroc = float(roc_auc_score(homolog, -everything[first, second]))
+    everything_kmer = protein.kmer_cosine_distances(all_texts, KMER_SIZE)
     with_trees = [row for row in per_family.values() if "rf_vs_scoredist_nj" in row]
+    base_trees = [row for row in baseline.values() if "rf_vs_scoredist_nj" in row]
     return {
+        "kmer_baseline": {
+            "k": KMER_SIZE,
+            "families": baseline,
+            "pooled": pooled_baseline,
+            "mean_family_spearman": float(np.mean([row["spearman"] for row in baseline.values()])),
+            "auroc": float(roc_auc_score(homolog, -everything_kmer[first, second])),
+            "mean_rf": float(np.mean([row["rf_vs_scoredist_nj"] for row in base_trees])),
+        },
         "families": per_family,
         "pooled": pooled,
         "mean_family_spearman": float(np.mean([row["spearman"] for row in per_family.values()])),
@@ -263,6 +285,7 @@ def report(results: dict) -> str:
         f"| **pooled** | {p['n_pairs']} pairs | {p['spearman']:.3f} | {p['pearson']:.3f} | {p['mae']:.3f} | "
         f"{real['mean_rf']:.3f} (mean) | {real['mean_rf_kimura_vs_scoredist']:.3f} (mean) |"
     )
+    lines += kmer_report(real)
     m = sim["mean"]
     lines += [
         f"\n### simulated families (LG + gamma, {sim['n_families']} families of 30-60 x 150-350 aa; means)\n",
@@ -293,6 +316,38 @@ def report(results: dict) -> str:
         verdict = target["pass"] if isinstance(target["pass"], str) else ("PASS" if target["pass"] else "FAIL")
         lines.append(f"| {target['name']} | {target['value']} | {verdict} |")
     return "\n".join(lines)
+
+
+def kmer_report(real: dict) -> list[str]:
+    """Model next to the untrained k-mer cosine baseline on the held-out families (Markdown lines)."""
+    base = real["kmer_baseline"]
+    lines = [
+        f"\n### held-out real families: model vs untrained {base['k']}-mer baseline "
+        f"(1 - cosine of {base['k']}-mer count vectors, no training, no alignment)\n",
+        "| family | Spearman model | Spearman k-mer | Pearson model | Pearson k-mer | RF model | RF k-mer |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def tree(row: dict) -> str:
+        value = row.get("rf_vs_scoredist_nj")
+        return "-" if value is None else f"{value:.3f}"
+
+    for name, row in real["families"].items():
+        other = base["families"][name]
+        lines.append(
+            f"| {name} | {row['spearman']:.3f} | {other['spearman']:.3f} | {row['pearson']:.3f} | "
+            f"{other['pearson']:.3f} | {tree(row)} | {tree(other)} |"
+        )
+    p, q = real["pooled"], base["pooled"]
+    lines += [
+        f"| **pooled pairs** | {p['spearman']:.3f} | {q['spearman']:.3f} | {p['pearson']:.3f} | {q['pearson']:.3f} | "
+        f"{real['mean_rf']:.3f} (mean) | {base['mean_rf']:.3f} (mean) |",
+        f"| **mean per family** | {real['mean_family_spearman']:.3f} | {base['mean_family_spearman']:.3f} | | | | |",
+        f"| **homolog AUROC** | {real['auroc']:.4f} | {base['auroc']:.4f} | | | | |",
+        "\n(The k-mer distance is unitless, in [0, 1], so it has no MAE against Scoredist; "
+        "Pearson compares it linearly all the same.)",
+    ]
+    return lines
 
 
 def targets(results: dict) -> list[dict]:
@@ -391,6 +446,10 @@ def main() -> int:
     }
     if args.skip_speed:
         print(json.dumps({k: results["real"][k] for k in ("pooled", "mean_family_spearman", "auroc", "mean_rf")}))
+        base = results["real"]["kmer_baseline"]
+        print(
+            "k-mer baseline", json.dumps({k: base[k] for k in ("pooled", "mean_family_spearman", "auroc", "mean_rf")})
+        )
         print(json.dumps(results["simulated"]["mean"]))
         return 0
     results["targets"] = targets(results)

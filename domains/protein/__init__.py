@@ -40,6 +40,8 @@ from .formulas import (
     scoredist,
 )
 from .head import cross_distances, pair_distance
+from .kmer import kmer_cosine_distances, kmer_counts, kmer_indices
+from .kmer_encoder import ProteinKmerBag
 from .model import (
     DistanceRegression,
     distance_loss,
@@ -75,6 +77,7 @@ __all__ = [
     "FamilyDistances",
     "PairSampler",
     "ProteinCNN",
+    "ProteinKmerBag",
     "ProteinSequences",
     "SaturationWarning",
     "SimulatedFamily",
@@ -94,6 +97,9 @@ __all__ = [
     "family_distances",
     "gamma_rates",
     "kimura_distance",
+    "kmer_cosine_distances",
+    "kmer_counts",
+    "kmer_indices",
     "lg_model",
     "load_model",
     "load_pretrained",

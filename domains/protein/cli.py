@@ -266,8 +266,30 @@ def _add_train(sub) -> None:
         help="pairs closer than this are positives of the contrastive term (default 0.2)",
     )
     model = parser.add_argument_group("model")
+    model.add_argument(
+        "--encoder",
+        choices=("cnn", "kmer"),
+        default="cnn",
+        help="cnn: residue CNN (ProteinCNN); kmer: bag of learned 1-3-mer embeddings (ProteinKmerBag) (default cnn)",
+    )
     model.add_argument("--dim", type=int_at_least(1), default=64, help="embedding dimension (default 64)")
-    model.add_argument("--channels", type=int_at_least(1), default=64, help="CNN channels (default 64)")
+    model.add_argument(
+        "--channels", type=int_at_least(1), default=64, help="CNN channels, or k-mer table width (default 64)"
+    )
+    model.add_argument(
+        "--kmer-sizes",
+        type=int_at_least(1),
+        nargs="+",
+        default=[1, 2, 3],
+        metavar="K",
+        help="with --encoder kmer: k-mer lengths, each <= 4 (default 1 2 3)",
+    )
+    model.add_argument(
+        "--hidden",
+        type=int_at_least(0),
+        default=256,
+        help="with --encoder kmer: hidden width of the MLP head, 0 for a linear head (default 256)",
+    )
     model.add_argument("--blocks", type=int_at_least(0), default=3, help="dilated residual blocks (default 3)")
     model.add_argument(
         "--segments",
@@ -303,6 +325,8 @@ def run_train(args: argparse.Namespace) -> int | None:
     from symcl.training import seed_everything
 
     from .encoder import ProteinCNN
+    from .kmer import MAX_KMER_SIZE
+    from .kmer_encoder import ProteinKmerBag
     from .model import train
     from .pairs import PairSampler, family_distances, simulated_families
 
@@ -359,7 +383,20 @@ def run_train(args: argparse.Namespace) -> int | None:
         )
     sampler = PairSampler(families, cross_family_fraction=args.cross_family_fraction, max_distance=args.max_distance)
     seed_everything(args.seed)  # the model's initial weights depend on the seed only
-    model = ProteinCNN(dim=args.dim, channels=args.channels, blocks=args.blocks, segments=args.segments)
+    if args.encoder == "kmer":
+        if max(args.kmer_sizes) > MAX_KMER_SIZE or len(set(args.kmer_sizes)) != len(args.kmer_sizes):
+            raise UserInputError(
+                f"--kmer-sizes must be distinct integers in [1, {MAX_KMER_SIZE}]. Got {args.kmer_sizes} instead."
+            )
+        model = ProteinKmerBag(
+            dim=args.dim,
+            kmer_sizes=args.kmer_sizes,
+            channels=args.channels,
+            segments=args.segments,
+            hidden=args.hidden,
+        )
+    else:
+        model = ProteinCNN(dim=args.dim, channels=args.channels, blocks=args.blocks, segments=args.segments)
     train(
         model,
         sampler,

@@ -216,7 +216,10 @@ def segment_weights(mask: Tensor, segments: int) -> Tensor:
     return weights / weights.sum(dim=2, keepdim=True).clamp(min=1e-12)
 
 
-ENCODERS: dict[str, type[ProteinCNN]] = {ProteinCNN.kind: ProteinCNN}
+from .kmer_encoder import ProteinKmerBag  # noqa: E402  (it builds on check_codes and segment_weights above)
+
+#: Encoder classes by their config ``kind``.
+ENCODERS: dict[str, type[nn.Module]] = {ProteinCNN.kind: ProteinCNN, ProteinKmerBag.kind: ProteinKmerBag}
 
 
 def build_encoder(config: dict[str, Any]) -> nn.Module:

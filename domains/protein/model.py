@@ -1,6 +1,7 @@
 """The Siamese distance regressor: its loss, training, loading, and the predicted distance matrix.
 
-The model is the sequence encoder alone (:class:`~symcl.domains.protein.encoder.ProteinCNN`);
+The model is the sequence encoder alone (:class:`~symcl.domains.protein.encoder.ProteinCNN`, or
+:class:`~symcl.domains.protein.kmer_encoder.ProteinKmerBag`);
 the distance head (:mod:`~symcl.domains.protein.head`) has no parameters. Training
 regresses the head's output on classical pseudo-distances with a Huber loss in log space
 (:func:`distance_loss`), through :func:`symcl.training.fit`. Afterwards N sequences are

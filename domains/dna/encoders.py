@@ -33,6 +33,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from symcl.layers import ChannelNorm, ResidualBlock
+
 from .alphabet import CODE_COMPLEMENT, CODE_PAD
 from .kmer_encoder import KmerBagEncoder
 
@@ -98,30 +100,6 @@ def reverse_complement_batch(codes: Tensor) -> Tensor:
     position = torch.arange(codes.shape[1], device=codes.device)
     index = torch.where(position < lengths, lengths - 1 - position, position)
     return _COMPLEMENT.to(codes.device)[codes.gather(1, index).long()].to(codes.dtype)
-
-
-class ChannelNorm(nn.Module):
-    """LayerNorm over the channels of each position. Shape: (B, C, L) -> (B, C, L)."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(channels)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.norm(x.transpose(1, 2)).transpose(1, 2)
-
-
-class ResidualBlock(nn.Module):
-    """Pre-norm residual block ``x + conv(gelu(norm(x)))`` with a dilated 'same' convolution."""
-
-    def __init__(self, channels: int, kernel_size: int, dilation: int):
-        super().__init__()
-        self.norm = ChannelNorm(channels)
-        self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation, padding=dilation * (kernel_size // 2))
-
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        """Shapes: x (B, C, L), mask (B, 1, L) -> (B, C, L), zero at padding."""
-        return x + self.conv(F.gelu(self.norm(x))) * mask
 
 
 class ConvTrunk(nn.Module):

@@ -25,6 +25,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from symcl.layers import ChannelNorm, ResidualBlock
+
 from .alphabet import encode
 
 #: Number of residue codes (20 standard + B, Z, X).
@@ -76,30 +78,6 @@ def check_codes(codes: Tensor) -> None:
         raise ValueError("Protein codes must have padding only after the end of each sequence.")
     if codes.shape[1] == 0 or pad[:, 0].any():
         raise ValueError("Every sequence in a batch of protein codes needs at least one residue.")
-
-
-class ChannelNorm(nn.Module):
-    """LayerNorm over the channels of each position. Shape: (B, C, L) -> (B, C, L)."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(channels)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.norm(x.transpose(1, 2)).transpose(1, 2)
-
-
-class ResidualBlock(nn.Module):
-    """Pre-norm residual block ``x + conv(gelu(norm(x)))``, dilated 'same' convolution, padding kept at 0."""
-
-    def __init__(self, channels: int, kernel_size: int, dilation: int):
-        super().__init__()
-        self.norm = ChannelNorm(channels)
-        self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation, padding=dilation * (kernel_size // 2))
-
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        """Shapes: x (B, C, L), mask (B, 1, L) -> (B, C, L)."""
-        return x + self.conv(F.gelu(self.norm(x))) * mask
 
 
 class ProteinCNN(nn.Module):

@@ -7,6 +7,8 @@ embedding never depends on the other sequences in its batch.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+
 from torch import Tensor, nn
 from torch.nn import functional as F
 
@@ -33,3 +35,27 @@ class ResidualBlock(nn.Module):
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         """Shapes: x (B, C, L), mask (B, 1, L) -> (B, C, L), zero at padding."""
         return x + self.conv(F.gelu(self.norm(x))) * mask
+
+
+def check_sizes(owner: str, sizes: Iterable[tuple[str, object, int]], *, odd: Collection[str] = ()) -> None:
+    """Check the integer size options of a layer or encoder.
+
+    Parameters
+    ----------
+    owner : str
+        The class whose constructor is checked, for the message.
+    sizes : iterable of (name, value, minimum)
+        Each value must be an int (not a bool) >= its minimum.
+    odd : collection of str
+        Names whose value must also be odd (centred convolution windows).
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, the rule and the value.
+    """
+    for name, value, low in sizes:
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"The '{name}' parameter of {owner} must be an integer >= {low}. Got {value!r} instead.")
+        if name in odd and value % 2 == 0:
+            raise ValueError(f"The '{name}' parameter of {owner} must be odd (a centred window). Got {value} instead.")

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from symcl.layers import ChannelNorm, ResidualBlock
+from symcl.layers import ChannelNorm, ResidualBlock, check_sizes
 
 from .alphabet import CODE_COMPLEMENT, CODE_PAD
 from .kmer_encoder import KmerBagEncoder
@@ -154,23 +154,18 @@ class _CNNEncoder(nn.Module):
         stride: int = 2,
     ):
         super().__init__()
-        for name, value, low in (
-            ("dim", dim, 1),
-            ("channels", channels, 1),
-            ("kernel_size", kernel_size, 1),
-            ("blocks", blocks, 0),
-            ("block_kernel_size", block_kernel_size, 1),
-            ("stride", stride, 1),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(
-                    f"The '{name}' parameter of {type(self).__name__} must be an integer >= {low}. Got {value!r} instead."
-                )
-        for name, value in (("kernel_size", kernel_size), ("block_kernel_size", block_kernel_size)):
-            if value % 2 == 0:
-                raise ValueError(
-                    f"The '{name}' parameter of {type(self).__name__} must be odd (a centred window). Got {value} instead."
-                )
+        check_sizes(
+            type(self).__name__,
+            (
+                ("dim", dim, 1),
+                ("channels", channels, 1),
+                ("kernel_size", kernel_size, 1),
+                ("blocks", blocks, 0),
+                ("block_kernel_size", block_kernel_size, 1),
+                ("stride", stride, 1),
+            ),
+            odd=("kernel_size", "block_kernel_size"),
+        )
         self.config = {
             "kind": self.kind,
             "dim": dim,

@@ -44,6 +44,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from symcl.layers import check_sizes
+
 from .alphabet import CODE_N, CODE_PAD
 from .tnf import canonical_kmers
 
@@ -132,11 +134,7 @@ class KmerBagEncoder(nn.Module):
     ):
         super().__init__()
         sizes = _check_sizes(kmer_sizes)
-        for name, value, low in (("channels", channels, 1), ("hidden", hidden, 0), ("out_dim", out_dim, 0)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(
-                    f"The '{name}' parameter of KmerBagEncoder must be an integer >= {low}. Got {value!r} instead."
-                )
+        check_sizes("KmerBagEncoder", (("channels", channels, 1), ("hidden", hidden, 0), ("out_dim", out_dim, 0)))
         if hidden and not out_dim:
             raise ValueError(
                 f"The 'hidden' parameter of KmerBagEncoder needs an 'out_dim' > 0 (the MLP's output width). "

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from symcl.layers import ChannelNorm, ResidualBlock
+from symcl.layers import ChannelNorm, ResidualBlock, check_sizes
 
 from .alphabet import encode
 
@@ -122,21 +122,18 @@ class ProteinCNN(nn.Module):
         segments: int = 1,
     ):
         super().__init__()
-        for name, value, low in (
-            ("dim", dim, 1),
-            ("segments", segments, 1),
-            ("channels", channels, 1),
-            ("kernel_size", kernel_size, 1),
-            ("blocks", blocks, 0),
-            ("block_kernel_size", block_kernel_size, 1),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(
-                    f"The '{name}' parameter of ProteinCNN must be an integer >= {low}. Got {value!r} instead."
-                )
-        for name, value in (("kernel_size", kernel_size), ("block_kernel_size", block_kernel_size)):
-            if value % 2 == 0:
-                raise ValueError(f"The '{name}' parameter of ProteinCNN must be odd. Got {value} instead.")
+        check_sizes(
+            "ProteinCNN",
+            (
+                ("dim", dim, 1),
+                ("segments", segments, 1),
+                ("channels", channels, 1),
+                ("kernel_size", kernel_size, 1),
+                ("blocks", blocks, 0),
+                ("block_kernel_size", block_kernel_size, 1),
+            ),
+            odd=("kernel_size", "block_kernel_size"),
+        )
         self.config = {
             "kind": self.kind,
             "dim": dim,

@@ -32,6 +32,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from symcl.layers import check_sizes
+
 from .encoder import check_codes, segment_weights
 from .kmer import N_STANDARD, check_kmer_size, kmer_indices
 
@@ -71,16 +73,10 @@ class ProteinKmerBag(nn.Module):
         hidden: int = 256,
     ):
         super().__init__()
-        for name, value, low in (
-            ("dim", dim, 1),
-            ("channels", channels, 1),
-            ("segments", segments, 1),
-            ("hidden", hidden, 0),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(
-                    f"The '{name}' parameter of ProteinKmerBag must be an integer >= {low}. Got {value!r} instead."
-                )
+        check_sizes(
+            "ProteinKmerBag",
+            (("dim", dim, 1), ("channels", channels, 1), ("segments", segments, 1), ("hidden", hidden, 0)),
+        )
         if isinstance(kmer_sizes, (str, bytes)) or not isinstance(kmer_sizes, Sequence) or not kmer_sizes:
             raise ValueError(
                 f"The 'kmer_sizes' parameter of ProteinKmerBag must be a non-empty list of integers. "

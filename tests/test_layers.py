@@ -1,0 +1,42 @@
+"""The shared sequence-encoder layers."""
+
+import pytest
+import torch
+
+from symcl.layers import ChannelNorm, ResidualBlock, check_sizes
+
+
+def test_channel_norm_normalises_each_position_over_channels():
+    x = torch.randn(3, 8, 11) * 5 + 2
+    y = ChannelNorm(8)(x)
+    assert torch.allclose(y.mean(dim=1), torch.zeros(3, 11), atol=1e-5)
+    assert torch.allclose(y.var(dim=1, unbiased=False), torch.ones(3, 11), atol=1e-3)
+
+
+def test_residual_block_keeps_length_and_only_adds_at_sequence_positions():
+    torch.manual_seed(0)
+    block = ResidualBlock(4, kernel_size=5, dilation=2)
+    x = torch.randn(2, 4, 9)
+    mask = torch.ones(2, 1, 9)
+    mask[1, :, 6:] = 0
+    y = block(x, mask)
+    assert y.shape == x.shape
+    assert torch.equal(y[1, :, 6:], x[1, :, 6:])
+    assert not torch.equal(y[0], x[0])
+
+
+@pytest.mark.parametrize(
+    ("sizes", "odd", "message"),
+    [
+        ((("dim", 0, 1),), (), "'dim' parameter of Enc must be an integer >= 1. Got 0 instead."),
+        ((("dim", True, 1),), (), "'dim' parameter of Enc must be an integer >= 1. Got True instead."),
+        ((("kernel_size", 4, 1),), ("kernel_size",), "'kernel_size' parameter of Enc must be odd"),
+    ],
+)
+def test_check_sizes_names_parameter_rule_and_value(sizes, odd, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_sizes("Enc", sizes, odd=odd)
+
+
+def test_check_sizes_accepts_valid_sizes():
+    check_sizes("Enc", (("blocks", 0, 0), ("kernel_size", 9, 1)), odd=("kernel_size",))

@@ -13,10 +13,10 @@ def register(subparsers) -> None:
         help="run all three domains on shipped data and write a report",
         description="Run dna, crystal and protein end to end with the shipped pretrained models and data, "
         "and write DIR/report.html and DIR/report.md with figures, a metrics table and the command that "
-        "reproduces each part. About 10 minutes on 2 CPU cores; --quick about 2.",
+        "reproduces each part. About a minute on 2 CPU cores; --quick about 20 seconds.",
     )
     parser.add_argument("--out", default="symcl-demo", metavar="DIR", help="output directory (default symcl-demo)")
-    parser.add_argument("--quick", action="store_true", help="smaller inputs, about 2 minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller inputs (about 20 seconds)")
     parser.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     parser.add_argument(
         "--parts",

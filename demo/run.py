@@ -50,7 +50,7 @@ def run_demo(
     out_dir : path
         Output directory (created); each part writes its files in a subfolder.
     quick : bool
-        Smaller inputs (about 2 minutes on 2 CPU cores instead of about 10).
+        Smaller inputs (about 20 seconds on 2 CPU cores instead of about a minute).
     seed : int
         Seed of the fragment strands, the simulated micrograph and the views.
     parts : sequence of {"dna", "crystal", "protein"}

@@ -52,9 +52,12 @@ def run_demo(
     quick : bool
         Smaller inputs (about 20 seconds on 2 CPU cores instead of about a minute).
     seed : int
-        Seed of the fragment strands, the simulated micrograph and the views.
+        Seed of the fragment strands, the simulated micrograph, the views and the
+        simulated protein family.
     parts : sequence of {"dna", "crystal", "protein"}
         Which parts to run, in this order.
+    progress : bool
+        Progress bars (the parts and their long steps).
 
     Returns
     -------
@@ -64,8 +67,12 @@ def run_demo(
     Raises
     ------
     ValueError
-        An unknown part (``UserInputError``, a ``ValueError``, for an output path that is a file). A part that fails re-raises its error after the report of the
-        parts that finished has been written.
+        ``parts`` names an unknown part.
+    UserInputError
+        ``out_dir`` exists and is not a directory.
+
+    A part that fails re-raises its error after the report of the parts that finished
+    has been written.
     """
     unknown = [p for p in parts if p not in PARTS]
     if unknown or not parts:

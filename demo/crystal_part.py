@@ -11,7 +11,7 @@ from sklearn.metrics import adjusted_rand_score, roc_auc_score
 
 from symcl.domains import crystal
 
-from .report import Figure, Metric, Section, save_figure
+from .report import Figure, Metric, Section, new_figure, save_figure
 
 MATERIAL = "MoS2"
 PIXEL_SIZE = 0.2  # Å/px, finer than the model's patches: analyse_image resamples
@@ -155,12 +155,7 @@ def _auroc(positive: np.ndarray, score: np.ndarray, chosen: np.ndarray) -> float
 
 
 def _plot_anomaly(path: Path, sim, result, is_defect: np.ndarray) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, ax = plt.subplots(figsize=(6, 6))
+    figure, ax = new_figure(figsize=(6, 6))
     ax.imshow(sim.image, cmap="gray")
     xy = result.sites.positions
     points = ax.scatter(xy[:, 0], xy[:, 1], c=result.anomaly, cmap="inferno", s=10)

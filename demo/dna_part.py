@@ -13,7 +13,7 @@ from symcl.atomic import atomic_write
 from symcl.data import data_path
 from symcl.domains import dna
 
-from .report import Figure, Metric, Section, save_figure
+from .report import Figure, Metric, Section, new_figure, save_figure
 
 # The shipped genomes (data/dna/README.md has the provenance), with the names the figures use.
 GENOMES = (
@@ -121,13 +121,9 @@ def _write_fasta(path: Path, fragments, labels: np.ndarray, names: tuple[str, ..
 
 
 def _plot_maps(path: Path, learned, baseline, labels, names, length: int) -> tuple[Path, str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
 
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    figure, axes = new_figure(2, figsize=(11, 4.5))
     for ax, (title, x) in zip(axes, (("symcl pretrained encoder", learned), ("TNF (136-d)", baseline)), strict=True):
         x = np.asarray(x, dtype=np.float64)
         x = x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
@@ -143,11 +139,9 @@ def _plot_maps(path: Path, learned, baseline, labels, names, length: int) -> tup
 
 
 def _plot_scores(path: Path, scores: dict[int, tuple[dict, dict]]) -> tuple[Path, str]:
-    import matplotlib.pyplot as plt
-
     lengths = sorted(scores)
     positions = np.arange(len(lengths))
-    figure, ax = plt.subplots(figsize=(6, 3.5))
+    figure, ax = new_figure(figsize=(6, 3.5))
     for offset, key in ((-0.2, "learned"), (0.2, "TNF")):
         ax.bar(positions + offset, [scores[n][0][key] for n in lengths], width=0.4, label=key)
     ax.set_xticks(positions, [f"{n} bp" for n in lengths])

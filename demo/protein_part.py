@@ -12,7 +12,7 @@ from symcl.atomic import atomic_write
 from symcl.data import data_path
 from symcl.domains import protein
 
-from .report import Figure, Metric, Section, save_figure
+from .report import Figure, Metric, Section, new_figure, save_figure
 
 METHOD = "scoredist"
 SIMULATED_SIZE = 200  # sequences of the simulated family of the full demo (19,900 pairs to align)
@@ -149,12 +149,7 @@ def run_protein(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
 
 
 def _plot_scatter(path: Path, results: list[dict]) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, ax = plt.subplots(figsize=(5.5, 5))
+    figure, ax = new_figure(figsize=(5.5, 5))
     # The largest family first and faint, so that it does not hide the small ones.
     for r in sorted(results, key=lambda r: len(r["aligned"]), reverse=True):
         many = len(r["aligned"]) > 5000
@@ -174,19 +169,16 @@ def _plot_scatter(path: Path, results: list[dict]) -> Path:
 
 
 def _plot_trees(path: Path, result: dict) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from Bio import Phylo
+    from matplotlib.text import Text
 
-    figure, axes = plt.subplots(1, 2, figsize=(12, max(5, result["n"] * 0.16)))
+    figure, axes = new_figure(2, figsize=(12, max(5, result["n"] * 0.16)))
     for ax, tree, title in zip(axes, result["trees"], ("alignment (Scoredist)", "predicted"), strict=True):
         tree.ladderize()
         Phylo.draw(tree, axes=ax, do_show=False, label_func=lambda clade: clade.name or "")
         ax.set_title(f"NJ, {title}")
         ax.tick_params(labelsize=6)
-    for text in figure.findobj(matplotlib.text.Text):
+    for text in figure.findobj(Text):
         if text.get_text() and not text.get_text().startswith("NJ"):
             text.set_fontsize(6)
     return save_figure(figure, path)

@@ -116,16 +116,25 @@ def write_report(
     }
 
 
-def save_figure(figure, path: str | os.PathLike) -> Path:
-    """Save a matplotlib figure as PNG atomically and close it."""
-    import matplotlib.pyplot as plt
+def new_figure(ncols: int = 1, *, figsize: tuple[float, float]):
+    """A matplotlib Figure on an Agg canvas and its axes (one row of ``ncols``).
 
+    The object-oriented API, as in :mod:`symcl.plots`: no pyplot state and no backend
+    switch, so the demo works headless and inside other programs.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=figsize)
+    FigureCanvasAgg(figure)
+    return figure, figure.subplots(1, ncols)
+
+
+def save_figure(figure, path: str | os.PathLike) -> Path:
+    """Save a figure of :func:`new_figure` as PNG, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        return atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
-    finally:
-        plt.close(figure)
+    return atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
 
 
 _CSS = """

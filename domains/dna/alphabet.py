@@ -26,6 +26,8 @@ Nucleic Acids Research 13(9), 3021-3030.
 from __future__ import annotations
 
 import numpy as np
+import torch
+from torch import Tensor
 
 from symcl.errors import UserInputError
 
@@ -218,3 +220,27 @@ def _show(byte: int) -> str:
     if byte < 128 and char.isprintable():
         return repr(char)
     return f"byte 0x{byte:02x}" if byte < 128 else f"non-ASCII byte 0x{byte:02x}"
+
+
+def check_codes(codes: Tensor) -> np.ndarray:
+    """Check a batch of codes for the DNA encoders; returns it as a uint8 numpy array.
+
+    Raises ValueError unless ``codes`` is a (B, L) integer tensor of codes 0..5 with
+    padding only after each sequence (TypeError for a non-tensor). The checks run in
+    numpy, which is faster than torch reductions on CPU for these small batches.
+    """
+    if not isinstance(codes, Tensor):
+        raise TypeError(f"DNA encoders take a tensor of codes, shape (B, L). Got {type(codes).__name__} instead.")
+    if codes.ndim != 2 or codes.dtype not in (torch.uint8, torch.int64, torch.int32):
+        raise ValueError(
+            f"DNA encoders take uint8/int codes of shape (B, L). Got dtype {codes.dtype} and shape "
+            f"{tuple(codes.shape)} instead."
+        )
+    array = codes.detach().cpu().numpy()
+    if array.size and (array.min() < 0 or array.max() > CODE_PAD):
+        raise ValueError(f"DNA codes must lie in 0..{CODE_PAD}. Got values in {int(array.min())}..{int(array.max())}.")
+    array = array.astype(np.uint8, copy=False)
+    pad = array == CODE_PAD
+    if (pad[:, :-1] & ~pad[:, 1:]).any():
+        raise ValueError("DNA codes must have padding only after the end of each sequence.")
+    return array

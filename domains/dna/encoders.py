@@ -35,7 +35,7 @@ from torch.nn import functional as F
 
 from symcl.layers import ChannelNorm, ResidualBlock, check_sizes
 
-from .alphabet import CODE_COMPLEMENT, CODE_PAD
+from .alphabet import CODE_COMPLEMENT, CODE_PAD, check_codes
 from .kmer_encoder import KmerBagEncoder
 
 # Rows: codes 0..5. Ambiguous bases are uniform (their complement is uniform too), padding is 0.
@@ -43,22 +43,6 @@ _ONE_HOT = torch.tensor(
     [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0.25] * 4, [0, 0, 0, 0]], dtype=torch.float32
 )
 _COMPLEMENT = torch.from_numpy(CODE_COMPLEMENT.astype("int64"))
-
-
-def check_codes(codes: Tensor) -> None:
-    """Raise ValueError unless ``codes`` is (B, L) integer codes in 0..5, padding only at the end."""
-    if not isinstance(codes, Tensor):
-        raise TypeError(f"DNA encoders take a tensor of codes, shape (B, L). Got {type(codes).__name__} instead.")
-    if codes.ndim != 2 or codes.dtype not in (torch.uint8, torch.int64, torch.int32):
-        raise ValueError(
-            f"DNA encoders take uint8/int codes of shape (B, L). Got dtype {codes.dtype} and shape "
-            f"{tuple(codes.shape)} instead."
-        )
-    if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) > CODE_PAD):
-        raise ValueError(f"DNA codes must lie in 0..{CODE_PAD}. Got values in {int(codes.min())}..{int(codes.max())}.")
-    pad = codes == CODE_PAD
-    if (pad[:, :-1] & ~pad[:, 1:]).any():
-        raise ValueError("DNA codes must have padding only after the end of each sequence.")
 
 
 def one_hot(codes: Tensor) -> tuple[Tensor, Tensor]:

@@ -46,7 +46,7 @@ from torch.nn import functional as F
 
 from symcl.layers import check_sizes
 
-from .alphabet import CODE_N, CODE_PAD
+from .alphabet import CODE_N, check_codes
 from .tnf import canonical_kmers
 
 MAX_KMER_SIZE = 8  # 4^8 = 65,536 rows per table without sharing; larger tables stop being small
@@ -168,7 +168,7 @@ class KmerBagEncoder(nn.Module):
 
     def forward(self, codes: Tensor) -> Tensor:
         """Embeddings of a batch of codes. Shape: (B, L) -> (B, dim)."""
-        array = _checked_array(codes)
+        array = check_codes(codes)
         device = self.tables[0].device
         pooled = []
         for k, table in zip(self.config["kmer_sizes"], self.tables, strict=True):
@@ -202,22 +202,3 @@ def _check_sizes(kmer_sizes: Sequence[int]) -> tuple[int, ...]:
             f"Got {kmer_sizes!r} instead."
         )
     return sizes
-
-
-def _checked_array(codes: Tensor) -> np.ndarray:
-    """``codes`` as a uint8 numpy array, after the checks of ``check_codes`` (done in numpy: fast on CPU)."""
-    if not isinstance(codes, Tensor):
-        raise TypeError(f"DNA encoders take a tensor of codes, shape (B, L). Got {type(codes).__name__} instead.")
-    if codes.ndim != 2 or codes.dtype not in (torch.uint8, torch.int64, torch.int32):
-        raise ValueError(
-            f"DNA encoders take uint8/int codes of shape (B, L). Got dtype {codes.dtype} and shape "
-            f"{tuple(codes.shape)} instead."
-        )
-    array = codes.detach().cpu().numpy()
-    if array.size and (array.min() < 0 or array.max() > CODE_PAD):
-        raise ValueError(f"DNA codes must lie in 0..{CODE_PAD}. Got values in {int(array.min())}..{int(array.max())}.")
-    array = array.astype(np.uint8, copy=False)
-    pad = array == CODE_PAD
-    if (pad[:, :-1] & ~pad[:, 1:]).any():
-        raise ValueError("DNA codes must have padding only after the end of each sequence.")
-    return array

@@ -128,7 +128,7 @@ def pretrained_directory() -> Path:
     Raises
     ------
     UserInputError
-        No pretrained model ships with this version yet.
+        The model directory is missing from this installation.
     """
     return model_directory.pretrained_directory("dna", "symcl dna train FASTA... --out DIR")
 

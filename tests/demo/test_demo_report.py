@@ -3,18 +3,14 @@
 import base64
 import re
 
-import matplotlib
 import pytest
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from symcl.demo.report import Figure, Metric, Section, render_markdown, save_figure, write_report
+from symcl.demo.report import Figure, Metric, Section, new_figure, render_markdown, save_figure, write_report
 
 
 @pytest.fixture
 def sections(tmp_path):
-    figure, ax = plt.subplots()
+    figure, ax = new_figure(figsize=(3, 2))
     ax.plot([0, 1], [1, 0])
     save_figure(figure, tmp_path / "part" / "line.png")
     return [

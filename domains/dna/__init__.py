@@ -14,8 +14,10 @@ frequency (TNF) baseline, the view generator, the encoders and the pipeline func
     result.embeddings                                    # (n, dim), same for either strand
     bins = dna.bin_contigs(result.embeddings, n_bins=10)  # contig -> bin
 
-Encoders: :class:`KmerBagEncoder` (the default; canonical k-mer embeddings shared by a
-k-mer and its reverse complement, exactly strand-invariant and fast),
+Encoders: :class:`CodonPhaseEncoder` (the default; canonical k-mer embeddings pooled
+per codon phase, read in every frame order, so exactly strand-invariant),
+:class:`KmerBagEncoder` (canonical k-mer embeddings shared by a k-mer and its reverse
+complement, pooled over all positions; exactly strand-invariant and the fastest),
 :class:`StrandInvariantCNN` (conjoined ``head(h(x) + h(rc(x)))``) and :class:`PlainCNN`
 (learns invariance from the views only, for comparison).
 
@@ -33,8 +35,10 @@ from .alphabet import (
     to_codes,
 )
 from .binning import bin_contigs, save_bins
+from .codon_encoder import phase_bags
 from .embedding import SequenceEmbeddings, embed_sequences, save_embeddings, strand_invariance, window_starts
 from .encoders import (
+    CodonPhaseEncoder,
     KmerBagEncoder,
     PlainCNN,
     StrandInvariantCNN,
@@ -58,6 +62,7 @@ from .views import DnaViews, exclusion_mask, sequencing_errors
 __all__ = [
     "CODE_N",
     "CODE_PAD",
+    "CodonPhaseEncoder",
     "IUPAC_COMPLEMENT",
     "DnaViews",
     "KmerBagEncoder",
@@ -82,6 +87,7 @@ __all__ = [
     "load_model",
     "load_pretrained",
     "one_hot",
+    "phase_bags",
     "pretrained_directory",
     "read_model_config",
     "read_records",

@@ -59,18 +59,19 @@ def _add_train(sub) -> None:
     model = parser.add_argument_group("model")
     model.add_argument(
         "--encoder",
-        choices=("kmer", "strand_invariant", "plain"),
-        default="kmer",
-        help="kmer: bag of canonical k-mer embeddings, strand-invariant by construction and fast (default); "
-        "strand_invariant: conjoined CNN head(h(x) + h(rc(x))); plain: CNN that learns invariance from the views",
+        choices=("codon_phase", "kmer", "strand_invariant", "plain"),
+        default="codon_phase",
+        help="codon_phase: canonical k-mer embeddings pooled per codon phase, strand-invariant by construction "
+        "(default); kmer: the same pooled over all positions, fastest; strand_invariant: conjoined CNN "
+        "head(h(x) + h(rc(x))); plain: CNN that learns invariance from the views",
     )
     model.add_argument(
         "--kmer-sizes",
         type=int_at_least(1),
         nargs="+",
-        default=[4, 5, 6, 7],
+        default=[3, 4, 5],
         metavar="K",
-        help="k-mer lengths of the kmer encoder, each 1..8 (default 4 5 6 7)",
+        help="k-mer lengths of the codon_phase and kmer encoders, each 1..8 (default 3 4 5)",
     )
     model.add_argument(
         "--channels", type=int_at_least(1), default=64, help="channels per k-mer table, or CNN channels (default 64)"
@@ -78,14 +79,14 @@ def _add_train(sub) -> None:
     model.add_argument(
         "--hidden",
         type=int_at_least(0),
-        default=0,
-        help="kmer: hidden width of a small MLP on the pooled bag (needs --out-dim; default 0 = none)",
+        default=256,
+        help="codon_phase and kmer: hidden width of the MLP on the pooled bags (default 256; kmer: 0 = none)",
     )
     model.add_argument(
         "--out-dim",
         type=int_at_least(0),
-        default=0,
-        help="kmer: embedding width after a top layer on the pooled bag (default 0 = the bag itself)",
+        default=64,
+        help="codon_phase and kmer: embedding width (default 64; kmer: 0 = the pooled bag itself)",
     )
     model.add_argument("--dim", type=int_at_least(1), default=64, help="embedding dimension of the CNNs (default 64)")
     model.add_argument(
@@ -93,7 +94,7 @@ def _add_train(sub) -> None:
         type=int_at_least(0),
         default=None,
         help="width of the projection head the loss sees, dropped after training "
-        "(default 256 for kmer, 0 = none for the CNNs, which end in their own head)",
+        "(default 256 for the k-mer encoders, 0 = none for the CNNs, which end in their own head)",
     )
     model.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature (default 0.1)")
     parser.set_defaults(handler=_train)
@@ -196,7 +197,7 @@ def _train(args: argparse.Namespace) -> int | None:
         raise UserInputError(str(error)) from None
     if not args.temperature > 0:
         raise UserInputError(f"--temperature must be > 0. Got {args.temperature} instead.")
-    if args.encoder == "kmer":
+    if args.encoder in ("codon_phase", "kmer"):
         options = {
             "kmer_sizes": args.kmer_sizes,
             "channels": args.channels,

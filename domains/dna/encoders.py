@@ -1,7 +1,9 @@
 """Encoders of DNA fragments: 1-D CNNs, made strand-invariant by construction or not.
 
-The default encoder is the faster k-mer bag of :mod:`~symcl.domains.dna.kmer_encoder`;
-:func:`build_encoder` rebuilds any of them from its config.
+The default encoder is the codon-phase k-mer encoder of
+:mod:`~symcl.domains.dna.codon_encoder` (the phase-blind k-mer bag of
+:mod:`~symcl.domains.dna.kmer_encoder` is the fastest); both are much faster than these
+CNNs. :func:`build_encoder` rebuilds any of them from its config.
 
 Input of every encoder: model codes, ``uint8`` or ``int64`` of shape (B, L) (A=0, C=1,
 G=2, T=3, ambiguous=4, padding=5 after the end of each sequence), as produced by
@@ -36,6 +38,7 @@ from torch.nn import functional as F
 from symcl.layers import ChannelNorm, ResidualBlock, check_sizes
 
 from .alphabet import CODE_COMPLEMENT, CODE_PAD, check_codes
+from .codon_encoder import CodonPhaseEncoder
 from .kmer_encoder import KmerBagEncoder
 
 # Rows: codes 0..5. Ambiguous bases are uniform (their complement is uniform too), padding is 0.
@@ -204,13 +207,16 @@ class PlainCNN(_CNNEncoder):
         return self.head(self.trunk(*one_hot(codes)))
 
 
-ENCODERS: dict[str, type[nn.Module]] = {cls.kind: cls for cls in (KmerBagEncoder, StrandInvariantCNN, PlainCNN)}
+ENCODERS: dict[str, type[nn.Module]] = {
+    cls.kind: cls for cls in (CodonPhaseEncoder, KmerBagEncoder, StrandInvariantCNN, PlainCNN)
+}
 
 
 def build_encoder(config: dict[str, Any]) -> nn.Module:
     """Rebuild an encoder from its ``config`` dict (as saved in a model's config.json).
 
-    ``config["kind"]`` is "kmer" (:class:`KmerBagEncoder`), "strand_invariant"
+    ``config["kind"]`` is "codon_phase" (:class:`CodonPhaseEncoder`), "kmer"
+    (:class:`KmerBagEncoder`), "strand_invariant"
     (:class:`StrandInvariantCNN`) or "plain" (:class:`PlainCNN`); the other keys are
     the constructor's keyword arguments.
 

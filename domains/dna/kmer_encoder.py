@@ -133,7 +133,7 @@ class KmerBagEncoder(nn.Module):
         out_dim: int = 0,
     ):
         super().__init__()
-        sizes = _check_sizes(kmer_sizes)
+        sizes = check_kmer_sizes(kmer_sizes, "KmerBagEncoder")
         check_sizes("KmerBagEncoder", (("channels", channels, 1), ("hidden", hidden, 0), ("out_dim", out_dim, 0)))
         if hidden and not out_dim:
             raise ValueError(
@@ -187,7 +187,8 @@ class KmerBagEncoder(nn.Module):
         return self.top(self.norm(torch.cat(pooled, dim=1)))
 
 
-def _check_sizes(kmer_sizes: Sequence[int]) -> tuple[int, ...]:
+def check_kmer_sizes(kmer_sizes: Sequence[int], owner: str) -> tuple[int, ...]:
+    """``kmer_sizes`` as a tuple, or a ValueError naming ``owner`` unless they are distinct integers in 1..8."""
     try:
         sizes = tuple(kmer_sizes)
     except TypeError:
@@ -198,7 +199,7 @@ def _check_sizes(kmer_sizes: Sequence[int]) -> tuple[int, ...]:
         or not all(isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_KMER_SIZE for k in sizes)
     ):
         raise ValueError(
-            f"The 'kmer_sizes' parameter of KmerBagEncoder must be distinct integers in [1, {MAX_KMER_SIZE}]. "
+            f"The 'kmer_sizes' parameter of {owner} must be distinct integers in [1, {MAX_KMER_SIZE}]. "
             f"Got {kmer_sizes!r} instead."
         )
     return sizes

@@ -11,12 +11,12 @@ from symcl.cli import main
 from symcl.domains import dna
 
 TINY = ["--window", "400", "--fragment-lengths", "100", "400", "--kmer-sizes", "3", "4", "--channels", "4",
-        "--projection", "8", "--batch-size", "16"]  # fmt: skip
+        "--hidden", "8", "--out-dim", "6", "--projection", "8", "--batch-size", "16"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, shipped):
-    """A k-mer encoder (the default) trained for 30 steps on the six shipped files."""
+    """A codon-phase encoder (the default) trained for 30 steps on the six shipped files."""
     out = tmp_path_factory.mktemp("dna_model")
     code = main(
         ["dna", "train", *map(str, shipped.values()), "--out", str(out), "--steps", "30", "--eval-every", "0",
@@ -30,14 +30,7 @@ def test_train_writes_the_run_directory(trained, shipped):
     names = {p.name for p in trained.iterdir()}
     assert {"model.safetensors", "config.json", "history.json", "checkpoints"} <= names
     config = dna.read_model_config(trained)
-    assert config["model"] == {
-        "kind": "kmer",
-        "kmer_sizes": [3, 4],
-        "channels": 4,
-        "canonical": True,
-        "hidden": 0,
-        "out_dim": 0,
-    }
+    assert config["model"] == {"kind": "codon_phase", "kmer_sizes": [3, 4], "channels": 4, "hidden": 8, "out_dim": 6}
     assert config["dna"]["views"]["window"] == 400 and config["dna"]["projection"] == 8
     assert len(config["dna"]["sources"]) == 6
     assert config["steps_done"] == 30
@@ -64,13 +57,13 @@ def test_embed_writes_ids_in_order_and_equal_embeddings_for_both_strands(trained
             "NC_005816.1",
             "NC_005816.1_rc",
         ]
-        assert z.shape == (6, 8) and np.isfinite(z).all()
+        assert z.shape == (6, 6) and np.isfinite(z).all()
         assert np.abs(z[0::2] - z[1::2]).max() <= 1e-5
         assert np.abs(z[0] - z[2]).max() > 1e-4
         assert saved["lengths"].tolist() == [5386, 5386, 16571, 16571, 9609, 9609]
         starts, ends, owner = saved["window_start"], saved["window_end"], saved["window_record"]
         assert ((ends - starts) == 400).all() and owner.max() == 5
-        assert saved["window_embeddings"].shape == (len(starts), 8)
+        assert saved["window_embeddings"].shape == (len(starts), 6)
 
 
 def test_embed_reports_skipped_short_records(trained, tmp_path, capsys):

@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_dna.py            # full run, about 14 minutes on 2 CPU cores (806 s on 2026-11-29)
+    python benchmarks/bench_dna.py            # full run, about 10 minutes on 2 CPU cores (576 s on 2026-11-29)
     python benchmarks/bench_dna.py --quick    # smoke run, about 1.5 minutes
     python benchmarks/bench_dna.py --write-train-blocks DIR   # the training data of the pretrained model
 

@@ -23,8 +23,8 @@ tables, all positions) is added through its own linear layer. Each bag sums its 
 in sorted order, so the two strands give bit-identical embeddings in practice.
 
 Measured on the seen panel of ``benchmarks/bench_dna.py`` (400-step trainings, 3- to
-5-mers, logistic-regression probe at 150 / 500 bp): 0.682 / 0.823 against 0.637 / 0.820
-for the phase-blind k-mer bag with the same MLP width and TNF's 0.619 / 0.769.
+5-mers, logistic-regression probe at 150 / 500 bp): 0.683 / 0.830 against 0.637 / 0.820
+for the phase-blind k-mer bag with the same MLP width, and TNF's 0.619 / 0.769.
 
 Input: model codes of shape (B, L), as for every DNA encoder (A=0, C=1, G=2, T=3,
 ambiguous=4, padding=5 after the end of each sequence); k-mers with an ambiguous base or

@@ -39,7 +39,7 @@ def test_load_pretrained_returns_a_small_working_strand_invariant_model(shipped)
     assert not (directory / "checkpoints").exists()
     assert (directory / "model.safetensors").stat().st_size <= 5_000_000
     model = dna.load_pretrained()
-    assert not model.training and model.config["kind"] == "kmer" and model.config["canonical"]
+    assert not model.training and model.config["kind"] == "codon_phase"
     (record,) = dna.read_records(shipped["pPCP1.fa.gz"])
     window = dna.read_model_config(directory)["dna"]["views"]["window"]
     forward = dna.embed_sequences(model, [("x", record.seq), ("y", record.seq[:3000])], window=window)

@@ -151,9 +151,7 @@ def describe_ranges(ranges: dict) -> str:
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    return a @ b.T
+    return unit(a) @ unit(b).T
 
 
 # ----------------------------------------------------------------------------- simulated data

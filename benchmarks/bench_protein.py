@@ -117,10 +117,11 @@ def agreement(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
     }
 
 
-def rf(a: np.ndarray, b: np.ndarray, names) -> float:
+def rf_to(tree, distances: np.ndarray, names) -> float:
+    """Normalised RF distance between the NJ tree of ``distances`` and ``tree``."""
     from symcl.domains import protein
 
-    return protein.robinson_foulds(protein.nj_tree(a, names), protein.nj_tree(b, names))
+    return protein.robinson_foulds(protein.nj_tree(distances, names), tree)
 
 
 def real_families(model, data: Path) -> dict:
@@ -143,9 +144,10 @@ def real_families(model, data: Path) -> dict:
         row["n_sequences"] = len(seqs)
         base = agreement(upper(kmer), upper(target))
         if len(seqs) >= 4:
-            row["rf_vs_scoredist_nj"] = rf(predicted, target, seqs.ids)
-            row["rf_kimura_vs_scoredist_nj"] = rf(kimura, target, seqs.ids)
-            base["rf_vs_scoredist_nj"] = rf(kmer, target, seqs.ids)
+            target_tree = protein.nj_tree(target, seqs.ids)
+            row["rf_vs_scoredist_nj"] = rf_to(target_tree, predicted, seqs.ids)
+            row["rf_kimura_vs_scoredist_nj"] = rf_to(target_tree, kimura, seqs.ids)
+            base["rf_vs_scoredist_nj"] = rf_to(target_tree, kmer, seqs.ids)
         per_family[name] = row
         baseline[name] = base
         print(
@@ -202,10 +204,11 @@ def simulated(model, n_families: int) -> dict:
         predicted = protein.predicted_distance_matrix(model, list(family.sequences.sequences))
         ids = family.sequences.ids
         row = agreement(upper(predicted), upper(target))
-        row["rf_vs_scoredist_nj"] = rf(predicted, target, ids)
-        row["rf_pred_nj_vs_true"] = protein.robinson_foulds(protein.nj_tree(predicted, ids), family.tree)
-        row["rf_scoredist_nj_vs_true"] = protein.robinson_foulds(protein.nj_tree(target, ids), family.tree)
-        row["true_nj_vs_true"] = protein.robinson_foulds(protein.nj_tree(family.distances, ids), family.tree)
+        predicted_tree, target_tree = protein.nj_tree(predicted, ids), protein.nj_tree(target, ids)
+        row["rf_vs_scoredist_nj"] = protein.robinson_foulds(predicted_tree, target_tree)
+        row["rf_pred_nj_vs_true"] = protein.robinson_foulds(predicted_tree, family.tree)
+        row["rf_scoredist_nj_vs_true"] = protein.robinson_foulds(target_tree, family.tree)
+        row["true_nj_vs_true"] = rf_to(family.tree, family.distances, ids)
         rows.append(row)
     mean = {key: float(np.mean([row[key] for row in rows])) for key in rows[0] if key != "n_pairs"}
     return {"n_families": n_families, "mean": mean}

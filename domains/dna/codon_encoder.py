@@ -39,12 +39,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from symcl.layers import check_sizes
 
 from .alphabet import check_codes
-from .kmer_encoder import check_kmer_sizes, kmer_classes
+from .kmer_encoder import check_kmer_sizes, kmer_classes, kmer_tables, mean_bags, sorted_bags
 from .tnf import canonical_kmers
 
 # The 6 orders of the three phase bags: the reading frame (3 rotations) and the strand
@@ -83,12 +82,9 @@ def phase_bags(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.nd
     for p in range(3):
         members = classes[:, phase == p]
         grid[:, p, : members.shape[1]] = members
-    grid.sort(axis=2)  # the invalid marker is the largest class: skipped k-mers go last
-    valid = grid < invalid
-    offsets = np.zeros(3 * n_rows, dtype=np.int64)
-    np.cumsum(valid.sum(axis=2).ravel()[:-1], out=offsets[1:])
-    everything = np.sort(grid.reshape(n_rows, -1), axis=1)
-    return grid[valid], offsets, everything[everything < invalid]
+    index, offsets = sorted_bags(grid.reshape(3 * n_rows, -1), invalid)
+    everything, _ = sorted_bags(classes, invalid)
+    return index, offsets, everything
 
 
 class CodonPhaseEncoder(nn.Module):
@@ -130,7 +126,7 @@ class CodonPhaseEncoder(nn.Module):
             "hidden": hidden,
             "out_dim": out_dim,
         }
-        self.tables = nn.ParameterList(nn.Parameter(torch.randn(len(canonical_kmers(k)[1]), channels)) for k in sizes)
+        self.tables = kmer_tables(sizes, channels)
         bag_dim = channels * len(sizes)
         self.norm = nn.LayerNorm(bag_dim)
         self.frames = nn.Sequential(nn.Linear(3 * bag_dim, hidden), nn.GELU())
@@ -146,18 +142,12 @@ class CodonPhaseEncoder(nn.Module):
         """Embeddings of a batch of codes. Shape: (B, L) -> (B, out_dim)."""
         array = check_codes(codes)
         n_rows = len(array)
-        device = self.tables[0].device
         by_phase, blind = [], []
         for k, table in zip(self.config["kmer_sizes"], self.tables, strict=True):
             index, offsets, everything = phase_bags(array, k)
-            offsets_t = torch.from_numpy(offsets).to(device)
-            by_phase.append(F.embedding_bag(torch.from_numpy(index).to(device), table, offsets_t, mode="mean"))
-            blind.append(
-                F.embedding_bag(
-                    torch.from_numpy(everything).to(device), table, offsets_t[::3].contiguous(), mode="mean"
-                )
-            )
+            by_phase.append(mean_bags(table, index, offsets))
+            blind.append(mean_bags(table, everything, offsets[::3].copy()))
         phases = self.norm(torch.cat(by_phase, dim=1).view(n_rows, 3, -1))  # (B, 3, bag_dim)
-        orders = phases[:, PHASE_ORDERS.to(device)].flatten(2)  # (B, 6, 3 * bag_dim)
+        orders = phases[:, PHASE_ORDERS.to(phases.device)].flatten(2)  # (B, 6, 3 * bag_dim)
         hidden = self.frames(orders).amax(dim=1) + self.composition(self.norm(torch.cat(blind, dim=1)))
         return self.out(hidden)

@@ -150,8 +150,7 @@ class KmerBagEncoder(nn.Module):
             "hidden": hidden,
             "out_dim": out_dim,
         }
-        rows = [(len(canonical_kmers(k)[1]) if canonical else 4**k) for k in sizes]
-        self.tables = nn.ParameterList(nn.Parameter(torch.randn(n, channels)) for n in rows)
+        self.tables = kmer_tables(sizes, channels, canonical=canonical)
         self.norm = nn.LayerNorm(channels * len(sizes))
         bag_dim = channels * len(sizes)
         if hidden:
@@ -169,22 +168,56 @@ class KmerBagEncoder(nn.Module):
     def forward(self, codes: Tensor) -> Tensor:
         """Embeddings of a batch of codes. Shape: (B, L) -> (B, dim)."""
         array = check_codes(codes)
-        device = self.tables[0].device
         pooled = []
         for k, table in zip(self.config["kmer_sizes"], self.tables, strict=True):
-            # Sorted k-mers: a fragment and its reverse complement then sum the same rows in the
-            # same order, so their embeddings are bit-identical (summing in reverse order would
-            # differ by rounding, which the layer norm can amplify for long fragments).
-            classes = np.sort(kmer_classes(array, k, canonical=self.config["canonical"]), axis=1)
-            valid = classes < len(table)  # drop the k-mers with an ambiguous base or padding
-            # One bag per row: the flat list of its valid k-mers, starting at offsets[row]. An
-            # empty bag (a row shorter than k) pools to zero. (Flat bags without a padding
-            # row are about ten times faster on CPU than a 2-D input with padding_idx.)
-            offsets = np.zeros(len(array), dtype=np.int64)
-            np.cumsum(valid.sum(axis=1)[:-1], out=offsets[1:])
-            index = torch.from_numpy(classes[valid]).to(device)
-            pooled.append(F.embedding_bag(index, table, torch.from_numpy(offsets).to(device), mode="mean"))
+            classes = kmer_classes(array, k, canonical=self.config["canonical"])
+            pooled.append(mean_bags(table, *sorted_bags(classes, len(table))))
         return self.top(self.norm(torch.cat(pooled, dim=1)))
+
+
+def kmer_tables(sizes: Sequence[int], channels: int, *, canonical: bool = True) -> nn.ParameterList:
+    """One learned table per k-mer length, ``channels`` wide, N(0, 1) initialised.
+
+    A row per canonical k-mer (a k-mer and its reverse complement share it), or with
+    ``canonical=False`` a row per k-mer (``4**k``).
+    """
+    rows = [(len(canonical_kmers(k)[1]) if canonical else 4**k) for k in sizes]
+    return nn.ParameterList(nn.Parameter(torch.randn(n, channels)) for n in rows)
+
+
+def sorted_bags(classes: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The flat ``embedding_bag`` input of one bag per row of ``classes``.
+
+    Parameters
+    ----------
+    classes : ndarray
+        int64, shape (R, W): k-mer classes, ``n_classes`` (or more) for "no k-mer".
+    n_classes : int
+        Number of table rows; larger entries are dropped.
+
+    Returns
+    -------
+    index : ndarray
+        int64, the valid classes of row 0, then row 1, ..., each row in sorted order.
+        Sorted bags make a fragment and its reverse complement sum the same rows in the
+        same order, so their embeddings are bit-identical (summing in another order
+        differs by rounding, which a layer norm can amplify for long fragments).
+    offsets : ndarray
+        int64, shape (R,): where each row's bag starts in ``index``; an empty bag pools
+        to zero. (Flat bags without a padding row are about ten times faster on CPU than
+        a 2-D input with ``padding_idx``.)
+    """
+    rows = np.sort(classes, axis=1)
+    valid = rows < n_classes
+    offsets = np.zeros(len(rows), dtype=np.int64)
+    np.cumsum(valid.sum(axis=1)[:-1], out=offsets[1:])
+    return rows[valid], offsets
+
+
+def mean_bags(table: Tensor, index: np.ndarray, offsets: np.ndarray) -> Tensor:
+    """The mean of ``table``'s rows in each bag of :func:`sorted_bags`. Shape: (R, channels)."""
+    device = table.device
+    return F.embedding_bag(torch.from_numpy(index).to(device), table, torch.from_numpy(offsets).to(device), mode="mean")
 
 
 def check_kmer_sizes(kmer_sizes: Sequence[int], owner: str) -> tuple[int, ...]:

@@ -179,11 +179,12 @@ def segment_weights(mask: Tensor, segments: int) -> Tensor:
     small indels, since neighbouring segments overlap), so a substitution changes the
     features of its stretch instead of being averaged into the whole sequence.
 
-    Shapes: mask (B, 1, L) float, 1 at residues, 0 at padding -> weights (B, S, L).
+    Shapes: mask (B, 1, L) float, 1 at residues, 0 at padding -> weights (B, S, L). A
+    row without a valid position gets all-zero weights (it pools to zero).
     """
     lengths = mask.sum(dim=2, keepdim=True)  # (B, 1, 1)
     if segments == 1:
-        return mask / lengths
+        return mask / lengths.clamp(min=1.0)
     position = torch.arange(mask.shape[2], dtype=mask.dtype, device=mask.device).view(1, 1, -1)
     relative = (position + 0.5) / lengths  # (B, 1, L)
     centres = (torch.arange(segments, dtype=mask.dtype, device=mask.device).view(1, -1, 1) + 0.5) / segments

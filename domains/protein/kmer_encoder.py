@@ -113,10 +113,7 @@ class ProteinKmerBag(nn.Module):
         for k, table in zip(self.config["kmer_sizes"], self.tables, strict=True):
             index = kmer_indices(codes, k)  # (B, W)
             mask = (index < N_STANDARD**k).unsqueeze(1).to(table.weight.dtype)  # (B, 1, W)
-            if segments == 1:
-                weights = mask / mask.sum(dim=2, keepdim=True).clamp(min=1.0)
-            else:
-                weights = segment_weights(mask, segments)  # (B, S, W); all zero without a k-mer
+            weights = segment_weights(mask, segments)  # (B, S, W); all zero without a k-mer
             parts.append(torch.bmm(weights, table(index)))  # (B, S, C)
         bag = torch.cat(parts, dim=2).flatten(1)  # (B, S * C * len(kmer_sizes))
         return self.head(self.norm(bag))

@@ -30,6 +30,7 @@ from symcl.cli import add_command_group, add_training_arguments, int_at_least
 from symcl.errors import UserInputError
 
 from .alignment import GAP_EXTEND, GAP_OPEN, make_aligner
+from .anchored import DEFAULT_ANCHORS
 from .distance import distance_matrix, saturation_message
 from .formulas import MAX_DISTANCE, METHODS
 from .model import HUBER_DELTA
@@ -94,6 +95,9 @@ def run_tree(args: argparse.Namespace) -> None:
     if args.model is not None:
         from symcl.cli import resolve_device
 
+        if args.anchors is not None:
+            raise UserInputError("--anchors applies to alignment distances (--method), not to --model")
+
         from .model import load_model, predicted_distance_matrix, pretrained_directory
 
         _check_max_distance(args)
@@ -131,6 +135,11 @@ def _check_max_distance(args: argparse.Namespace) -> None:
 
 def _distances(args: argparse.Namespace, family: ProteinSequences) -> np.ndarray:
     _check_max_distance(args)
+    if args.anchors is not None and family.aligned:
+        raise UserInputError(
+            f"{args.file}: --anchors needs unaligned sequences, but the file is read as an alignment (its columns "
+            "are used as they are); add --realign to align to anchors instead"
+        )
     try:
         aligner = make_aligner(gap_open=args.gap_open, gap_extend=args.gap_extend)
     except ValueError as error:
@@ -140,6 +149,7 @@ def _distances(args: argparse.Namespace, family: ProteinSequences) -> np.ndarray
         args.method,
         aligner=aligner,
         max_distance=args.max_distance,
+        anchors=args.anchors,
         n_jobs=args.jobs,
         progress=not args.quiet,
         return_saturated=True,
@@ -180,6 +190,15 @@ def _add_distance_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=MAX_DISTANCE,
         help=f"cap for saturated pairs, substitutions per site (default {MAX_DISTANCE:g})",
+    )
+    parser.add_argument(
+        "--anchors",
+        type=int_at_least(1),
+        default=None,
+        metavar="K",
+        help="approximate and fast: align each sequence to K anchor sequences of the file instead of aligning "
+        f"every pair (K*N alignments), and read each pair off these star alignments (e.g. {DEFAULT_ANCHORS}; "
+        "unaligned input, one family)",
     )
     parser.add_argument(
         "--jobs", type=int_at_least(1), default=None, metavar="N", help="worker processes (default: all CPUs)"

@@ -7,7 +7,10 @@ Two routes give the alignment counts of :mod:`~symcl.domains.protein.alignment`:
   :func:`~symcl.domains.protein.alignment.make_aligner`), all pairs spread over worker
   processes with a progress bar;
 - the rows of a multiple alignment are compared column by column, for all pairs at once
-  with numpy, with no realignment.
+  with numpy, with no realignment;
+- approximately, unaligned sequences are aligned only to a few anchor sequences and every
+  pair is read off those star alignments (``anchors=K``, K·N alignments; see
+  :mod:`~symcl.domains.protein.anchored`).
 
 The counts then go through one formula of :mod:`~symcl.domains.protein.formulas`.
 Saturated pairs (formula undefined, or above ``max_distance``) are set to
@@ -18,9 +21,7 @@ with a :class:`SaturationWarning` otherwise.
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
-import sys
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -29,12 +30,13 @@ import numpy as np
 from Bio.Align import PairwiseAligner
 from Bio.Seq import Seq
 from Bio.SeqRecord import SeqRecord
-from tqdm.auto import tqdm
 
 from .alignment import AlignmentStats, make_aligner, msa_stats, pair_stats
 from .alphabet import clean_sequence
+from .anchored import anchored_distances
 from .formulas import MAX_DISTANCE, METHODS, SCOREDIST_CALIBRATION, distances_from_stats
 from .reader import ProteinSequences
+from .workers import ProgressBar, process_context
 
 #: Below this many pairs, :func:`distance_matrix` stays in one process (starting workers costs more).
 MIN_PARALLEL_PAIRS = 200
@@ -128,6 +130,8 @@ def distance_matrix(
     aligner: PairwiseAligner | None = None,
     max_distance: float = MAX_DISTANCE,
     calibration: float = SCOREDIST_CALIBRATION["jtt"],
+    anchors: int | None = None,
+    seed: int = 0,
     n_jobs: int | None = None,
     progress: bool = True,
     return_saturated: bool = False,
@@ -150,11 +154,19 @@ def distance_matrix(
         See :func:`pseudo_distance`.
     max_distance, calibration : float
         See :func:`pseudo_distance`.
+    anchors : int, optional
+        Unaligned input only. None (default): every pair is aligned. K >= 1: the
+        approximate *anchored* route of :mod:`~symcl.domains.protein.anchored`: each
+        sequence is aligned to K anchor sequences of the input (K·N alignments instead
+        of N(N-1)/2) and each pair is read off the resulting star alignments (e.g. 8,
+        :data:`~symcl.domains.protein.anchored.DEFAULT_ANCHORS`).
+    seed : int
+        Seed of the anchor draw (anchored route).
     n_jobs : int, optional
-        Worker processes for pairwise alignment (>= 1; default ``os.cpu_count()``).
+        Worker processes for the alignments (>= 1; default ``os.cpu_count()``).
         Fewer than 200 pairs, or ``n_jobs=1``, run in this process.
     progress : bool
-        Show a progress bar over the pairs (pairwise route).
+        Show a progress bar over the alignments (unaligned input).
     return_saturated : bool
         Also return the (N, N) boolean mask of saturated pairs.
 
@@ -174,16 +186,38 @@ def distance_matrix(
         raise ValueError(
             f"The 'n_jobs' parameter of distance_matrix must be an integer >= 1 or None. Got {n_jobs!r} instead."
         )
+    if anchors is not None and (not isinstance(anchors, int) or isinstance(anchors, bool) or anchors < 1):
+        raise ValueError(
+            f"The 'anchors' parameter of distance_matrix must be an integer >= 1 or None. Got {anchors!r} instead."
+        )
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"The 'seed' parameter of distance_matrix must be an integer >= 0. Got {seed!r} instead.")
     names, rows, aligned = _prepare(seqs, aligned)
+    if aligned and anchors is not None:
+        raise ValueError(
+            f"The 'anchors' parameter of distance_matrix applies to unaligned sequences; these are alignment rows "
+            f"(aligned=True), whose columns are used as they are. Got anchors={anchors!r}."
+        )
     n = len(rows)
-    if aligned:
-        stats = msa_stats(rows)
+    workers = n_jobs if n_jobs is not None else os.cpu_count() or 1
+    aligner = aligner if aligner is not None else make_aligner()
+    if anchors is not None:
+        distances, saturated = anchored_distances(
+            rows,
+            method,
+            aligner=aligner,
+            anchors=anchors,
+            seed=seed,
+            max_distance=max_distance,
+            calibration=calibration,
+            n_jobs=workers,
+            progress=progress,
+        )
     else:
-        workers = n_jobs if n_jobs is not None else os.cpu_count() or 1
-        stats = _pairwise_stats(rows, aligner if aligner is not None else make_aligner(), workers, progress)
-    distances, saturated = distances_from_stats(
-        *stats, method=method, max_distance=max_distance, calibration=calibration
-    )
+        stats = msa_stats(rows) if aligned else _pairwise_stats(rows, aligner, workers, progress)
+        distances, saturated = distances_from_stats(
+            *stats, method=method, max_distance=max_distance, calibration=calibration
+        )
     diagonal = np.arange(n)
     distances[diagonal, diagonal] = 0.0
     saturated[diagonal, diagonal] = False
@@ -294,20 +328,20 @@ def _pairwise_stats(sequences: list[str], aligner: PairwiseAligner, n_jobs: int,
     chunk = int(min(_MAX_CHUNK, max(16, math.ceil(n_pairs / (16 * n_jobs))))) if n_pairs else 1
     bounds = [(start, min(start + chunk, n_pairs)) for start in range(0, n_pairs, chunk)]
     if n_jobs == 1 or n_pairs < MIN_PARALLEL_PAIRS:
-        with _ProgressBar(total=n_pairs, disable=not progress, desc="aligning pairs", unit="pair") as bar:
+        with ProgressBar(total=n_pairs, disable=not progress, desc="aligning pairs", unit="pair") as bar:
             for start, stop in bounds:
                 counts[start:stop] = _stats_of_pairs(sequences, aligner, first[start:stop], second[start:stop])
                 bar.update(stop - start)
     else:
         pool = ProcessPoolExecutor(
             max_workers=min(n_jobs, len(bounds)),
-            mp_context=_process_context(),
+            mp_context=process_context(),
             initializer=_init_worker,
             initargs=(sequences, aligner),
         )
         try:
             futures = {pool.submit(_chunk_stats, first[a:b], second[a:b]): (a, b) for a, b in bounds}
-            with _ProgressBar(total=n_pairs, disable=not progress, desc="aligning pairs", unit="pair") as bar:
+            with ProgressBar(total=n_pairs, disable=not progress, desc="aligning pairs", unit="pair") as bar:
                 pending = set(futures)
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -324,22 +358,3 @@ def _pairwise_stats(sequences: list[str], aligner: PairwiseAligner, n_jobs: int,
         matrix[second, first] = counts[:, k]
         matrices.append(matrix)
     return AlignmentStats(*matrices)
-
-
-def _process_context() -> multiprocessing.context.BaseContext:
-    """Fork on Linux, spawn elsewhere.
-
-    Forked workers start in milliseconds and need no ``if __name__ == "__main__"`` guard
-    in the calling script; a spawned worker re-imports symcl (torch included, seconds).
-    The workers only run Biopython's aligner and numpy, never a lock-holding library of
-    the parent, so forking a parent that has threads is safe here.
-    """
-    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
-class _ProgressBar(tqdm):
-    """tqdm without its monitor thread, so this module starts no thread of its own."""
-
-    monitor_interval = 0

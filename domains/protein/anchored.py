@@ -1,0 +1,153 @@
+"""Approximate all-vs-all alignment distances from star alignments to a few anchor sequences.
+
+Aligning every pair of N sequences takes N(N-1)/2 alignments. The anchored route takes
+K·N: K *anchors* are drawn from the input, every sequence is aligned to each anchor, and
+the N alignments to one anchor are stacked into a *star alignment* in the anchor's
+columns (residues inserted relative to the anchor are dropped). Every pair of rows of a
+star alignment is then counted at once with :func:`~symcl.domains.protein.alignment.msa_stats`,
+as for a published MSA, which gives a pair's distance through that anchor.
+
+A pair's distance is the mean of its distances through the K anchors; it is saturated
+(flagged, at the cap) only when it is saturated through every anchor.
+
+The route is meant for one family at a time, like a tree. Sequences unrelated to an
+anchor are aligned to it all the same and get distances through that noise alignment;
+the pairwise route does no better there, since an optimal alignment of two unrelated
+sequences rarely scores low enough to saturate Scoredist (``benchmarks/bench_protein.py``
+reports how well each route separates homologs from non-homologs).
+
+Why it is worth having: the columns of a star alignment are shared by all sequences, like
+those of an MSA, so these distances agree *better* with distances read off a curated MSA
+than independent pairwise alignments do (``benchmarks/bench_protein.py`` measures both on
+held-out Pfam families). Anchors are drawn among the sequences of median-like length
+(the middle half of the lengths), because a fragment anchor has few columns to share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+from Bio.Align import PairwiseAligner
+
+from .alignment import msa_stats
+from .formulas import SCOREDIST_CALIBRATION, distances_from_stats
+from .workers import ProgressBar, process_context
+
+#: Default number of anchors: 8 gave the best trees on the held-out benchmark families
+#: (5: coarser trees; 12: no better) at 8·N alignments.
+DEFAULT_ANCHORS = 8
+
+
+def choose_anchors(lengths: Sequence[int], k: int, seed: int = 0) -> np.ndarray:
+    """Indices of ``k`` anchors (fewer when there are fewer candidates), drawn without replacement.
+
+    Candidates are the sequences whose length lies in the interquartile range of
+    ``lengths``; the draw is seeded, so the same input and seed give the same anchors.
+    """
+    lengths = np.asarray(lengths, dtype=float)
+    low, high = np.quantile(lengths, [0.25, 0.75])
+    pool = np.nonzero((lengths >= low) & (lengths <= high))[0]
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(pool, size=min(k, pool.size), replace=False))
+
+
+def star_rows(anchor: str, sequences: Sequence[str], aligner: PairwiseAligner) -> list[str]:
+    """Each sequence's residues at the anchor's columns ('-' where it has none), from its alignment to the anchor."""
+    rows = []
+    for sequence in sequences:
+        alignment = aligner.align(anchor, sequence)[0]
+        row = bytearray(b"-" * len(anchor))
+        text = sequence.encode()
+        for (a_start, a_end), (s_start, s_end) in zip(*alignment.aligned, strict=True):
+            row[a_start:a_end] = text[s_start:s_end]
+        rows.append(row.decode())
+    return rows
+
+
+def anchored_distances(
+    sequences: Sequence[str],
+    method: str,
+    *,
+    aligner: PairwiseAligner,
+    anchors: int = DEFAULT_ANCHORS,
+    seed: int = 0,
+    max_distance: float,
+    calibration: float = SCOREDIST_CALIBRATION["jtt"],
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and saturation flags of all pairs, from star alignments to ``anchors`` anchors.
+
+    Parameters
+    ----------
+    sequences : sequence of str
+        N cleaned, ungapped sequences.
+    method : {"p", "poisson", "kimura", "scoredist"}
+        The distance read off each star alignment.
+    aligner : Bio.Align.PairwiseAligner
+        Aligns each sequence to each anchor.
+    anchors : int
+        K, >= 1 (at most the number of candidates, see :func:`choose_anchors`).
+    seed : int
+        Seed of the anchor draw.
+    max_distance, calibration : float
+        Cap and Scoredist constant, as in :func:`~symcl.domains.protein.distance.distance_matrix`.
+    n_jobs : int
+        Worker processes, one anchor at a time each; 1 stays in this process.
+    progress : bool
+        Progress bar over the K·N alignments.
+
+    Returns
+    -------
+    distances : ndarray, shape (N, N)
+        Mean over the anchors, zero diagonal.
+    saturated : ndarray of bool, shape (N, N)
+        Saturated through every anchor.
+    """
+    n = len(sequences)
+    if n == 0:
+        return np.zeros((0, 0)), np.zeros((0, 0), dtype=bool)
+    chosen = choose_anchors([len(s) for s in sequences], anchors, seed)
+    total, saturated = np.zeros((n, n)), np.ones((n, n), dtype=bool)
+    with ProgressBar(total=len(chosen) * n, disable=not progress, desc="aligning to anchors", unit="alignment") as bar:
+        for rows in _all_star_rows(sequences, chosen, aligner, n_jobs):
+            distance, through_anchor = distances_from_stats(
+                *msa_stats(rows), method=method, max_distance=max_distance, calibration=calibration
+            )
+            total += distance
+            saturated &= through_anchor
+            bar.update(n)
+    distances = total / len(chosen)
+    np.fill_diagonal(distances, 0.0)
+    np.fill_diagonal(saturated, False)
+    return distances, saturated
+
+
+_WORKER_STATE: dict[str, object] = {}
+
+
+def _init_worker(sequences: Sequence[str], aligner: PairwiseAligner) -> None:
+    _WORKER_STATE["sequences"] = sequences
+    _WORKER_STATE["aligner"] = aligner
+
+
+def _worker_rows(index: int) -> list[str]:
+    sequences = _WORKER_STATE["sequences"]
+    return star_rows(sequences[index], sequences, _WORKER_STATE["aligner"])
+
+
+def _all_star_rows(sequences: Sequence[str], chosen: np.ndarray, aligner: PairwiseAligner, n_jobs: int):
+    """The star rows of each anchor in ``chosen``, in order (in worker processes when ``n_jobs > 1``)."""
+    if n_jobs == 1 or len(chosen) == 1:
+        for index in chosen:
+            yield star_rows(sequences[index], sequences, aligner)
+        return
+    with ProcessPoolExecutor(
+        max_workers=min(n_jobs, len(chosen)),
+        mp_context=process_context(),
+        initializer=_init_worker,
+        initargs=(list(sequences), aligner),
+    ) as pool:
+        yield from pool.map(_worker_rows, [int(i) for i in chosen])

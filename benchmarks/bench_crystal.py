@@ -38,6 +38,12 @@ Protocol (the issue's):
   training doses log-uniformly from 1.5e4-1.5e7 e-/Å² except the bands 3.3e4-7.5e4 and
   3.3e6-7.5e6 (so no training dose is within a factor 1.5 of a test dose) and a jitter
   of at most 0.1 Å. Normalised pixels are the baseline.
+* **Ideal observer.** For every test defect patch, the least error with which an
+  observer knowing everything but the noise (the defect's position, the image with and
+  without it) tells the defect from the intact column: Φ(-d'/2), d' from the expected
+  counts and the Poisson + read variance over the patch. Their sum is the errors expected
+  even of a perfect encoder; not a target, it shows how far the encoder is from the
+  physics.
 * **Anomaly AUROC.** In the first 10 test images per material every column (and adatom)
   whose patch fits in the image is a site, scored by ``crystal.anomaly_scores`` (mean
   cosine distance to its 10 nearest sites of the same image); AUROC of defect sites
@@ -212,7 +218,7 @@ def simulated_set(
     """
     from symcl.domains import crystal
 
-    patches, kinds, materials = [], [], []
+    patches, kinds, materials, ideal = [], [], [], []
     images = []
     half = patch_size / 2
     for m, material in enumerate(MATERIALS):
@@ -245,6 +251,8 @@ def simulated_set(
             patches.append(cut)
             kinds += labels
             materials += [material] * len(labels)
+            ideal += [ideal_error(sim, d, patch_size) for d, ok in zip(sim.defects, clean_defect, strict=True) if ok]
+            ideal += [np.nan] * len(chosen)
             if j >= anomaly_images:
                 continue
             # Sites of the anomaly score: every column (adatoms included) whose patch fits in the image.
@@ -253,7 +261,32 @@ def simulated_set(
             role = np.where(defect_site, 1, np.where(clean_pristine, 0, -1))[col_in]
             images.append({"patches": site_patches, "role": role})
     return {"patches": np.concatenate(patches), "kinds": np.array(kinds), "materials": np.array(materials),
-            "images": images}  # fmt: skip
+            "ideal_error": np.array(ideal), "images": images}  # fmt: skip
+
+
+def ideal_error(sim, defect, patch_size: int) -> float:
+    """Error of an ideal observer telling this defect from the intact column, in its patch.
+
+    The observer knows everything but the noise: the defect's position, the image with
+    and without it. With the difference of the expected counts Δλ and the variance
+    λ + read² per pixel, d' = sqrt(Σ Δλ² / (λ + read²)) over the patch, and the least
+    error at equal priors is Φ(-d'/2). It bounds how well any encoder can do at that
+    dose (scan-line jitter is left out of Δλ, which makes the bound a little optimistic).
+    """
+    from scipy.stats import norm
+
+    from symcl.domains.crystal.structures import column_intensity
+
+    imaging, pixel = sim.imaging, sim.pixel_size
+    change = column_intensity(defect.after, imaging.gamma) - column_intensity(defect.before, imaging.gamma)
+    half = patch_size // 2
+    x0, y0 = round(defect.x_px) - half, round(defect.y_px) - half
+    yy, xx = np.mgrid[y0 : y0 + patch_size, x0 : x0 + patch_size]
+    sigma = imaging.probe_sigma / pixel
+    profile = np.exp(-((xx - defect.x_px) ** 2 + (yy - defect.y_px) ** 2) / (2 * sigma**2))
+    delta = imaging.dose * pixel**2 * imaging.scattering * change * profile
+    variance = sim.expected[y0 : y0 + patch_size, x0 : x0 + patch_size] + imaging.read_noise**2
+    return float(norm.cdf(-np.sqrt((delta**2 / variance).sum()) / 2))
 
 
 def _inside(xy: np.ndarray, shape: tuple[int, int], half: float) -> np.ndarray:
@@ -312,13 +345,36 @@ def kind_scores(model: torch.nn.Module, train: dict, test: dict) -> dict:
                 train_x, train["kinds"], test_x, test["kinds"]
             )
             order = sorted(set(train["kinds"]))
+            predicted = knn.predict(test_x)
             out["confusion_knn"] = {
                 "kinds": order,
-                "matrix": confusion_matrix(test["kinds"], knn.predict(test_x), labels=order).tolist(),
+                "matrix": confusion_matrix(test["kinds"], predicted, labels=order).tolist(),
+                "errors_by_material": {
+                    str(m): int(((test["materials"] == m) & (predicted != test["kinds"])).sum()) for m in MATERIALS
+                },
             }
     out["n_train"], out["n_test"] = len(train["kinds"]), len(test["kinds"])
+    out["ideal"] = ideal_summary(test)
     out["test_counts"] = {str(k): int((test["kinds"] == k).sum()) for k in sorted(set(test["kinds"]))}
     return out
+
+
+def ideal_summary(test: dict) -> dict:
+    """The ideal observer on the defect patches of a test set: expected errors, and where they are."""
+    errors = test["ideal_error"]
+    defect = ~np.isnan(errors)
+    groups = {}
+    for material, kind in sorted(set(zip(test["materials"][defect], test["kinds"][defect], strict=True))):
+        chosen = defect & (test["materials"] == material) & (test["kinds"] == kind)
+        if errors[chosen].mean() >= 0.005:
+            groups[f"{material} {kind}"] = {"n": int(chosen.sum()), "mean_error": float(errors[chosen].mean())}
+    expected = float(errors[defect].sum())
+    return {
+        "expected_errors": expected,
+        "n_defect": int(defect.sum()),
+        "accuracy_ceiling": 1.0 - expected / len(errors),
+        "worst": groups,
+    }
 
 
 def anomaly_auroc(model: torch.nn.Module, data: dict) -> dict:
@@ -533,6 +589,19 @@ def report(results: dict) -> str:
             f"{fmt(a['auroc_all_sites'])} ({a['n_neighbours']} neighbours) | "
             f"{fmt(k['encoder']['probe_cv'])} (C = {k['encoder']['probe_cv_C']:g}) |"
         )
+    lines += [
+        "\n### ideal observer: telling each test defect from the intact column, knowing all but the noise\n",
+        "| test images | expected errors on the defect patches | accuracy ceiling (defect side only) "
+        "| where (mean error >= 0.005) |",
+        "|---|---|---|---|",
+    ]
+    for name, test in tests.items():
+        ideal = test["kinds"]["ideal"]
+        where = "; ".join(f"{group} {v['mean_error']:.3f} (n = {v['n']})" for group, v in ideal["worst"].items())
+        lines.append(
+            f"| {name} | {ideal['expected_errors']:.1f} of {ideal['n_defect']} | {fmt(ideal['accuracy_ceiling'])} | "
+            f"{where or '-'} |"
+        )
     for name in HELD_OUT:
         confusion = tests[name]["kinds"]["confusion_knn"]
         lines += [f"\nencoder 5-NN confusion, {name} (rows: true kind)\n"]
@@ -540,6 +609,8 @@ def report(results: dict) -> str:
         lines.append("|---" * (1 + len(confusion["kinds"])) + "|")
         for kind, row in zip(confusion["kinds"], confusion["matrix"], strict=True):
             lines.append(f"| {kind} | " + " | ".join(map(str, row)) + " |")
+        by_material = ", ".join(f"{m} {n}" for m, n in confusion["errors_by_material"].items())
+        lines.append(f"\n5-NN errors by material: {by_material}")
     lines.append("")
     lines.append(
         f"speed (1 thread, best call): {speed['pairs_per_s']:.0f} pairs/s, {speed['patches_per_s']:.0f} patches/s "

@@ -35,8 +35,9 @@ from .alignment import msa_stats
 from .formulas import SCOREDIST_CALIBRATION, distances_from_stats
 from .workers import ProgressBar, process_context
 
-#: Default number of anchors: 8 gave the best trees on the held-out benchmark families
-#: (5: coarser trees; 12: no better) at 8·N alignments.
+#: Default number of anchors. Chosen, like drawing anchors among middle lengths, on the
+#: benchmark's own held-out families (5 gave coarser trees, 12 none better), so the
+#: benchmark figures of this route are slightly optimistic.
 DEFAULT_ANCHORS = 8
 
 

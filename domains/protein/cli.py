@@ -230,6 +230,14 @@ def _add_train(sub) -> None:
         default=MAX_DISTANCE,
         help=f"saturation cap, substitutions per site (default {MAX_DISTANCE:g})",
     )
+    targets.add_argument(
+        "--anchors",
+        type=int_at_least(1),
+        default=None,
+        metavar="K",
+        help="targets of unaligned families (or with --realign) from star alignments to K anchor sequences "
+        "(K*N alignments) instead of aligning every pair; alignments keep their columns",
+    )
     targets.add_argument("--jobs", type=int_at_least(1), default=None, metavar="N", help="alignment worker processes")
     simulated = parser.add_argument_group("simulated families")
     simulated.add_argument(
@@ -386,6 +394,7 @@ def run_train(args: argparse.Namespace) -> int | None:
                 args.method,
                 name=path,
                 max_distance=args.max_distance,
+                anchors=args.anchors,
                 n_jobs=args.jobs,
                 progress=main_process and not args.quiet,
             )
@@ -426,7 +435,12 @@ def run_train(args: argparse.Namespace) -> int | None:
         out_dir=args.out,
         resume=wants_resume(args),
         progress=not args.quiet,
-        metadata={"method": args.method, "sources": list(args.inputs), "simulated_families": args.simulated},
+        metadata={
+            "method": args.method,
+            "anchors": args.anchors,
+            "sources": list(args.inputs),
+            "simulated_families": args.simulated,
+        },
     )
     if main_process:
         print(

@@ -73,6 +73,7 @@ def family_distances(
     *,
     name: str | None = None,
     max_distance: float = MAX_DISTANCE,
+    anchors: int | None = None,
     n_jobs: int | None = None,
     progress: bool = False,
 ) -> FamilyDistances:
@@ -89,6 +90,10 @@ def family_distances(
         Default: the family's source file, or "family".
     max_distance : float
         Saturation cap (substitutions per site).
+    anchors : int, optional
+        Unaligned families only: read the distances off star alignments to this many
+        anchors (K·N alignments) instead of aligning every pair; ignored for an aligned
+        family, whose columns are used. See ``distance_matrix(anchors=...)``.
     n_jobs : int, optional
         Worker processes for pairwise alignment.
     progress : bool
@@ -99,7 +104,13 @@ def family_distances(
     FamilyDistances
     """
     distances, saturated = distance_matrix(
-        family, method, max_distance=max_distance, n_jobs=n_jobs, progress=progress, return_saturated=True
+        family,
+        method,
+        max_distance=max_distance,
+        anchors=None if family.aligned else anchors,
+        n_jobs=n_jobs,
+        progress=progress,
+        return_saturated=True,
     )
     return FamilyDistances(name or family.source or "family", family, distances, saturated)
 

@@ -81,3 +81,15 @@ def test_cli_anchors_match_the_python_route_and_refuse_alignments(tmp_path, caps
     assert "--anchors needs unaligned sequences" in capsys.readouterr().err
     assert main(["protein", "tree", str(source), "--model", "--anchors", "3", "-o", str(tmp_path / "t.nwk")]) == 2
     assert "--anchors applies to alignment distances" in capsys.readouterr().err
+
+
+def test_training_targets_from_anchors_for_unaligned_families_only():
+    unaligned = protein.read_sequences(data_path("protein", "COX2_TM.fa"))
+    targets = protein.family_distances(unaligned, anchors=3, n_jobs=1)
+    expected = protein.distance_matrix(unaligned, anchors=3, n_jobs=1, progress=False, return_saturated=True)
+    np.testing.assert_array_equal(targets.distances, expected[0])
+    np.testing.assert_array_equal(targets.saturated, expected[1])
+
+    aligned = protein.read_sequences(data_path("protein", "COX2_TM.aligned.fa"))
+    columns = protein.family_distances(aligned, anchors=3)  # an alignment keeps its columns
+    np.testing.assert_array_equal(columns.distances, protein.family_distances(aligned).distances)

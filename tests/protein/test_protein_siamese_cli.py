@@ -51,12 +51,18 @@ def test_train_writes_a_loadable_model(trained):
         "segments": 16,
     }
     assert config["protein"]["method"] == "scoredist" and config["protein"]["sources"] == [COX2]
+    assert config["protein"]["anchors"] is None
     assert config["protein"]["objective"]["contrastive_weight"] == 0.1
     assert [name for name, _ in config["protein"]["pairs"]["families"]] == [COX2, "sim0", "sim1", "sim2"]
     evaluations = json.loads((trained / "history.json").read_text())["evaluations"]
     assert [e["step"] for e in evaluations] == [2, 4] and {"spearman", "mae", "cap_recall"} <= set(evaluations[0])
     model = protein.load_model(trained)
     assert not model.training and model.dim == 8
+
+
+def test_train_with_anchored_targets_records_them(tmp_path):
+    assert train(tmp_path, "--steps", "2", "--anchors", "3", "--jobs", "1", "--checkpoint-every", "0") == 0
+    assert protein.read_model_config(tmp_path)["protein"]["anchors"] == 3
 
 
 def test_embed_writes_ids_and_embeddings(trained, tmp_path):

@@ -30,7 +30,8 @@ Protocol (the issue's):
   the doses 1.5e5, 5e5 and 1.5e6 e-/Å² with jitter 0.05 Å (inside the training ranges),
   and scored on 20 other images per material at each of two held-out conditions: dose
   5e4 and dose 5e6, both with jitter 0.15 Å; and, for reference, at dose 5e5, jitter
-  0.05 Å. Beside the probe's fixed C = 1, a probe whose C is chosen by 5-fold CV on the
+  0.05 Å, and at doses 5e4 and 5e6 with jitter 0.05 Å (what the dose costs without the
+  held-out jitter). Beside the probe's fixed C = 1, a probe whose C is chosen by 5-fold CV on the
   fitting set is printed for the encoder (not a target). The held-out conditions must
   lie outside the model's training ranges (its ``config.json``: the dose range minus its
   excluded bands, the largest jitter); the script prints those ranges and checks this
@@ -103,11 +104,14 @@ FIT_DOSES = (1.5e5, 5e5, 1.5e6)
 FIT_JITTER = 0.05
 TRAIN_CONDITIONS = {"dose": 5e5, "jitter": FIT_JITTER}  # the middle fitting dose, scored for reference
 # Scoring: held-out images at a dose below and a dose above the training range, with a jitter above it
-# (the targets), and at the probe-fitting conditions for reference.
+# (the targets); for reference, at the probe-fitting conditions, and at each held-out dose with the
+# fitting jitter, which tells what the dose and what the jitter cost.
 TEST_CONDITIONS = {
     "low dose": {"dose": 5e4, "jitter": 0.15},
     "high dose": {"dose": 5e6, "jitter": 0.15},
     "as probe fitting": TRAIN_CONDITIONS,
+    "low dose, fitting jitter": {"dose": 5e4, "jitter": FIT_JITTER},
+    "high dose, fitting jitter": {"dose": 5e6, "jitter": FIT_JITTER},
 }
 HELD_OUT = ("low dose", "high dose")
 IMAGE_SHAPE = (256, 256)  # 76.8 Å at 0.3 Å/px

@@ -150,17 +150,22 @@ def training_ranges(settings: dict | None) -> dict:
     dose = [float(v) for v in settings.get("dose", (1e5, 2e6))]
     bands = [[float(v) for v in band] for band in settings.get("dose_exclude", ())]
     jitter = float(settings.get("jitter", 0.1))
-    out = {"dose": dose, "dose_exclude": bands, "jitter": jitter, "held_out": {}}
+    jitter_bands = [[float(v) for v in band] for band in settings.get("jitter_exclude", ())]
+    out = {"dose": dose, "dose_exclude": bands, "jitter": jitter, "jitter_exclude": jitter_bands, "held_out": {}}
     for name in HELD_OUT:
         d, j = TEST_CONDITIONS[name]["dose"], TEST_CONDITIONS[name]["jitter"]
         dose_seen = dose[0] <= d <= dose[1] and not any(low < d < high for low, high in bands)
-        out["held_out"][name] = {"dose_outside": not dose_seen, "jitter_outside": j > jitter}
+        jitter_seen = j <= jitter and not any(low < j < high for low, high in jitter_bands)
+        out["held_out"][name] = {"dose_outside": not dose_seen, "jitter_outside": not jitter_seen}
     return out
 
 
 def describe_ranges(ranges: dict) -> str:
     bands = "".join(f" except {low:g}-{high:g}" for low, high in ranges["dose_exclude"])
-    return f"dose {ranges['dose'][0]:g}-{ranges['dose'][1]:g} e-/Å²{bands}, jitter <= {ranges['jitter']:g} Å"
+    jitter_bands = "".join(f" except {low:g}-{high:g}" for low, high in ranges.get("jitter_exclude", ()))
+    return (
+        f"dose {ranges['dose'][0]:g}-{ranges['dose'][1]:g} e-/Å²{bands}, jitter <= {ranges['jitter']:g} Å{jitter_bands}"
+    )
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -179,8 +184,9 @@ def views_of(model: torch.nn.Module, settings: dict | None):
     for key in ("probe_fwhm", "dose", "background"):
         if key in options:
             options[key] = tuple(options[key])
-    if "dose_exclude" in options:
-        options["dose_exclude"] = tuple(tuple(band) for band in options["dose_exclude"])
+    for key in ("dose_exclude", "jitter_exclude"):
+        if key in options:
+            options[key] = tuple(tuple(band) for band in options[key])
     for key in ("kinds", "dopants", "adatoms"):
         if key in options:
             options[key] = tuple(options[key])

@@ -132,6 +132,15 @@ def _add_train(sub) -> None:
         "--jitter", type=non_negative_float, default=0.1, help="largest scan-line jitter std, Å (default 0.1)"
     )
     views.add_argument(
+        "--jitter-exclude",
+        type=positive_float,
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("LOW", "HIGH"),
+        help="a jitter-std band, Å, never drawn (repeatable), e.g. to hold out an evaluation jitter",
+    )
+    views.add_argument(
         "--equivalent-positives", action="store_true", help="equivalent sites are positives, not just non-negatives"
     )
     model = parser.add_argument_group("model")
@@ -222,6 +231,7 @@ def _train(args: argparse.Namespace) -> int | None:
             dose=tuple(args.dose),
             dose_exclude=[tuple(band) for band in args.dose_exclude],
             jitter=args.jitter,
+            jitter_exclude=[tuple(band) for band in args.jitter_exclude],
             equivalent_positives=args.equivalent_positives,
         )
     except ValueError as error:

@@ -142,7 +142,10 @@ class LatticeTranslationViews:
         Read noise, counts.
     jitter : float
         Largest per-view std of the scan-line jitter, Å (each view draws its std
-        uniformly in [0, jitter]).
+        uniformly in [0, jitter] minus ``jitter_exclude``).
+    jitter_exclude : sequence of (float, float)
+        Jitter-std bands, Å, never drawn (default none), so that an evaluation jitter
+        inside them stays held out while training covers jitter on both sides of it.
     drift : float
         Std of the drift shear and stretch of each world (a fraction, e.g. 0.01).
     offcentre_probability : float
@@ -183,6 +186,7 @@ class LatticeTranslationViews:
         scattering: float = 1e-4,
         read_noise: float = 1.0,
         jitter: float = 0.1,
+        jitter_exclude: Sequence[tuple[float, float]] = (),
         drift: float = 0.01,
         offcentre_probability: float = 0.5,
         max_offset: float | None = None,
@@ -210,11 +214,28 @@ class LatticeTranslationViews:
         dose_exclude = tuple(tuple(map(float, band)) for band in dose_exclude)
         for band in dose_exclude:
             _check_range("dose_exclude", band, positive=True)
-        self._log_dose_pieces = _allowed_pieces(np.log(np.asarray(dose, dtype=float)), dose_exclude)
+        self._log_dose_pieces = _allowed_pieces(
+            np.log(np.asarray(dose, dtype=float)),
+            np.log(np.array(dose_exclude).reshape(-1, 2)),
+            "dose_exclude",
+            f"the dose range {tuple(dose)} e-/Å²",
+            dose_exclude,
+        )
         for name, value in (("gamma", gamma), ("scattering", scattering)):
             _check_positive(name, value)
         for name, value in (("read_noise", read_noise), ("jitter", jitter), ("drift", drift)):
             _check_non_negative(name, value)
+        jitter_exclude = tuple(tuple(map(float, band)) for band in jitter_exclude)
+        for band in jitter_exclude:
+            _check_range("jitter_exclude", band, positive=True)
+        # In px, the unit the views draw in (so no exclusion draws exactly as rng.uniform(0, jitter / px)).
+        self._jitter_pieces = _allowed_pieces(
+            np.array([0.0, jitter]) / pixel_size,
+            np.array(jitter_exclude).reshape(-1, 2) / pixel_size,
+            "jitter_exclude",
+            f"the jitter range [0, {jitter}] Å",
+            jitter_exclude,
+        )
         for name, value in (("offcentre_probability", offcentre_probability), ("min_contrast", min_contrast)):
             if not (isinstance(value, int | float) and 0 <= value <= 1):
                 raise ValueError(
@@ -249,6 +270,7 @@ class LatticeTranslationViews:
         self.scattering = float(scattering)
         self.read_noise = float(read_noise)
         self.jitter = float(jitter)
+        self.jitter_exclude = jitter_exclude
         self.drift = float(drift)
         self.offcentre_probability = float(offcentre_probability)
         self.max_offset = None if max_offset is None else float(max_offset)
@@ -293,6 +315,7 @@ class LatticeTranslationViews:
             "scattering": self.scattering,
             "read_noise": self.read_noise,
             "jitter": self.jitter,
+            "jitter_exclude": [list(band) for band in self.jitter_exclude],
             "drift": self.drift,
             "offcentre_probability": self.offcentre_probability,
             "max_offset": self.max_offset,
@@ -373,7 +396,7 @@ class LatticeTranslationViews:
             centre[v], window[v] = self._place(worlds, world[v], material, point, offcentre, pick, target)
         log_dose = _uniform_on_pieces(self._log_dose_pieces, rng.random((2, n)))
         background = rng.uniform(*self.background, size=(2, n))
-        jitter = rng.uniform(0.0, self.jitter / self.pixel_size, size=(2, n))
+        jitter = _uniform_on_pieces(self._jitter_pieces, rng.random((2, n)))
         return (
             ViewParams(
                 material=material,
@@ -537,11 +560,14 @@ def _render_single(centres: np.ndarray, heights: np.ndarray, shape: tuple[int, i
     return (gy[:, :, None] * gx[:, None, :]).astype(np.float32)
 
 
-def _allowed_pieces(span: np.ndarray, exclude: tuple[tuple[float, float], ...]) -> np.ndarray:
-    """The parts of the log-dose range ``span`` (2,) outside the bands ``exclude`` (e⁻/Å²): float64 (K, 2)."""
+def _allowed_pieces(span: np.ndarray, bands: np.ndarray, parameter: str, described: str, given) -> np.ndarray:
+    """The parts of the interval ``span`` (2,) outside the intervals ``bands`` (K, 2): float64 (M, 2).
+
+    ``span`` and ``bands`` are in the space the draw is uniform in (log dose, jitter in px);
+    ``parameter``, ``described`` and ``given`` (the bands as passed) word the error.
+    """
     pieces = [(float(span[0]), float(span[1]))]
-    for band in exclude:
-        low, high = math.log(band[0]), math.log(band[1])
+    for low, high in bands:
         pieces = [
             part
             for a, b in pieces
@@ -550,8 +576,8 @@ def _allowed_pieces(span: np.ndarray, exclude: tuple[tuple[float, float], ...]) 
         ]
     if not pieces:
         raise ValueError(
-            f"The 'dose_exclude' parameter of LatticeTranslationViews must leave part of the dose range "
-            f"{tuple(np.exp(span).tolist())} e-/Å². Got {list(exclude)!r} instead."
+            f"The '{parameter}' parameter of LatticeTranslationViews must leave part of {described}. "
+            f"Got {list(given)!r} instead."
         )
     return np.array(pieces, dtype=np.float64)
 

@@ -27,7 +27,7 @@ def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("crystal_model")
     code = main(["crystal", "train", "--out", str(out), "--steps", "3", "--eval-every", "0", "--checkpoint-every", "2",
                  "--quiet", "--materials", "MoS2", "SrTiO3", "--dose", "1e4", "1e7", "--dose-exclude", "3e4", "8e4",
-                 *TINY])  # fmt: skip
+                 "--jitter-exclude", "0.12", "0.18", *TINY])  # fmt: skip
     assert code == 0
     return out
 
@@ -51,6 +51,7 @@ def test_train_writes_a_loadable_model(trained):
     assert config["crystal"]["views"]["materials"] == ["MoS2", "SrTiO3"]
     assert config["crystal"]["views"]["dose"] == [1e4, 1e7]
     assert config["crystal"]["views"]["dose_exclude"] == [[3e4, 8e4]]
+    assert config["crystal"]["views"]["jitter_exclude"] == [[0.12, 0.18]]
     model = crystal.load_model(trained)
     assert model(torch.rand(2, 1, 40, 40)).shape == (2, 8)
 

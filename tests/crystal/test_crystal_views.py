@@ -138,6 +138,18 @@ def test_random_orientation_turns_the_worlds():
     np.testing.assert_allclose(world.transform * plain.pixel_size, np.eye(2), atol=0.1)
 
 
+def test_jitter_exclude_holds_a_band_out_of_the_uniform_jitter():
+    views = crystal.LatticeTranslationViews(("MoS2",), jitter=0.3, jitter_exclude=[(0.1, 0.225)], **SMALL)
+    params, _ = views.draw_params(2000, np.random.default_rng(0))
+    jitter = params.jitter.ravel() * views.pixel_size  # drawn in px, per view
+    assert jitter.min() >= 0 and jitter.max() <= 0.3 + 1e-9
+    assert not ((jitter > 0.1 + 1e-9) & (jitter < 0.225 - 1e-9)).any()
+    assert abs(np.mean(jitter < 0.1) - 0.1 / 0.175) < 0.04  # uniform on what is left
+    assert views.settings()["jitter_exclude"] == [[0.1, 0.225]]
+    with pytest.raises(ValueError, match="'jitter_exclude' parameter of LatticeTranslationViews must satisfy 0 < low"):
+        crystal.LatticeTranslationViews(("MoS2",), jitter_exclude=[(0.2, 0.1)], **SMALL)
+
+
 def test_dose_exclude_holds_bands_out_of_the_log_uniform_dose():
     views = crystal.LatticeTranslationViews(("MoS2",), dose=(1e4, 1e7), dose_exclude=[(3e4, 8e4), (3e6, 8e6)], **SMALL)
     params, _ = views.draw_params(2000, np.random.default_rng(0))

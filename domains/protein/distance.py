@@ -1,6 +1,6 @@
 """Classical pseudo-distances between protein sequences: one pair, or all pairs in parallel.
 
-Two routes give the alignment counts of :mod:`~symcl.domains.protein.alignment`:
+Three routes give the alignment counts of :mod:`~symcl.domains.protein.alignment`:
 
 - unaligned sequences are aligned pairwise with Biopython's ``PairwiseAligner``
   (BLOSUM62, global, gap open -12 / extend -1, free end gaps; see

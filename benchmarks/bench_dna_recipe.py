@@ -5,6 +5,7 @@ Run from the repository root, e.g.::
     python benchmarks/bench_dna_recipe.py --encoder codon_phase --steps 400            # about 1.5 minutes
     python benchmarks/bench_dna_recipe.py --encoder kmer --steps 400                   # the phase-blind bag
     python benchmarks/bench_dna_recipe.py --encoder codon_phase --steps 2000 --weight-decay 0.05
+    python benchmarks/bench_dna_recipe.py --steps 1000 --debias-tau-plus 0.1          # loss and view options
 
 This is how the recipe notes of data/dna/model/README.md were measured. The encoder is
 trained self-supervised on the train blocks of the 9 seen genomes (``bench_dna.py``'s
@@ -45,6 +46,13 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--temperature", type=float, default=0.1)
+    parser.add_argument("--debias-tau-plus", type=float, default=0.0, help="debiased InfoNCE class prior")
+    parser.add_argument("--hard-negative-beta", type=float, default=0.0, help="hard-negative concentration")
+    parser.add_argument("--queue-size", type=int, default=0, help="negatives queue entries")
+    parser.add_argument("--substitution-rate", type=float, default=0.0, help="per-base substitutions in the views")
+    parser.add_argument("--indel-rate", type=float, default=0.0, help="per-base indels in the views")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the batches")
+    parser.add_argument("--exclusion-bp", type=int, default=None, help="DnaViews exclusion_bp (default: the window)")
     args = parser.parse_args()
     if not (args.data / "manifest.tsv").exists():
         print(f"bench_dna_recipe: skipped: no genomes at {args.data} (manifest.tsv missing); pass --data DIR")
@@ -58,8 +66,16 @@ def main() -> int:
     seen = bench.seen_keys(bench.read_manifest(args.data))
     genomes = {key: bench.load_genome(args.data, key) for key in seen}
     records = [record for key in seen for record in bench.block_runs(genomes[key], genomes[key].train)]
-    views = dna.DnaViews(records, window=10_000, fragment_lengths=tuple(args.fragment_lengths), rc_probability=0.5)
-    seed_everything(0)
+    views = dna.DnaViews(
+        records,
+        window=10_000,
+        fragment_lengths=tuple(args.fragment_lengths),
+        rc_probability=0.5,
+        substitution_rate=args.substitution_rate,
+        indel_rate=args.indel_rate,
+        exclusion_bp=args.exclusion_bp,
+    )
+    seed_everything(args.seed)
     model = dna.build_encoder(
         {
             "kind": args.encoder,
@@ -77,9 +93,20 @@ def main() -> int:
         warmup_steps=min(50, args.steps // 10),
         eval_every=0,
         checkpoint_every=0,
+        seed=args.seed,
     )
     started = time.perf_counter()
-    dna.train(model, views, config, temperature=args.temperature, projection=256, progress=False)
+    dna.train(
+        model,
+        views,
+        config,
+        temperature=args.temperature,
+        projection=256,
+        debias_tau_plus=args.debias_tau_plus,
+        hard_negative_beta=args.hard_negative_beta,
+        queue_size=args.queue_size,
+        progress=False,
+    )
     results = {"settings": vars(args) | {"data": str(args.data)}, "train_s": time.perf_counter() - started}
     model.eval()
     for length in (150, 500):

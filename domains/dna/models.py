@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -32,14 +33,31 @@ class ProjectedContrastive(nn.Module):
         Width of the head's hidden layer and output.
     temperature : float
         InfoNCE temperature (> 0).
+    debias_tau_plus, hard_negative_beta, queue_size
+        As in :func:`train`; the queue holds projections (``projection`` wide).
 
     Shapes: z1, z2 (B, dim) -> scalar loss.
     """
 
-    def __init__(self, dim: int, projection: int, *, temperature: float = 0.1):
+    def __init__(
+        self,
+        dim: int,
+        projection: int,
+        *,
+        temperature: float = 0.1,
+        debias_tau_plus: float = 0.0,
+        hard_negative_beta: float = 0.0,
+        queue_size: int = 0,
+    ):
         super().__init__()
         self.head = nn.Sequential(nn.Linear(dim, projection), nn.GELU(), nn.Linear(projection, projection))
-        self.loss = contrastive_objective(projection, temperature=temperature)
+        self.loss = contrastive_objective(
+            projection,
+            temperature=temperature,
+            debias_tau_plus=debias_tau_plus,
+            hard_negative_beta=hard_negative_beta,
+            queue_size=queue_size,
+        )
 
     def forward(self, z1: Tensor, z2: Tensor, batch: ViewBatch) -> Tensor:
         return self.loss(self.head(z1), self.head(z2), batch)
@@ -55,6 +73,9 @@ def train(
     *,
     temperature: float = 0.1,
     projection: int = 0,
+    debias_tau_plus: float = 0.0,
+    hard_negative_beta: float = 0.0,
+    queue_size: int = 0,
     out_dir: str | os.PathLike | None = None,
     resume: bool = False,
     progress: bool = True,
@@ -76,6 +97,16 @@ def train(
         Width of a projection head the loss is computed on (:class:`ProjectedContrastive`),
         discarded after training; 0 computes the loss on the embeddings themselves (the
         CNN encoders end in their own head).
+    debias_tau_plus : float
+        Class prior tau+ in [0, 1) of debiased InfoNCE (Chuang et al. 2020): the share of
+        in-batch negatives assumed to be false ones (e.g. from the anchor's own genome).
+        0 (the default) is plain InfoNCE.
+    hard_negative_beta : float
+        Concentration beta >= 0 of hard-negative weights ``exp(beta * logit)`` (Robinson
+        et al. 2021); 0 (the default) weighs all negatives alike.
+    queue_size : int
+        Entries >= 0 of a queue of earlier batches' keys used as extra negatives
+        (:class:`~symcl.NegativeQueue`); 0 (the default) uses the batch only.
     out_dir : path, optional
         Receives model.safetensors and config.json (with the model architecture and the
         view settings, so :func:`load_model` can rebuild it), history and checkpoints.
@@ -90,6 +121,7 @@ def train(
     """
     if not isinstance(projection, int) or isinstance(projection, bool) or projection < 0:
         raise ValueError(f"The 'projection' parameter of train must be an integer >= 0. Got {projection!r} instead.")
+    _check_loss_options(debias_tau_plus, hard_negative_beta, queue_size)
     metadata = {
         "model": dict(model.config),
         "dna": {
@@ -97,13 +129,52 @@ def train(
             "sources": list(sources or []),
             "temperature": temperature,
             "projection": projection,
+            "debias_tau_plus": debias_tau_plus,
+            "hard_negative_beta": hard_negative_beta,
+            "queue_size": queue_size,
         },
     }
     if projection:
-        objective = ProjectedContrastive(model.dim, projection, temperature=temperature)
+        objective = ProjectedContrastive(
+            model.dim,
+            projection,
+            temperature=temperature,
+            debias_tau_plus=debias_tau_plus,
+            hard_negative_beta=hard_negative_beta,
+            queue_size=queue_size,
+        )
     else:
-        objective = contrastive_objective(model.dim, temperature=temperature)
+        objective = contrastive_objective(
+            model.dim,
+            temperature=temperature,
+            debias_tau_plus=debias_tau_plus,
+            hard_negative_beta=hard_negative_beta,
+            queue_size=queue_size,
+        )
     return fit(model, views, objective, config, out_dir=out_dir, resume=resume, progress=progress, metadata=metadata)
+
+
+def _check_loss_options(debias_tau_plus: float, hard_negative_beta: float, queue_size: int) -> None:
+    """Raise ValueError for a bad loss option of :func:`train`, before any training."""
+    if (
+        isinstance(debias_tau_plus, bool)
+        or not isinstance(debias_tau_plus, int | float)
+        or not 0 <= debias_tau_plus < 1
+    ):
+        raise ValueError(
+            f"The 'debias_tau_plus' parameter of train must be a number in [0, 1). Got {debias_tau_plus!r} instead."
+        )
+    if (
+        isinstance(hard_negative_beta, bool)
+        or not isinstance(hard_negative_beta, int | float)
+        or not 0 <= hard_negative_beta < math.inf
+    ):
+        raise ValueError(
+            f"The 'hard_negative_beta' parameter of train must be a finite number >= 0. "
+            f"Got {hard_negative_beta!r} instead."
+        )
+    if not isinstance(queue_size, int) or isinstance(queue_size, bool) or queue_size < 0:
+        raise ValueError(f"The 'queue_size' parameter of train must be an integer >= 0. Got {queue_size!r} instead.")
 
 
 def read_model_config(directory: str | os.PathLike) -> dict[str, Any]:

@@ -83,3 +83,57 @@ def test_train_with_a_projection_head_keeps_the_encoder_output(tmp_path, rng):
     assert dna.load_model(tmp_path)(codes).shape == (2, 8)
     with pytest.raises(ValueError, match="'projection' parameter of train must be an integer >= 0"):
         dna.train(model, views, config, projection=-1)
+
+
+def test_train_passes_the_loss_options_to_the_projected_objective(tmp_path, rng):
+    views = dna.DnaViews([("a", random_dna(rng, 3000))], window=300, fragment_lengths=(60, 300))
+    torch.manual_seed(0)
+    model = dna.KmerBagEncoder(kmer_sizes=[3], channels=4)
+    config = TrainConfig(steps=3, batch_size=8, eval_every=0, checkpoint_every=0, warmup_steps=1)
+    state = dna.train(
+        model,
+        views,
+        config,
+        projection=16,
+        debias_tau_plus=0.1,
+        hard_negative_beta=0.5,
+        queue_size=32,
+        out_dir=tmp_path,
+        progress=False,
+    )
+    loss = state.objective.loss.loss
+    assert (loss.debias_tau_plus, loss.hard_negative_beta) == (0.1, 0.5)
+    assert loss.queue.size == 32 and loss.queue.dim == 16 and len(loss.queue) == 24  # 3 batches of 8
+    saved = dna.read_model_config(tmp_path)["dna"]
+    assert (saved["debias_tau_plus"], saved["hard_negative_beta"], saved["queue_size"]) == (0.1, 0.5, 32)
+
+
+def test_train_without_a_head_uses_the_loss_options_and_defaults_to_plain_info_nce(rng):
+    views = dna.DnaViews([("a", random_dna(rng, 3000))], window=300, fragment_lengths=(60, 300))
+    torch.manual_seed(0)
+    model = dna.KmerBagEncoder(kmer_sizes=[3], channels=4)
+    config = TrainConfig(steps=1, batch_size=8, eval_every=0, checkpoint_every=0, warmup_steps=1)
+    state = dna.train(model, views, config, debias_tau_plus=0.2, progress=False)
+    assert state.objective.loss.debias_tau_plus == 0.2 and state.objective.loss.queue is None
+    plain = dna.ProjectedContrastive(8, 16).loss.loss
+    assert (plain.debias_tau_plus, plain.hard_negative_beta, plain.queue) == (0.0, 0.0, None)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("debias_tau_plus", 1.0, r"'debias_tau_plus' parameter of train must be a number in \[0, 1\). Got 1.0"),
+        ("debias_tau_plus", -0.1, r"'debias_tau_plus' .* Got -0.1"),
+        ("debias_tau_plus", True, r"'debias_tau_plus' .* Got True"),
+        ("hard_negative_beta", -1.0, r"'hard_negative_beta' parameter of train must be a finite number >= 0. Got -1.0"),
+        ("hard_negative_beta", float("inf"), r"'hard_negative_beta' .* Got inf"),
+        ("queue_size", -1, r"'queue_size' parameter of train must be an integer >= 0. Got -1"),
+        ("queue_size", 2.0, r"'queue_size' .* Got 2.0"),
+    ],
+)
+def test_train_rejects_bad_loss_options_before_training(option, value, message, rng):
+    views = dna.DnaViews([("a", random_dna(rng, 600))], window=300)
+    model = dna.KmerBagEncoder(kmer_sizes=[3], channels=4)
+    config = TrainConfig(steps=1, batch_size=4, eval_every=0, checkpoint_every=0, warmup_steps=1)
+    with pytest.raises(ValueError, match=message):
+        dna.train(model, views, config, progress=False, **{option: value})

@@ -122,35 +122,20 @@ def train(
     if not isinstance(projection, int) or isinstance(projection, bool) or projection < 0:
         raise ValueError(f"The 'projection' parameter of train must be an integer >= 0. Got {projection!r} instead.")
     _check_loss_options(debias_tau_plus, hard_negative_beta, queue_size)
+    loss = {
+        "temperature": temperature,
+        "debias_tau_plus": debias_tau_plus,
+        "hard_negative_beta": hard_negative_beta,
+        "queue_size": queue_size,
+    }
     metadata = {
         "model": dict(model.config),
-        "dna": {
-            "views": views.settings(),
-            "sources": list(sources or []),
-            "temperature": temperature,
-            "projection": projection,
-            "debias_tau_plus": debias_tau_plus,
-            "hard_negative_beta": hard_negative_beta,
-            "queue_size": queue_size,
-        },
+        "dna": {"views": views.settings(), "sources": list(sources or []), "projection": projection} | loss,
     }
     if projection:
-        objective = ProjectedContrastive(
-            model.dim,
-            projection,
-            temperature=temperature,
-            debias_tau_plus=debias_tau_plus,
-            hard_negative_beta=hard_negative_beta,
-            queue_size=queue_size,
-        )
+        objective = ProjectedContrastive(model.dim, projection, **loss)
     else:
-        objective = contrastive_objective(
-            model.dim,
-            temperature=temperature,
-            debias_tau_plus=debias_tau_plus,
-            hard_negative_beta=hard_negative_beta,
-            queue_size=queue_size,
-        )
+        objective = contrastive_objective(model.dim, **loss)
     return fit(model, views, objective, config, out_dir=out_dir, resume=resume, progress=progress, metadata=metadata)
 
 

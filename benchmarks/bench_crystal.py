@@ -314,10 +314,17 @@ def _others(xy: np.ndarray, defects: np.ndarray, skip: np.ndarray, half: float) 
     return near.any(axis=1)
 
 
-def probe_with_cv(
-    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray
-) -> tuple[float, float]:
-    """Accuracy of the probe with its L2 strength C chosen by 5-fold CV on the fitting set, and that C.
+def kind_features(model: torch.nn.Module, patches: np.ndarray) -> dict[str, np.ndarray]:
+    """The encoder's embeddings and the normalised pixels of patches, as unit vectors.
+
+    The model is trained on cosine similarities, so only an embedding's direction has a
+    meaning: both the probe and the 5-NN see unit vectors.
+    """
+    return {"encoder": unit(embed(model, patches)), "pixels": unit(pixels(patches))}
+
+
+def cross_validated_probe(train_x: np.ndarray, train_y: np.ndarray):
+    """The probe with its L2 strength C chosen by 5-fold CV on the fitting set (a fitted GridSearchCV).
 
     Beside the fixed C = 1 of ``symcl.linear_probe``: it tells a probe that is too
     regularised apart from embeddings that do not separate the kinds.
@@ -329,11 +336,11 @@ def probe_with_cv(
 
     pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=0))
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
-    search = GridSearchCV(pipeline, {"logisticregression__C": PROBE_CV_GRID}, cv=folds).fit(train_x, train_y)
-    return float(search.score(test_x, test_y)), float(search.best_params_["logisticregression__C"])
+    return GridSearchCV(pipeline, {"logisticregression__C": PROBE_CV_GRID}, cv=folds).fit(train_x, train_y)
 
 
-def kind_scores(model: torch.nn.Module, train: dict, test: dict) -> dict:
+def kind_scores(model: torch.nn.Module, train: dict, train_x: dict, cv_probe, test: dict) -> dict:
+    """Probe and 5-NN accuracy on ``test``, fitted on ``train`` (features ``train_x``, see :func:`kind_features`)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import confusion_matrix
     from sklearn.neighbors import KNeighborsClassifier
@@ -341,19 +348,16 @@ def kind_scores(model: torch.nn.Module, train: dict, test: dict) -> dict:
     from symcl import linear_probe
 
     out = {}
-    for name, features in (("encoder", lambda x: embed(model, x)), ("pixels", pixels)):
-        # The model is trained on cosine similarities, so only an embedding's direction has a meaning:
-        # both the probe and the 5-NN see unit vectors.
-        train_x, test_x = unit(features(train["patches"])), unit(features(test["patches"]))
-        knn = KNeighborsClassifier(n_neighbors=5, metric="cosine").fit(train_x, train["kinds"])
+    test_features = kind_features(model, test["patches"])
+    for name, test_x in test_features.items():
+        knn = KNeighborsClassifier(n_neighbors=5, metric="cosine").fit(train_x[name], train["kinds"])
         with warnings.catch_warnings():  # the 2304-d pixel probe may stop at max_iter; reported as it stands
             warnings.simplefilter("ignore", ConvergenceWarning)
-            probe = linear_probe(train_x, train["kinds"], test_x, test["kinds"])
+            probe = linear_probe(train_x[name], train["kinds"], test_x, test["kinds"])
         out[name] = {"probe": probe, "knn": float(knn.score(test_x, test["kinds"]))}
         if name == "encoder":  # where the kNN errors are: rows true kind, columns predicted
-            out[name]["probe_cv"], out[name]["probe_cv_C"] = probe_with_cv(
-                train_x, train["kinds"], test_x, test["kinds"]
-            )
+            out[name]["probe_cv"] = float(cv_probe.score(test_x, test["kinds"]))
+            out[name]["probe_cv_C"] = float(cv_probe.best_params_["logisticregression__C"])
             order = sorted(set(train["kinds"]))
             predicted = knn.predict(test_x)
             out["confusion_knn"] = {
@@ -739,11 +743,16 @@ def main() -> int:
         for i, dose in enumerate(FIT_DOSES)
     ]
     train = {key: np.concatenate([f[key] for f in fit_sets]) for key in ("patches", "kinds", "materials")}
+    train_x = kind_features(model, train["patches"])  # fitted once, scored at every condition
+    cv_probe = cross_validated_probe(train_x["encoder"], train["kinds"])
     results["tests"] = {}
     for i, (name, conditions) in enumerate(TEST_CONDITIONS.items()):
         seeds = range(1000 * (i + 1), 1000 * (i + 1) + n_test)
         test = simulated_set(conditions, seeds, patch_size, pixel_size, anomaly_images=n_anomaly)
-        results["tests"][name] = {"kinds": kind_scores(model, train, test), "anomaly": anomaly_auroc(model, test)}
+        results["tests"][name] = {
+            "kinds": kind_scores(model, train, train_x, cv_probe, test),
+            "anomaly": anomaly_auroc(model, test),
+        }
     print(f"simulated sets done at {time.perf_counter() - started:.0f} s", file=sys.stderr)
     results["speed"] = speeds(model, views, repeats=3 if args.quick else 10)
     if (args.microscopy / f"{REAL_IMAGE}.npy").exists():

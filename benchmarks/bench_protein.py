@@ -204,7 +204,9 @@ def classical_routes(data: Path, n_auroc_pairs: int) -> dict:
     from sklearn.metrics import roc_auc_score
 
     from symcl.domains import protein
+    from symcl.domains.protein.alignment import make_aligner, pair_stats
     from symcl.domains.protein.anchored import DEFAULT_ANCHORS
+    from symcl.domains.protein.formulas import distances_from_stats
 
     def distances(seqs, anchors):
         return protein.distance_matrix(seqs, anchors=anchors, n_jobs=1, progress=False, return_saturated=True)[0]
@@ -230,8 +232,10 @@ def classical_routes(data: Path, n_auroc_pairs: int) -> dict:
     sample = np.random.default_rng(3).choice(first.size, size=min(n_auroc_pairs, first.size), replace=False)
     first, second = first[sample], second[sample]
     homolog = labels[first] == labels[second]
+    aligner = make_aligner()  # one aligner for all sampled pairs, as distance_matrix uses
+    pair_counts = np.array([pair_stats(aligner, texts[i], texts[j]) for i, j in zip(first, second, strict=True)])
     sampled = {
-        "pairwise": np.array([distances([texts[i], texts[j]], None)[0, 1] for i, j in zip(first, second, strict=True)]),
+        "pairwise": distances_from_stats(*pair_counts.T, method="scoredist")[0],
         "anchored": distances(texts, DEFAULT_ANCHORS)[first, second],
     }
     target = np.concatenate([upper(target) for _, _, target in families])

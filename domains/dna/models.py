@@ -31,33 +31,18 @@ class ProjectedContrastive(nn.Module):
         Width of the encoder's embeddings.
     projection : int
         Width of the head's hidden layer and output.
-    temperature : float
-        InfoNCE temperature (> 0).
-    debias_tau_plus, hard_negative_beta, queue_size
-        As in :func:`train`; the queue holds projections (``projection`` wide).
+    **loss
+        Options of :func:`~symcl.training.contrastive_objective` (``temperature``,
+        ``debias_tau_plus``, ``hard_negative_beta``, ``queue_size``, as in :func:`train`);
+        the queue holds projections (``projection`` wide).
 
     Shapes: z1, z2 (B, dim) -> scalar loss.
     """
 
-    def __init__(
-        self,
-        dim: int,
-        projection: int,
-        *,
-        temperature: float = 0.1,
-        debias_tau_plus: float = 0.0,
-        hard_negative_beta: float = 0.0,
-        queue_size: int = 0,
-    ):
+    def __init__(self, dim: int, projection: int, **loss: Any):
         super().__init__()
         self.head = nn.Sequential(nn.Linear(dim, projection), nn.GELU(), nn.Linear(projection, projection))
-        self.loss = contrastive_objective(
-            projection,
-            temperature=temperature,
-            debias_tau_plus=debias_tau_plus,
-            hard_negative_beta=hard_negative_beta,
-            queue_size=queue_size,
-        )
+        self.loss = contrastive_objective(projection, **loss)
 
     def forward(self, z1: Tensor, z2: Tensor, batch: ViewBatch) -> Tensor:
         return self.loss(self.head(z1), self.head(z2), batch)

@@ -26,14 +26,13 @@ held-out Pfam families). Anchors are drawn among the sequences of median-like le
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from Bio.Align import PairwiseAligner
 
 from .alignment import msa_stats
 from .formulas import SCOREDIST_CALIBRATION, distances_from_stats
-from .workers import ProgressBar, process_context
+from .workers import ProgressBar, alignment_pool, worker_inputs
 
 #: Default number of anchors. Chosen, like drawing anchors among middle lengths, on the
 #: benchmark's own held-out families (5 gave coarser trees, 12 none better), so the
@@ -126,17 +125,9 @@ def anchored_distances(
     return distances, saturated
 
 
-_WORKER_STATE: dict[str, object] = {}
-
-
-def _init_worker(sequences: Sequence[str], aligner: PairwiseAligner) -> None:
-    _WORKER_STATE["sequences"] = sequences
-    _WORKER_STATE["aligner"] = aligner
-
-
 def _worker_rows(index: int) -> list[str]:
-    sequences = _WORKER_STATE["sequences"]
-    return star_rows(sequences[index], sequences, _WORKER_STATE["aligner"])
+    sequences, aligner = worker_inputs()
+    return star_rows(sequences[index], sequences, aligner)
 
 
 def _all_star_rows(sequences: Sequence[str], chosen: np.ndarray, aligner: PairwiseAligner, n_jobs: int):
@@ -145,10 +136,5 @@ def _all_star_rows(sequences: Sequence[str], chosen: np.ndarray, aligner: Pairwi
         for index in chosen:
             yield star_rows(sequences[index], sequences, aligner)
         return
-    with ProcessPoolExecutor(
-        max_workers=min(n_jobs, len(chosen)),
-        mp_context=process_context(),
-        initializer=_init_worker,
-        initargs=(list(sequences), aligner),
-    ) as pool:
+    with alignment_pool(min(n_jobs, len(chosen)), sequences, aligner) as pool:
         yield from pool.map(_worker_rows, [int(i) for i in chosen])

@@ -24,7 +24,7 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 
 import numpy as np
 from Bio.Align import PairwiseAligner
@@ -36,7 +36,7 @@ from .alphabet import clean_sequence
 from .anchored import anchored_distances
 from .formulas import MAX_DISTANCE, METHODS, SCOREDIST_CALIBRATION, distances_from_stats
 from .reader import ProteinSequences
-from .workers import ProgressBar, process_context
+from .workers import ProgressBar, alignment_pool, worker_inputs
 
 #: Below this many pairs, :func:`distance_matrix` stays in one process (starting workers costs more).
 MIN_PARALLEL_PAIRS = 200
@@ -298,17 +298,10 @@ def _prepare(
 # ---------------------------------------------------------------------------------------
 # Pairwise route: chunks of pairs, in this process or in worker processes.
 
-_WORKER_STATE: dict[str, object] = {}
-
-
-def _init_worker(sequences: list[str], aligner: PairwiseAligner) -> None:
-    _WORKER_STATE["sequences"] = sequences
-    _WORKER_STATE["aligner"] = aligner
-
 
 def _chunk_stats(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """:func:`_stats_of_pairs` in a worker process, on the state given to :func:`_init_worker`."""
-    return _stats_of_pairs(_WORKER_STATE["sequences"], _WORKER_STATE["aligner"], first, second)
+    """:func:`_stats_of_pairs` in a worker of :func:`~symcl.domains.protein.workers.alignment_pool`."""
+    return _stats_of_pairs(*worker_inputs(), first, second)
 
 
 def _stats_of_pairs(
@@ -333,12 +326,7 @@ def _pairwise_stats(sequences: list[str], aligner: PairwiseAligner, n_jobs: int,
                 counts[start:stop] = _stats_of_pairs(sequences, aligner, first[start:stop], second[start:stop])
                 bar.update(stop - start)
     else:
-        pool = ProcessPoolExecutor(
-            max_workers=min(n_jobs, len(bounds)),
-            mp_context=process_context(),
-            initializer=_init_worker,
-            initargs=(sequences, aligner),
-        )
+        pool = alignment_pool(min(n_jobs, len(bounds)), sequences, aligner)
         try:
             futures = {pool.submit(_chunk_stats, first[a:b], second[a:b]): (a, b) for a, b in bounds}
             with ProgressBar(total=n_pairs, disable=not progress, desc="aligning pairs", unit="pair") as bar:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 
+from Bio.Align import PairwiseAligner
 from tqdm.auto import tqdm
+
+# What every worker process of an alignment pool holds: the sequences and the aligner, sent once.
+_WORKER_STATE: dict[str, object] = {}
 
 
 def process_context() -> multiprocessing.context.BaseContext:
@@ -25,3 +31,23 @@ class ProgressBar(tqdm):
     """tqdm without its monitor thread, so these routes start no thread of their own."""
 
     monitor_interval = 0
+
+
+def alignment_pool(n_workers: int, sequences: Sequence[str], aligner: PairwiseAligner) -> ProcessPoolExecutor:
+    """Worker processes that each hold ``sequences`` and ``aligner`` (read with :func:`worker_inputs`)."""
+    return ProcessPoolExecutor(
+        max_workers=n_workers,
+        mp_context=process_context(),
+        initializer=_init_worker,
+        initargs=(list(sequences), aligner),
+    )
+
+
+def worker_inputs() -> tuple[list[str], PairwiseAligner]:
+    """In a worker of :func:`alignment_pool`: its sequences and aligner."""
+    return _WORKER_STATE["sequences"], _WORKER_STATE["aligner"]
+
+
+def _init_worker(sequences: list[str], aligner: PairwiseAligner) -> None:
+    _WORKER_STATE["sequences"] = sequences
+    _WORKER_STATE["aligner"] = aligner

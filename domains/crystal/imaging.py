@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
@@ -329,7 +330,7 @@ def detector_noise(
     """
     expected = np.asarray(expected, dtype=np.float32)
     read = np.broadcast_to(np.asarray(read_noise, dtype=np.float32)[..., None, None], expected.shape)
-    normal = rng.standard_normal(expected.shape, dtype=np.float32)
+    normal = standard_normal(expected.shape, rng)
     # Where λ is large, shot and read noise are one Gaussian of variance λ + read²: one draw.
     noisy = np.sqrt(expected + read * read)
     noisy *= normal
@@ -338,6 +339,17 @@ def detector_noise(
     if low.any():  # the others get Poisson shot noise, and the unused normal draw as read noise
         noisy[low] = rng.poisson(expected[low]).astype(np.float32) + read[low] * normal[low]
     return noisy
+
+
+def standard_normal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """float32 N(0, 1) draws of ``shape``, seeded from ``rng``.
+
+    torch's vectorised sampler is about 2.5x faster than numpy's float32 ziggurat, and
+    the shot noise is most of the cost of a view; its draws do not depend on the number
+    of torch threads.
+    """
+    generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
+    return torch.randn(shape, generator=generator, dtype=torch.float32).numpy()
 
 
 def _check_number(func: str, name: str, value: object, *, positive: bool, allow_inf: bool = False) -> None:

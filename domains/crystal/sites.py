@@ -86,7 +86,9 @@ def find_sites(
     Returns
     -------
     Sites
-        Sorted by row, then column.
+        Sorted by row, then column. A maximum on the outermost pixels can be the tail of
+        a column just beyond the edge; :func:`analyse_image` marks such sites as edge
+        sites.
     """
     from scipy import ndimage
     from skimage.feature import peak_local_max

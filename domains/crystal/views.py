@@ -35,7 +35,10 @@ or made positives (``groups``) with ``equivalent_positives=True``.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,6 +169,9 @@ class LatticeTranslationViews:
         False returns the expected counts, for tests and benchmarks.
     gaussian_above : float
         Shot noise is Gaussian above this many expected counts, Poisson below.
+    threads : int, optional
+        Threads that render a batch, one per view, so at most 2 are used (default: 2,
+        or 1 on a one-core machine). The batches do not depend on it.
     """
 
     def __init__(
@@ -196,6 +202,7 @@ class LatticeTranslationViews:
         views_per_world: int = 32,
         noise: bool = True,
         gaussian_above: float = 20.0,
+        threads: int | None = None,
     ):
         if isinstance(materials, str | ProjectedCrystal) or not len(materials):
             raise ValueError(
@@ -204,6 +211,8 @@ class LatticeTranslationViews:
         _check_int("patch_size", patch_size, 16)
         _check_positive("pixel_size", pixel_size)
         _check_int("views_per_world", views_per_world, 1)
+        if threads is not None:
+            _check_int("threads", threads, 1)
         kinds = tuple(kinds)
         if not kinds or any(k not in KINDS for k in kinds) or len(set(kinds)) != len(kinds):
             raise ValueError(
@@ -280,6 +289,7 @@ class LatticeTranslationViews:
         self.views_per_world = int(views_per_world)
         self.noise = bool(noise)
         self.gaussian_above = float(gaussian_above)
+        self.threads = int(threads) if threads is not None else min(2, os.cpu_count() or 1)
         self._tables = [self._table(c) for c in crystals]
         self._by_kind = {k: [m for m, t in enumerate(self._tables) if t.sites.get(k)] for k in kinds}
         missing = [k for k, ms in self._by_kind.items() if not ms]
@@ -419,41 +429,49 @@ class LatticeTranslationViews:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Render the two views of a batch from its parameters.
 
+        The two views (each with its own worlds) are rendered on ``threads`` threads:
+        numpy releases the GIL in the array work. Each view draws its noise from its own
+        child of ``rng``, so the result does not depend on the number of threads.
+
         Returns
         -------
         (ndarray, ndarray)
             float32 (B, P, P) each: counts (or expected counts without noise).
         """
+        view_rngs = rng.spawn(2)
+        with ThreadPoolExecutor(2) if self.threads > 1 else nullcontext() as pool:
+            apply = pool.map if pool is not None else map
+            first, second = apply(lambda v: self._render_view(params, worlds, v, view_rngs[v]), (0, 1))
+        return first, second
+
+    def _render_view(self, params: ViewParams, worlds: list[World], v: int, rng: np.random.Generator) -> np.ndarray:
+        """float32 (B, P, P): view ``v`` (0 or 1) of every sample, cut from its worlds."""
         P, pad = self.patch_size, self._pad
-        images = [self._render_world(w) for w in worlds]
-        out = []
-        for v in range(2):
-            n = len(params.kind)
-            width = P + 2 * pad
-            patches = np.empty((n, P, width), dtype=np.float32)
-            for w, image in enumerate(images):  # one gather per world
-                members = np.nonzero(params.world[v] == w)[0]
-                if len(members):
-                    rows = params.window[v, members, 1][:, None, None] + np.arange(P)[None, :, None]
-                    cols = params.window[v, members, 0][:, None, None] - pad + np.arange(width)[None, None, :]
-                    patches[members] = image[rows, cols]
-            sigma = np.array([worlds[w].sigma for w in params.world[v]])
-            local = params.centre[v] - params.window[v] + [pad, 0]
-            patches += _render_single(local, params.delta, (P, width), sigma)
-            if self.jitter > 0:
-                patches = shift_rows(patches, params.jitter[v][:, None] * rng.standard_normal((n, P)))
-            patches = np.ascontiguousarray(patches[:, :, pad : pad + P])
-            expected = expected_counts(
-                patches,
-                dose=params.dose[v],
-                pixel_size=self.pixel_size,
-                scattering=self.scattering,
-                background=params.background[v],
-            )
-            if self.noise:
-                expected = detector_noise(expected, rng, read_noise=self.read_noise, gaussian_above=self.gaussian_above)
-            out.append(expected.astype(np.float32, copy=False))
-        return out[0], out[1]
+        n = len(params.kind)
+        width = P + 2 * pad
+        patches = np.empty((n, P, width), dtype=np.float32)
+        for w in np.unique(params.world[v]):  # render each world once, then one gather per world
+            image = self._render_world(worlds[w])
+            members = np.nonzero(params.world[v] == w)[0]
+            rows = params.window[v, members, 1][:, None, None] + np.arange(P)[None, :, None]
+            cols = params.window[v, members, 0][:, None, None] - pad + np.arange(width)[None, None, :]
+            patches[members] = image[rows, cols]
+        sigma = np.array([worlds[w].sigma for w in params.world[v]])
+        local = params.centre[v] - params.window[v] + [pad, 0]
+        patches += _render_single(local, params.delta, (P, width), sigma)
+        if self.jitter > 0:
+            patches = shift_rows(patches, params.jitter[v][:, None] * rng.standard_normal((n, P)))
+        patches = np.ascontiguousarray(patches[:, :, pad : pad + P])
+        expected = expected_counts(
+            patches,
+            dose=params.dose[v],
+            pixel_size=self.pixel_size,
+            scattering=self.scattering,
+            background=params.background[v],
+        )
+        if self.noise:
+            expected = detector_noise(expected, rng, read_noise=self.read_noise, gaussian_above=self.gaussian_above)
+        return expected.astype(np.float32, copy=False)
 
     # ------------------------------------------------------------------ internals
 

@@ -69,7 +69,7 @@ def test_embed_writes_sites_embeddings_and_overlay(simulated, trained, tmp_path,
         assert z.shape == (len(rows), 8) and np.isfinite(z).all()
         np.testing.assert_allclose(positions[:, 0], [float(r["x_px"]) for r in rows], atol=1e-3)
         assert saved["anomaly"].shape == (len(rows),) and float(saved["pixel_size"]) == 0.2
-    assert len(rows) > 150  # a 25.6 Å MoS2 field of view holds about 230 columns
+    assert len(rows) > 150  # a 25.6 Å MoS2 field of view holds about 152 columns, plus maxima on the edges
     assert {"site", "x_px", "y_px", "x_angstrom", "y_angstrom", "intensity", "cluster", "anomaly", "edge"} == set(
         rows[0]
     )

@@ -53,6 +53,14 @@ def test_contract(options):
     assert torch.equal(_batch(clone).view1, batch.view1)
 
 
+def test_batches_do_not_depend_on_the_number_of_threads():
+    one, two = (crystal.LatticeTranslationViews(("MoS2", "graphene"), **SMALL, threads=t) for t in (1, 2))
+    assert (one.threads, two.threads) == (1, 2)
+    a, b = _batch(one, seed=5), _batch(two, seed=5)
+    for x, y in ((a.view1, b.view1), (a.view2, b.view2), (a.exclude, b.exclude), (a.labels, b.labels)):
+        assert torch.equal(x, y)
+
+
 def test_equivalent_sites_are_excluded_and_others_are_not(views):
     n = 64
     rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=torch.Generator().manual_seed(3))))
@@ -118,6 +126,8 @@ def test_field_of_view_and_parameter_validation():
         crystal.LatticeTranslationViews(("graphene",), kinds=("antisite",), **SMALL)
     with pytest.raises(ValueError, match="'dose' parameter"):
         crystal.LatticeTranslationViews(("MoS2",), dose=(1e5, 1e3), **SMALL)
+    with pytest.raises(ValueError, match="'threads' parameter of LatticeTranslationViews must be an integer >= 1"):
+        crystal.LatticeTranslationViews(("MoS2",), threads=0, **SMALL)
     with pytest.raises(ValueError, match="'batch_size' parameter"):
         crystal.LatticeTranslationViews(("MoS2",), **SMALL).sample(0, torch.Generator())
 

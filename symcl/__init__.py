@@ -20,6 +20,7 @@ _LAZY = {
     "knn_accuracy": "symcl.evaluation",
     "linear_probe": "symcl.evaluation",
     "linear_probe_split": "symcl.evaluation",
+    "probe_predictions": "symcl.evaluation",
     "plot_embedding_map": "symcl.plots",
     "plot_training_curves": "symcl.plots",
 }
@@ -49,6 +50,7 @@ __all__ = [
     "knn_accuracy",
     "linear_probe",
     "linear_probe_split",
+    "probe_predictions",
     "plot_embedding_map",
     "plot_training_curves",
     "uniformity",

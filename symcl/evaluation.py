@@ -99,10 +99,40 @@ def linear_probe(
     linear_probe_split : the same probe on a stratified split of one labelled set.
     """
     func = "linear_probe"
+    n_test = _as_matrix(func, "test_x", test_x, min_rows=1).shape[0]
+    test_y = _as_labels(func, "test_y", test_y, n=n_test, x_name="test_x")  # checked before the fit
+    predicted = _probe_predict(func, train_x, train_y, test_x, C=C, max_iter=max_iter, seed=seed)
+    return float(accuracy_score(test_y, predicted))
+
+
+def probe_predictions(
+    train_x: Embeddings,
+    train_y: ArrayLike,
+    test_x: Embeddings,
+    *,
+    C: float = 1.0,
+    max_iter: int = 1000,
+    seed: int = 0,
+) -> np.ndarray:
+    """The labels that :func:`linear_probe`'s probe predicts for ``test_x``.
+
+    The same standardisation, logistic regression and arguments as :func:`linear_probe`;
+    use it to see which classes the probe gets wrong (per-class accuracy, confusion).
+
+    Returns
+    -------
+    ndarray, shape (n_test,)
+        Predicted labels, of the type of ``train_y``'s labels.
+    """
+    return _probe_predict("probe_predictions", train_x, train_y, test_x, C=C, max_iter=max_iter, seed=seed)
+
+
+def _probe_predict(
+    func: str, train_x: Embeddings, train_y: ArrayLike, test_x: Embeddings, *, C: float, max_iter: int, seed: int
+) -> np.ndarray:
     train_x = _as_matrix(func, "train_x", train_x, min_rows=2)
     test_x = _as_matrix(func, "test_x", test_x, min_rows=1)
     train_y = _as_labels(func, "train_y", train_y, n=train_x.shape[0], x_name="train_x")
-    test_y = _as_labels(func, "test_y", test_y, n=test_x.shape[0], x_name="test_x")
     if test_x.shape[1] != train_x.shape[1]:
         raise ValueError(
             f"The 'test_x' parameter of {func} must have the same number of columns as 'train_x' "
@@ -114,7 +144,7 @@ def linear_probe(
     seed = _check_int(func, "seed", seed, minimum=0)
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=seed))
     probe.fit(train_x, train_y)
-    return float(accuracy_score(test_y, probe.predict(test_x)))
+    return probe.predict(test_x)
 
 
 def linear_probe_split(

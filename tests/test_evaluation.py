@@ -9,6 +9,7 @@ from symcl.evaluation import (
     knn_accuracy,
     linear_probe,
     linear_probe_split,
+    probe_predictions,
 )
 
 N_CLASSES, PER_CLASS, DIM = 4, 60, 16
@@ -34,6 +35,19 @@ def test_linear_probe_separates_blobs(blobs):
     train = np.arange(len(y)) % 2 == 0
     assert linear_probe(x[train], y[train], x[~train], y[~train]) == 1.0
     assert linear_probe_split(x, y, test_size=0.3, seed=0) == 1.0
+
+
+def test_probe_predictions_are_the_probe_s_and_name_the_misclassified(blobs, random_labels):
+    x, y = blobs
+    names = np.array(["vacancy", "interstitial", "antisite", "pristine"])[y]
+    train = np.arange(len(y)) % 2 == 0
+    assert (probe_predictions(x[train], names[train], x[~train]) == names[~train]).all()
+    predicted = probe_predictions(x[train], random_labels[train], x[~train], seed=2)
+    assert predicted.shape == (int((~train).sum()),)
+    accuracy = linear_probe(x[train], random_labels[train], x[~train], random_labels[~train], seed=2)
+    assert np.mean(predicted == random_labels[~train]) == accuracy
+    with pytest.raises(ValueError, match="'test_x' parameter of probe_predictions"):
+        probe_predictions(x[train], y[train], x[~train][:, :3])
 
 
 def test_linear_probe_is_at_chance_on_random_labels(blobs, random_labels):

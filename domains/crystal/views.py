@@ -21,11 +21,11 @@ parameters first, then the deterministic rendering):
    *world* (a pristine crystal imaged with its own probe, rotation, scan drift and
    origin), the cell of the defect in it and the window shift; per-view dose,
    background and jitter.
-2. Rendering: every world is rendered once (tiled matrix products, see
-   :mod:`~symcl.domains.crystal.imaging`); all patches are cut from the worlds with
-   one fancy-indexing gather; each defect is added as the exact difference of its
-   column (one Gaussian per patch); then the rows are jittered and the noise drawn,
-   for the whole batch at once.
+2. Rendering, each view on its own thread with its own random stream: every world is
+   rendered once (tiled matrix products, see :mod:`~symcl.domains.crystal.imaging`);
+   the patches are cut from each world with one fancy-indexing gather; each defect is
+   added as the exact difference of its column (one Gaussian per patch); then the rows
+   are jittered and the noise drawn, for the whole batch at once.
 
 Samples that are the same physical site up to a lattice translation (same material,
 site, kind and defect) are excluded from each other's negatives (``ViewBatch.exclude``),

@@ -1,0 +1,44 @@
+"""Atomic writes: all or nothing under the final name, with the permissions of a plain write."""
+
+import os
+import stat
+
+import pytest
+
+from symcl.atomic import atomic_write, read_json, write_json
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_new_files_get_the_mode_of_a_plain_open(tmp_path):
+    umask = os.umask(0o027)
+    try:
+        written = write_json(tmp_path / "out" / "config.json", {"a": 1})
+        (tmp_path / "plain.txt").write_text("x")
+    finally:
+        os.umask(umask)
+    assert read_json(written) == {"a": 1}
+    assert _mode(written) == _mode(tmp_path / "plain.txt") == 0o640
+
+
+def test_rewriting_keeps_the_mode_of_the_existing_file(tmp_path):
+    target = tmp_path / "table.tsv"
+    target.write_text("old")
+    os.chmod(target, 0o600)
+    atomic_write(target, lambda tmp: tmp.write_text("new"))
+    assert target.read_text() == "new" and _mode(target) == 0o600
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "table.tsv"
+    target.write_text("old")
+
+    def fail(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(target, fail)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["table.tsv"]

@@ -28,6 +28,7 @@ from .analysis import (
     anomaly_scores,
     cluster_sites,
     embed_patches,
+    most_anomalous,
     plot_overlay,
     save_analysis,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "load_pretrained",
     "normalise_patches",
     "pad_periodic",
+    "most_anomalous",
     "plot_overlay",
     "pretrained_directory",
     "project",

@@ -322,8 +322,21 @@ def save_analysis(
     return paths
 
 
+def most_anomalous(result: SiteAnalysis, top: int = 10) -> np.ndarray:
+    """Indices of the ``top`` most anomalous sites, most anomalous first.
+
+    Only interior sites are ranked when there are any: an edge site's patch is partly
+    filled in, which makes its anomaly score less trustworthy.
+    """
+    interior = np.nonzero(~result.edge)[0]
+    candidates = interior if len(interior) else np.arange(len(result.anomaly))
+    order = np.argsort(-result.anomaly[candidates], kind="stable")
+    return candidates[order[: max(0, int(top))]]
+
+
 def plot_overlay(image: np.ndarray, result: SiteAnalysis, path: str | os.PathLike, *, top: int = 10) -> Path:
-    """The image with every site as a dot coloured by cluster; the ``top`` most anomalous sites are circled.
+    """The image with every site as a dot coloured by cluster; the ``top`` most anomalous sites are circled
+    (interior sites, see :func:`most_anomalous`).
 
     Uses matplotlib's object-oriented Figure API (no global pyplot state) and writes the
     PNG atomically.
@@ -354,8 +367,8 @@ def plot_overlay(image: np.ndarray, result: SiteAnalysis, path: str | os.PathLik
             linewidths=0.3,
             label=f"cluster {c} ({int(mine.sum())})",
         )
-    if len(result.anomaly) and top > 0:
-        worst = np.argsort(-result.anomaly)[: min(top, len(result.anomaly))]
+    worst = most_anomalous(result, top)
+    if len(worst):
         ax.scatter(
             positions[worst, 0],
             positions[worst, 1],
@@ -363,7 +376,8 @@ def plot_overlay(image: np.ndarray, result: SiteAnalysis, path: str | os.PathLik
             facecolors="none",
             edgecolors="red",
             linewidths=1.2,
-            label=f"top {len(worst)} anomaly",
+            label=f"top {len(worst)} anomaly"
+            + ("\n(interior sites)" if 0 < result.edge.sum() < len(result.edge) else ""),
         )
     ax.set_xlim(-0.5, w - 0.5)
     ax.set_ylim(h - 0.5, -0.5)
@@ -386,6 +400,7 @@ __all__ = [
     "anomaly_scores",
     "cluster_sites",
     "embed_patches",
+    "most_anomalous",
     "plot_overlay",
     "save_analysis",
 ]

@@ -127,3 +127,19 @@ def test_read_image_formats(tmp_path, mos2_image):
     np.save(tmp_path / "nan.npy", np.full((16, 16), np.nan))
     with pytest.raises(UserInputError, match="nan.npy: 256 NaN"):
         crystal.read_image(tmp_path / "nan.npy")
+
+
+def test_most_anomalous_ranks_interior_sites_unless_all_are_edge_sites(tmp_path):
+    n = 6
+    sites = crystal.Sites(np.arange(2 * n, dtype=float).reshape(n, 2), np.ones(n), 0.2, 1.8)
+    anomaly = np.array([9.0, 1.0, 3.0, 8.0, 2.0, 5.0])
+    edge = np.array([True, False, False, True, False, False])
+
+    def analysis(edge):
+        return crystal.SiteAnalysis(sites, np.zeros((n, 4), np.float32), anomaly, np.zeros(n, np.int64), edge)
+
+    assert crystal.most_anomalous(analysis(edge), 2).tolist() == [5, 2]  # sites 0 and 3 are edge sites
+    assert crystal.most_anomalous(analysis(np.ones(n, bool)), 2).tolist() == [0, 3]
+    assert crystal.most_anomalous(analysis(edge), 0).tolist() == []
+    image = np.random.default_rng(0).random((20, 20))
+    assert crystal.plot_overlay(image, analysis(edge), tmp_path / "overlay.png").stat().st_size > 0

@@ -38,7 +38,6 @@ import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -439,9 +438,14 @@ class LatticeTranslationViews:
             float32 (B, P, P) each: counts (or expected counts without noise).
         """
         view_rngs = rng.spawn(2)
-        with ThreadPoolExecutor(2) if self.threads > 1 else nullcontext() as pool:
-            apply = pool.map if pool is not None else map
-            first, second = apply(lambda v: self._render_view(params, worlds, v, view_rngs[v]), (0, 1))
+
+        def view(v: int) -> np.ndarray:
+            return self._render_view(params, worlds, v, view_rngs[v])
+
+        if self.threads == 1:
+            return view(0), view(1)
+        with ThreadPoolExecutor(2) as pool:
+            first, second = pool.map(view, (0, 1))
         return first, second
 
     def _render_view(self, params: ViewParams, worlds: list[World], v: int, rng: np.random.Generator) -> np.ndarray:

@@ -12,6 +12,11 @@ into a distance (p, Poisson, Kimura 1983 or Scoredist), and neighbour-joining tr
     protein.write_newick(tree, "globins.nwk")
     protein.pseudo_distance("MVLSPADKTNVKAAW", "MVHLTPEEKSAVTAL", method="kimura")
 
+an alignment-free route, which compares the spaced k-mers two sequences share (no
+alignment, no training; approximate, for ranks and trees within a family)::
+
+    d_free = protein.spectrum_distances(family)               # (n, n), sparse products
+
 and the Siamese route: an encoder trained to predict those distances from embeddings, so
 N sequences are embedded once and all N^2 distances are one ``torch.cdist``::
 
@@ -57,13 +62,16 @@ from .model import (
 from .pairs import DEFAULT_BIN_EDGES, FamilyDistances, PairSampler, family_distances, simulated_families
 from .reader import FORMATS, ProteinSequences, detect_format, read_sequences
 from .simulate import SimulatedFamily, evolve, patristic_distances, random_tree, simulate_family
+from .spectrum import ALPHABETS, DEFAULT_SEEDS, spectrum_distances, spectrum_matrix
 from .substitution import AMINO_ACIDS, SubstitutionModel, gamma_rates, lg_model, read_paml_model, substitution_model
 from .tree import bipartitions, nj_tree, robinson_foulds, to_newick, write_newick
 
 __all__ = [
+    "ALPHABETS",
     "AMINO_ACIDS",
     "BLOSUM62_EXPECTED_SCORE",
     "DEFAULT_BIN_EDGES",
+    "DEFAULT_SEEDS",
     "FORMATS",
     "GAP_EXTEND",
     "GAP_OPEN",
@@ -124,6 +132,8 @@ __all__ = [
     "scoredist",
     "simulate_family",
     "simulated_families",
+    "spectrum_distances",
+    "spectrum_matrix",
     "substitution_model",
     "to_newick",
     "train",

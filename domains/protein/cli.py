@@ -1,10 +1,12 @@
 """``symcl protein``: the command group of the protein domain.
 
 - ``symcl protein distances FILE --method M -o OUT.tsv``: all-vs-all distances, a square
-  TSV whose header row and first column are the record ids in input order.
+  TSV whose header row and first column are the record ids in input order. ``--method
+  spectrum`` compares spaced k-mer spectra instead of aligning (alignment-free, fast).
 - ``symcl protein tree FILE [--method M | --model [DIR]] -o OUT.nwk``: neighbour-joining
-  tree, Newick, from alignment distances (default Scoredist) or from a trained model's
-  predicted distances (``--model`` alone: the shipped pretrained model).
+  tree, Newick, from alignment distances (default Scoredist), from spectrum distances
+  (``--method spectrum``, no alignment) or from a trained model's predicted distances
+  (``--model`` alone: the shipped pretrained model).
 - ``symcl protein train FILE... --out DIR``: train the Siamese distance regressor on
   the files' families (one family per file) plus simulated families.
 - ``symcl protein embed FILE [--model DIR] -o OUT.npz``: one embedding per record
@@ -35,7 +37,11 @@ from .distance import distance_matrix, saturation_message
 from .formulas import MAX_DISTANCE, METHODS
 from .model import HUBER_DELTA
 from .reader import FORMATS, ProteinSequences, read_sequences
+from .spectrum import spectrum_distances
 from .tree import nj_tree, write_newick
+
+#: The ``--method`` of the alignment-free route (:mod:`~symcl.domains.protein.spectrum`).
+SPECTRUM = "spectrum"
 
 #: The value of ``--model`` given without a directory: the shipped pretrained model.
 PRETRAINED = object()
@@ -47,23 +53,24 @@ def register(subparsers) -> None:
     distances = sub.add_parser(
         "distances",
         help="all-vs-all alignment distances as a square TSV",
-        description="All-vs-all evolutionary distances of a protein family (the classical, alignment route).",
+        description="All-vs-all evolutionary distances of a protein family (the classical routes: alignment, or "
+        "--method spectrum without alignment).",
     )
     _add_distance_arguments(distances)
-    _add_method_argument(distances)
+    _add_method_argument(distances, alignment_free=True)
     distances.add_argument("-o", "--out", required=True, metavar="OUT.tsv", help="output TSV (square matrix)")
     distances.set_defaults(handler=run_distances)
 
     tree = sub.add_parser(
         "tree",
-        help="neighbour-joining tree from alignment or predicted distances, as Newick",
+        help="neighbour-joining tree from alignment, spectrum or predicted distances, as Newick",
         description="Neighbour-joining tree (vectorised numpy, written with Bio.Phylo) of a protein family, "
-        "from alignment distances (--method, default scoredist) or from the distances predicted by a trained "
-        "model (--model DIR; --model alone: the shipped pretrained model).",
+        "from alignment distances (--method, default scoredist; spectrum: alignment-free) or from the distances "
+        "predicted by a trained model (--model DIR; --model alone: the shipped pretrained model).",
     )
     _add_distance_arguments(tree)
     route = tree.add_mutually_exclusive_group()
-    _add_method_argument(route, default=None)
+    _add_method_argument(route, default=None, alignment_free=True)
     route.add_argument(
         "--model",
         metavar="DIR",
@@ -135,6 +142,12 @@ def _check_max_distance(args: argparse.Namespace) -> None:
 
 def _distances(args: argparse.Namespace, family: ProteinSequences) -> np.ndarray:
     _check_max_distance(args)
+    if args.method == SPECTRUM:
+        if args.anchors is not None:
+            raise UserInputError("--anchors applies to alignment distances, not to --method spectrum")
+        distances, saturated = spectrum_distances(family, max_distance=args.max_distance, return_saturated=True)
+        _warn_saturated(saturated, family, args)
+        return distances
     if args.anchors is not None and family.aligned:
         raise UserInputError(
             f"{args.file}: --anchors needs unaligned sequences, but the file is read as an alignment (its columns "
@@ -154,18 +167,28 @@ def _distances(args: argparse.Namespace, family: ProteinSequences) -> np.ndarray
         progress=not args.quiet,
         return_saturated=True,
     )
+    _warn_saturated(saturated, family, args)
+    return distances
+
+
+def _warn_saturated(saturated: np.ndarray, family: ProteinSequences, args: argparse.Namespace) -> None:
     if saturated.any():
         print(
             f"symcl: warning: {saturation_message(saturated, family.ids, args.method, args.max_distance)}",
             file=sys.stderr,
         )
-    return distances
 
 
-def _add_method_argument(parser, default: str | None = "scoredist") -> None:
-    parser.add_argument(
-        "--method", choices=METHODS, default=default, help="alignment distance (default scoredist, calibrated to JTT)"
-    )
+def _add_method_argument(parser, default: str | None = "scoredist", alignment_free: bool = False) -> None:
+    if alignment_free:
+        choices = (*METHODS, SPECTRUM)
+        help = (
+            "alignment distance (default scoredist, calibrated to JTT), or 'spectrum': alignment-free, from shared "
+            "spaced k-mers (fast and approximate; no alignment, gaps removed)"
+        )
+    else:
+        choices, help = METHODS, "alignment distance (default scoredist, calibrated to JTT)"
+    parser.add_argument("--method", choices=choices, default=default, help=help)
 
 
 def _add_distance_arguments(parser: argparse.ArgumentParser) -> None:

@@ -192,7 +192,7 @@ def distance_matrix(
         )
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"The 'seed' parameter of distance_matrix must be an integer >= 0. Got {seed!r} instead.")
-    names, rows, aligned = _prepare(seqs, aligned)
+    names, rows, aligned = prepare_rows(seqs, aligned, "distance_matrix")
     if aligned and anchors is not None:
         raise ValueError(
             f"The 'anchors' parameter of distance_matrix applies to unaligned sequences; these are alignment rows "
@@ -261,19 +261,17 @@ def _text(value: str | Seq | SeqRecord, name: str) -> str:
     )
 
 
-def _prepare(
-    seqs: Sequence[str | Seq | SeqRecord] | ProteinSequences, aligned: bool | None
+def prepare_rows(
+    seqs: Sequence[str | Seq | SeqRecord] | ProteinSequences, aligned: bool | None, where: str
 ) -> tuple[list[str], list[str], bool]:
-    """Names, cleaned rows and the route (aligned or not) of the input of distance_matrix."""
+    """Names, cleaned rows and the route (aligned or not) of the input of ``where`` (for its messages)."""
     if isinstance(seqs, (str, Seq, SeqRecord)) or not isinstance(seqs, Sequence):
         raise TypeError(
-            f"The 'seqs' parameter of distance_matrix must be a sequence of protein sequences "
+            f"The 'seqs' parameter of {where} must be a sequence of protein sequences "
             f"(e.g. a list of str). Got {type(seqs).__name__} instead."
         )
     if aligned not in (None, True, False):
-        raise TypeError(
-            f"The 'aligned' parameter of distance_matrix must be None, True or False. Got {aligned!r} instead."
-        )
+        raise TypeError(f"The 'aligned' parameter of {where} must be None, True or False. Got {aligned!r} instead.")
     if isinstance(seqs, ProteinSequences):
         names, texts, source = list(seqs.ids), list(seqs.sequences), seqs.source
         if aligned is None:
@@ -289,7 +287,7 @@ def _prepare(
     ]
     if aligned and len({len(row) for row in rows}) > 1:
         raise ValueError(
-            "distance_matrix with aligned=True needs alignment rows of equal length. "
+            f"{where} with aligned=True needs alignment rows of equal length. "
             f"Got lengths from {min(map(len, rows))} to {max(map(len, rows))} instead."
         )
     return names, rows, aligned

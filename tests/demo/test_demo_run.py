@@ -40,6 +40,8 @@ def test_quick_demo_measures_what_it_claims(quick_report):
     assert float(_metric(text, "max \\|emb(x) - emb(revcomp x)\\|")) <= 1e-5
     spearman = float(_metric(text, "Spearman predicted vs Scoredist"))
     assert -1.0 <= spearman <= 1.0
+    # Globins are close homologs: shared spaced k-mers rank their pairs like the alignments do.
+    assert float(_metric(text, "spectrum route (no alignment, no training), Spearman")) > 0.9
     assert (quick_report / "crystal" / "sites.csv").exists()
     assert (quick_report / "protein" / "globins45_predicted.nwk").read_text().strip().endswith(";")
     assert (quick_report / "dna" / "fragments_1000bp.fa").read_text().startswith(">")

@@ -52,7 +52,7 @@ def register(subparsers) -> None:
 
     distances = sub.add_parser(
         "distances",
-        help="all-vs-all alignment distances as a square TSV",
+        help="all-vs-all alignment (or spectrum) distances as a square TSV",
         description="All-vs-all evolutionary distances of a protein family (the classical routes: alignment, or "
         "--method spectrum without alignment).",
     )
@@ -180,15 +180,11 @@ def _warn_saturated(saturated: np.ndarray, family: ProteinSequences, args: argpa
 
 
 def _add_method_argument(parser, default: str | None = "scoredist", alignment_free: bool = False) -> None:
+    text = "alignment distance (default scoredist, calibrated to JTT)"
     if alignment_free:
-        choices = (*METHODS, SPECTRUM)
-        help = (
-            "alignment distance (default scoredist, calibrated to JTT), or 'spectrum': alignment-free, from shared "
-            "spaced k-mers (fast and approximate; no alignment, gaps removed)"
-        )
-    else:
-        choices, help = METHODS, "alignment distance (default scoredist, calibrated to JTT)"
-    parser.add_argument("--method", choices=choices, default=default, help=help)
+        text += ", or 'spectrum': alignment-free, from shared spaced k-mers (fast and approximate; gaps removed)"
+    choices = (*METHODS, SPECTRUM) if alignment_free else METHODS
+    parser.add_argument("--method", choices=choices, default=default, help=text)
 
 
 def _add_distance_arguments(parser: argparse.ArgumentParser) -> None:

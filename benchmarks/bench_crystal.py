@@ -49,9 +49,11 @@ Protocol (the issue's):
   whose patch fits in the image is a site, scored by ``crystal.anomaly_scores`` (mean
   cosine distance to its 10 nearest sites of the same image); AUROC of defect sites
   against pristine sites with no defect in their patch, pooled over the images. The
-  defects' neighbours are left out: views (b) teach the encoder to see a defect anywhere
-  within a lattice period of the window centre, so they share its embedding by design
-  (the AUROC counting them as pristine is printed too).
+  defects' neighbours are left out: their patches hold the defect off-centre, and an
+  encoder trained with views (b) sees a defect anywhere within a lattice period of the
+  window centre, so they share its embedding by design (the AUROC counting them as
+  pristine is printed too; the shipped model is trained on views (a) only, the protocol
+  stays so that recipes compare).
 * **Speed.** View generation (positive pairs/s, batches of 512, the training settings)
   on 2 threads (the default: one per view; the target is for the 2-core machine) and,
   beside it, on 1 thread; embedding (patches/s, ``crystal.embed_patches``, 2048 patches
@@ -222,9 +224,9 @@ def simulated_set(
 ) -> dict:
     """Patches at ground-truth defects and pristine columns, plus every site of each image for the anomaly score.
 
-    A patch is *clean* when no other defect lies inside it: the encoder is trained to
-    see a defect anywhere in the window (views (b) shift it off-centre by up to a
-    lattice period), so the columns next to a defect share its embedding by design.
+    A patch is *clean* when no other defect lies inside it: an encoder trained with
+    views (b), which shift the defect off-centre by up to a lattice period, sees a
+    defect anywhere in the window, so the columns next to a defect share its embedding.
     Kind patches are clean defects and clean pristine columns; the anomaly score
     compares defect sites with clean pristine sites and leaves out their neighbours.
     """

@@ -114,6 +114,13 @@ def spectrum_distances(
 def spectrum_matrix(sequences: Sequence[str], alphabet: str, pattern: str) -> sparse.csr_matrix:
     """Unit-length presence vectors of the spaced k-mers of cleaned, ungapped sequences.
 
+    Parameters
+    ----------
+    sequences : sequence of str
+        Output of :func:`~symcl.domains.protein.alphabet.clean_sequence` (unaligned).
+    alphabet, pattern : str
+        One seed, as in :func:`spectrum_distances`.
+
     Returns
     -------
     scipy.sparse.csr_matrix
@@ -166,7 +173,8 @@ def _check_seeds(seeds: object) -> list[tuple[str, str]]:
         raise ValueError(f"The 'seeds' parameter must be a non-empty list of (alphabet, pattern). Got {seeds!r}.")
     checked = []
     for seed in seeds:
-        ok = isinstance(seed, tuple | list) and len(seed) == 2 and seed[0] in ALPHABETS and isinstance(seed[1], str)
+        ok = isinstance(seed, tuple | list) and len(seed) == 2 and all(isinstance(part, str) for part in seed)
+        ok = ok and seed[0] in ALPHABETS
         pattern = seed[1] if ok else ""
         if not ok or not pattern or set(pattern) - {"0", "1"} or pattern[0] != "1" or pattern[-1] != "1":
             raise ValueError(

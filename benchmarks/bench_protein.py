@@ -281,6 +281,7 @@ def projected_spectrum(seqs, dim: int, seed: int = 0) -> np.ndarray:
     """
     from symcl.domains import protein
     from symcl.domains.protein.distance import prepare_rows
+    from symcl.domains.protein.spectrum import similarity_distances
 
     rng = np.random.default_rng(seed)
     _, rows, _ = prepare_rows(seqs, False, "projected_spectrum")
@@ -290,11 +291,7 @@ def projected_spectrum(seqs, dim: int, seed: int = 0) -> np.ndarray:
         present = np.unique(unit.indices)  # only k-mers that occur need a random direction
         dense = unit[:, present] @ (rng.standard_normal((present.size, dim)) / np.sqrt(dim))
         similarity += dense @ dense.T
-    weight = np.mean([pattern.count("1") for _, pattern in protein.DEFAULT_SEEDS])
-    distances = -np.log(np.clip(similarity / len(protein.DEFAULT_SEEDS), 1e-6, 1.0)) / weight
-    distances = np.minimum((distances + distances.T) / 2, 3.0)
-    np.fill_diagonal(distances, 0.0)
-    return distances
+    return similarity_distances(similarity / len(protein.DEFAULT_SEEDS), protein.DEFAULT_SEEDS)[0]
 
 
 def projection_diagnostic(data: Path, dims: tuple[int, ...] = (128, 1024, 4096)) -> dict:

@@ -244,9 +244,14 @@ def saturation_message(saturated: np.ndarray, names: Sequence[str], method: str,
 def _check_method_and_caps(method: str, max_distance: float, calibration: float, where: str) -> None:
     if method not in METHODS:
         raise ValueError(f"The 'method' parameter of {where} must be one of {METHODS}. Got {method!r} instead.")
-    for name, value in (("max_distance", max_distance), ("calibration", calibration)):
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"The '{name}' parameter of {where} must be a finite number > 0. Got {value!r} instead.")
+    check_positive("max_distance", max_distance, where)
+    check_positive("calibration", calibration, where)
+
+
+def check_positive(name: str, value: object, where: str) -> None:
+    """Raise ValueError naming ``name`` and ``where`` unless ``value`` is a finite number > 0."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"The '{name}' parameter of {where} must be a finite number > 0. Got {value!r} instead.")
 
 
 def _text(value: str | Seq | SeqRecord, name: str) -> str:

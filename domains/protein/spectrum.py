@@ -49,7 +49,7 @@ from Bio.SeqRecord import SeqRecord
 from scipy import sparse
 
 from .alphabet import BLOSUM62_ALPHABET, encode
-from .distance import prepare_rows
+from .distance import check_positive, prepare_rows
 from .formulas import MAX_DISTANCE, saturate
 from .reader import ProteinSequences
 
@@ -92,23 +92,34 @@ def spectrum_distances(
         saturation mask.
     """
     checked = _check_seeds(seeds)
-    if not isinstance(max_distance, int | float) or isinstance(max_distance, bool) or not max_distance > 0:
-        raise ValueError(
-            f"The 'max_distance' parameter of spectrum_distances must be a number > 0. Got {max_distance!r} instead."
-        )
+    check_positive("max_distance", max_distance, "spectrum_distances")
     _, rows, _ = prepare_rows(seqs, False, "spectrum_distances")
     similarity = np.zeros((len(rows), len(rows)))
     for alphabet, pattern in checked:
         unit = spectrum_matrix(rows, alphabet, pattern)
         similarity += (unit @ unit.T).toarray()
-    similarity = (similarity + similarity.T) / (2 * len(checked))
-    weight = np.mean([pattern.count("1") for _, pattern in checked])
-    with np.errstate(divide="ignore"):
-        distances, saturated = saturate(-np.log(np.minimum(similarity, 1.0)) / weight, float(max_distance))
-    diagonal = np.arange(len(rows))
-    distances[diagonal, diagonal] = 0.0
-    saturated[diagonal, diagonal] = False
+    distances, saturated = similarity_distances(similarity / len(checked), checked, max_distance)
     return (distances, saturated) if return_saturated else distances
+
+
+def similarity_distances(
+    similarity: np.ndarray, seeds: Sequence[tuple[str, str]], max_distance: float = MAX_DISTANCE
+) -> tuple[np.ndarray, np.ndarray]:
+    """d = -ln(s) / mean seed weight of a mean cosine matrix s, symmetrised, capped and flagged.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        float64 distances with a zero diagonal, and the bool mask of pairs capped at
+        ``max_distance`` (s <= 0 among them).
+    """
+    similarity = (similarity + similarity.T) / 2
+    weight = np.mean([pattern.count("1") for _, pattern in _check_seeds(seeds)])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        distances, saturated = saturate(-np.log(np.minimum(similarity, 1.0)) / weight, float(max_distance))
+    np.fill_diagonal(distances, 0.0)
+    np.fill_diagonal(saturated, False)
+    return distances, saturated
 
 
 def spectrum_matrix(sequences: Sequence[str], alphabet: str, pattern: str) -> sparse.csr_matrix:

@@ -1,0 +1,132 @@
+"""How much genome-of-origin signal k-mer composition holds: supervised Markov-chain classifiers (issue 4).
+
+Run from the repository root::
+
+    python benchmarks/bench_dna_ceiling.py      # about 15 seconds on one CPU core
+
+A reference for the issue's accuracy targets, not a target itself. On the seen panel of
+``bench_dna.py`` (same genomes, 10-kb block split, fragments, seeds and probe), it scores
+side by side in one run:
+
+* **Markov-chain classifiers** of order 3, 5 and 7 (k = 4, 6, 8), one per genome,
+  fitted *with labels* on every base of the genome's train blocks, both strands
+  (Laplace pseudocount 1). A test fragment goes to the genome whose chain gives it the
+  highest log-likelihood (the classic composition classifier of read binners and of
+  Phymm's interpolated Markov models, here without interpolation). They see all
+  16 Mbp of train blocks with their labels, where the probes below see 600 labelled
+  fragments per genome.
+* the logistic-regression probe on canonical TNF (``dna.tnf``), the issue's baseline;
+* the same probe on the shipped model's embeddings (``dna.load_pretrained()``).
+
+Fragments of 150 and 500 bp (the lengths of the +0.10 targets), 300 test fragments per
+genome, each reverse-complemented with probability 0.5. Needs ``../shared/data/dna``
+(or ``--data DIR``); skipped with a message without it. Writes
+``benchmarks/results/bench_dna_ceiling.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_dna as bench  # noqa: E402  (the benchmark's split, fragments and probe)
+
+RESULTS = Path(__file__).resolve().parent / "results" / "bench_dna_ceiling.json"
+ORDERS = (3, 5, 7)  # Markov order = k - 1
+LENGTHS = (150, 500)
+N_TRAIN, N_TEST = 600, 300  # fragments per genome, as bench_dna_recipe.py
+
+
+def kmers(seq, k: int) -> np.ndarray:
+    """The (non-canonical) k-mer index at every position of ``seq`` whose k bases are all A/C/G/T."""
+    from symcl.domains import dna
+    from symcl.domains.dna.kmer_encoder import kmer_classes
+
+    classes = kmer_classes(dna.alphabet.to_codes(seq)[None], k, canonical=False)[0]
+    return classes[classes < 4**k]
+
+
+def markov_log_probabilities(records, k: int) -> np.ndarray:
+    """log P(last base | the k - 1 before it), shape (4**k,), from both strands of ``records``."""
+    from symcl.domains import dna
+
+    counts = np.ones(4**k)  # Laplace pseudocount
+    for _, seq in records:
+        for strand in (seq, dna.reverse_complement(seq)):
+            counts += np.bincount(kmers(strand, k), minlength=4**k)
+    counts = counts.reshape(-1, 4)
+    return np.log(counts / counts.sum(axis=1, keepdims=True)).ravel()
+
+
+def markov_accuracy(tables: np.ndarray, fragments: list, labels: np.ndarray, k: int) -> float:
+    """Accuracy of the maximum-likelihood genome under each genome's chain (``tables``: genomes x 4**k)."""
+    predicted = np.array([np.argmax(tables[:, kmers(fragment, k)].sum(axis=1)) for fragment in fragments])
+    return float((predicted == labels).mean())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=bench.DEFAULT_DATA)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if not (args.data / "manifest.tsv").exists():
+        print(f"bench_dna_ceiling: skipped: no genomes at {args.data} (manifest.tsv missing); pass --data DIR")
+        return 0
+
+    from symcl import linear_probe
+    from symcl.domains import dna
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    seen = bench.seen_keys(bench.read_manifest(args.data))
+    genomes = {key: bench.load_genome(args.data, key) for key in seen}
+    model = dna.load_pretrained()
+    tables = {
+        order: np.stack(
+            [markov_log_probabilities(bench.block_runs(genomes[key], genomes[key].train), order + 1) for key in seen]
+        )
+        for order in ORDERS
+    }
+    results: dict = {"genomes": seen, "orders": list(ORDERS), "accuracy": {}}
+    for length in LENGTHS:
+        train, test = [], []
+        for key in seen:
+            genome = genomes[key]
+            rng = np.random.default_rng([zlib.crc32(key.encode()), length])  # bench_dna.cache_features' seeds
+            train += bench.fragments(genome, genome.train, length, N_TRAIN, rng)
+            test += bench.fragments(genome, genome.test, length, N_TEST, rng)
+        train_y = np.repeat(np.arange(len(seen)), N_TRAIN)
+        test_y = np.repeat(np.arange(len(seen)), N_TEST)
+        row = {f"Markov order {order}": markov_accuracy(tables[order], test, test_y, order + 1) for order in ORDERS}
+        row["TNF probe"] = linear_probe(bench.tnf(train), train_y, bench.tnf(test), test_y)
+        row["pretrained model probe"] = linear_probe(
+            bench.embed(model, train, 10_000), train_y, bench.embed(model, test, 10_000), test_y
+        )
+        results["accuracy"][length] = row
+    results["wall_s"] = time.perf_counter() - started
+
+    names = list(results["accuracy"][LENGTHS[0]])
+    print(f"genome of origin, seen panel ({len(seen)} genomes, {N_TEST} test fragments each)\n")
+    print("| classifier | " + " | ".join(f"{length} bp" for length in LENGTHS) + " |")
+    print("|---|" + "---|" * len(LENGTHS))
+    for name in names:
+        print(f"| {name} | " + " | ".join(f"{results['accuracy'][length][name]:.3f}" for length in LENGTHS) + " |")
+    tnf_target = " / ".join(f"{results['accuracy'][length]['TNF probe'] + 0.10:.3f}" for length in LENGTHS)
+    print(f"\nthe issue's target, TNF probe + 0.10: {tnf_target}")
+    print(f"wall time {results['wall_s']:.0f} s")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

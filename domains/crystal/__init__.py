@@ -45,7 +45,7 @@ from .defects import (
     remove_atoms,
     substitute,
 )
-from .encoders import ENCODERS, PatchCNN, build_encoder, normalise_patches
+from .encoders import ENCODERS, PatchCNN, PatchEnsemble, build_encoder, normalise_patches
 from .images import check_image, read_image
 from .imaging import (
     Imaging,
@@ -87,6 +87,7 @@ __all__ = [
     "Imaging",
     "LatticeTranslationViews",
     "PatchCNN",
+    "PatchEnsemble",
     "PlacedDefect",
     "ProjectedCrystal",
     "SimulatedImage",

@@ -146,6 +146,13 @@ def _add_train(sub) -> None:
     model = parser.add_argument_group("model")
     model.add_argument("--dim", type=int_at_least(1), default=64, help="embedding dimension (default 64)")
     model.add_argument("--channels", type=int_at_least(1), default=16, help="CNN stem channels (default 16)")
+    model.add_argument(
+        "--members",
+        type=int_at_least(1),
+        default=1,
+        help="train this many encoders side by side, each on its own loss, and embed with all of them "
+        "(their unit embeddings concatenated; --dim is the total width) (default 1)",
+    )
     model.add_argument("--temperature", type=positive_float, default=0.1, help="InfoNCE temperature (default 0.1)")
     parser.set_defaults(handler=_train)
 
@@ -211,7 +218,7 @@ def _train(args: argparse.Namespace) -> int | None:
     from symcl.cli import relaunch_if_distributed, wants_resume
     from symcl.training import seed_everything
 
-    from .encoders import PatchCNN
+    from .encoders import PatchCNN, PatchEnsemble
     from .models import train
     from .views import LatticeTranslationViews
 
@@ -237,7 +244,11 @@ def _train(args: argparse.Namespace) -> int | None:
     except ValueError as error:
         raise UserInputError(str(error)) from None
     seed_everything(args.seed)  # the model's initial weights depend on the seed only
-    model = PatchCNN(dim=args.dim, channels=args.channels, patch_size=args.patch_size, pixel_size=args.pixel_size)
+    shape = {"dim": args.dim, "channels": args.channels, "patch_size": args.patch_size, "pixel_size": args.pixel_size}
+    try:
+        model = PatchEnsemble(members=args.members, **shape) if args.members > 1 else PatchCNN(**shape)
+    except ValueError as error:
+        raise UserInputError(str(error)) from None
     train(
         model,
         views,

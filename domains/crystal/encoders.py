@@ -106,7 +106,61 @@ class PatchCNN(nn.Module):
         return self.head(pooled)
 
 
-ENCODERS = {"patch_cnn": PatchCNN}
+class PatchEnsemble(nn.Module):
+    """Several :class:`PatchCNN` encoders trained side by side; their unit embeddings, concatenated.
+
+    Each member is trained with its own InfoNCE loss on the same batches (see
+    :func:`member_embeddings`), from its own initialisation, so the members stay
+    independent models. The embedding is the concatenation of the members' unit vectors
+    divided by sqrt(members): unit length, and its cosine similarity is the mean of the
+    members' cosines. On the benchmark's defect kinds, two independently trained encoders
+    concatenated gave a linear probe 1.5 to 4.5 points above either alone
+    (data/crystal/model/README.md).
+
+    Parameters
+    ----------
+    members : int
+        Number of encoders, >= 2.
+    dim : int
+        Width of the whole embedding; each member embeds to ``dim // members``, so it must
+        divide evenly.
+    channels, patch_size, pixel_size
+        As for :class:`PatchCNN`, the same for every member.
+    """
+
+    def __init__(
+        self, members: int = 2, dim: int = 128, channels: int = 16, patch_size: int = 48, pixel_size: float = 0.3
+    ):
+        super().__init__()
+        if not isinstance(members, int) or isinstance(members, bool) or members < 2:
+            raise ValueError(
+                f"The 'members' parameter of PatchEnsemble must be an integer >= 2. Got {members!r} instead."
+            )
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < members or dim % members:
+            raise ValueError(
+                f"The 'dim' parameter of PatchEnsemble must be a multiple of members ({members}). Got {dim!r} instead."
+            )
+        self.members = nn.ModuleList(
+            PatchCNN(dim=dim // members, channels=channels, patch_size=patch_size, pixel_size=pixel_size)
+            for _ in range(members)
+        )
+        self.config: dict[str, Any] = {"kind": "patch_ensemble", "members": members} | {
+            key: value for key, value in self.members[0].config.items() if key != "kind"
+        }
+        self.config["dim"] = dim
+
+    def forward(self, patches: Tensor) -> Tensor:
+        """Embed patches. Shapes: (B, 1, P, P) or (B, P, P) -> (B, dim), rows of unit length."""
+        parts = [nn.functional.normalize(member(patches), dim=1) for member in self.members]
+        return torch.cat(parts, dim=1) / len(parts) ** 0.5
+
+
+def member_embeddings(embeddings: Tensor, members: int) -> tuple[Tensor, ...]:
+    """Split a batch of :class:`PatchEnsemble` embeddings (B, dim) into its members' (B, dim // members) parts."""
+    return embeddings.chunk(members, dim=1)
+
+
+ENCODERS = {"patch_cnn": PatchCNN, "patch_ensemble": PatchEnsemble}
 
 
 def build_encoder(config: dict[str, Any]) -> nn.Module:

@@ -6,13 +6,35 @@ import os
 from pathlib import Path
 from typing import Any
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from symcl import model_directory
 from symcl.training import TrainConfig, TrainState, contrastive_objective, fit
+from symcl.views import ViewBatch
 
-from .encoders import build_encoder
+from .encoders import build_encoder, member_embeddings
 from .views import LatticeTranslationViews
+
+
+class MemberwiseObjective(nn.Module):
+    """One objective applied to each member of a :class:`PatchEnsemble` on its own; the mean of their losses.
+
+    Each member's gradient comes from its own loss only, so the members learn as
+    independent encoders that share the batches.
+    """
+
+    def __init__(self, objective: nn.Module, members: int):
+        super().__init__()
+        self.objective = objective
+        self.members = members
+
+    def forward(self, z1: Tensor, z2: Tensor, batch: ViewBatch) -> Tensor:
+        parts = zip(member_embeddings(z1, self.members), member_embeddings(z2, self.members), strict=True)
+        return torch.stack([self.objective(a, b, batch) for a, b in parts]).mean()
+
+    def current_temperature(self) -> float:
+        return self.objective.current_temperature()
 
 
 def train(
@@ -30,7 +52,8 @@ def train(
     Parameters
     ----------
     model : nn.Module
-        An encoder with a ``config`` dict (e.g. :class:`PatchCNN`); build it after
+        An encoder with a ``config`` dict (:class:`PatchCNN`, or :class:`PatchEnsemble`,
+        whose members each get their own InfoNCE loss); build it after
         ``seed_everything`` for a reproducible initialisation. Its ``patch_size`` and
         ``pixel_size`` must match the views'.
     views : LatticeTranslationViews
@@ -57,7 +80,10 @@ def train(
     if not (isinstance(temperature, int | float) and temperature > 0):
         raise ValueError(f"The 'temperature' parameter of train must be > 0. Got {temperature!r} instead.")
     metadata = {"model": architecture, "crystal": {"views": views.settings()}}
-    objective = contrastive_objective(architecture.get("dim", 64), temperature=temperature)
+    members = architecture.get("members", 1)
+    objective = contrastive_objective(architecture.get("dim", 64) // members, temperature=temperature)
+    if members > 1:  # a PatchEnsemble: every member trains on its own InfoNCE
+        objective = MemberwiseObjective(objective, members)
     return fit(model, views, objective, config, out_dir=out_dir, resume=resume, progress=progress, metadata=metadata)
 
 

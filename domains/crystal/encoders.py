@@ -14,6 +14,10 @@ Input: image patches of shape (B, 1, P, P) or (B, P, P), in any intensity unit
   max (keeps a small, off-centre defect visible) and its centre (what sits at the site
   itself, so that sites of different sublattices stay apart although their patches
   hold the same lattice, shifted).
+
+:class:`PatchEnsemble` holds several PatchCNNs trained side by side (``symcl crystal
+train --members N``), each on its own loss; its embedding is their unit embeddings
+concatenated.
 """
 
 from __future__ import annotations

@@ -259,13 +259,20 @@ def panel_task(
     return out
 
 
+def train_test_fragments(genome: Genome, length: int, n_train: int, n_test: int) -> tuple[list, list]:
+    """The benchmark's fragments of one genome and length: ``n_train`` in train blocks, then ``n_test`` in test blocks.
+
+    Seeded by the genome's name and the length, so every script drawing them gets the same.
+    """
+    rng = np.random.default_rng([zlib.crc32(genome.key.encode()), length])
+    return fragments(genome, genome.train, length, n_train, rng), fragments(genome, genome.test, length, n_test, rng)
+
+
 def cache_features(genome: Genome, length: int, models, n_train: int, n_test: int, cache: dict) -> dict:
     """Features of one genome's train and test fragments of one length (drawn and embedded once)."""
     key = (genome.key, length)
     if key not in cache:
-        rng = np.random.default_rng([zlib.crc32(genome.key.encode()), length])
-        train = fragments(genome, genome.train, length, n_train, rng)
-        test = fragments(genome, genome.test, length, n_test, rng)
+        train, test = train_test_fragments(genome, length, n_train, n_test)
         feats = {"tnf": (tnf(train), tnf(test))}
         for name, (model, window) in models.items():
             feats[name] = (embed(model, train, window), embed(model, test, window))

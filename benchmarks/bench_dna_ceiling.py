@@ -30,7 +30,6 @@ import argparse
 import json
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -99,10 +98,9 @@ def main() -> int:
     for length in LENGTHS:
         train, test = [], []
         for key in seen:
-            genome = genomes[key]
-            rng = np.random.default_rng([zlib.crc32(key.encode()), length])  # bench_dna.cache_features' seeds
-            train += bench.fragments(genome, genome.train, length, N_TRAIN, rng)
-            test += bench.fragments(genome, genome.test, length, N_TEST, rng)
+            genome_train, genome_test = bench.train_test_fragments(genomes[key], length, N_TRAIN, N_TEST)
+            train += genome_train
+            test += genome_test
         train_y = np.repeat(np.arange(len(seen)), N_TRAIN)
         test_y = np.repeat(np.arange(len(seen)), N_TEST)
         row = {f"Markov order {order}": markov_accuracy(tables[order], test, test_y, order + 1) for order in ORDERS}

@@ -22,7 +22,6 @@ import argparse
 import json
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -112,10 +111,9 @@ def main() -> int:
     for length in (150, 500):
         train, test, train_y, test_y = [], [], [], []
         for label, key in enumerate(seen):
-            genome = genomes[key]
-            rng = np.random.default_rng([zlib.crc32(key.encode()), length])  # bench_dna.cache_features' seeds
-            train += bench.fragments(genome, genome.train, length, 600, rng)
-            test += bench.fragments(genome, genome.test, length, 300, rng)
+            genome_train, genome_test = bench.train_test_fragments(genomes[key], length, 600, 300)
+            train += genome_train
+            test += genome_test
             train_y += [label] * 600
             test_y += [label] * 300
         train_y, test_y = np.array(train_y), np.array(test_y)

@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from symcl.layers import check_sizes
+
 
 def normalise_patches(patches: Tensor, eps: float = 1e-6) -> Tensor:
     """Standardise every patch on its own: zero mean, unit standard deviation.
@@ -136,11 +138,8 @@ class PatchEnsemble(nn.Module):
         self, members: int = 2, dim: int = 128, channels: int = 16, patch_size: int = 48, pixel_size: float = 0.3
     ):
         super().__init__()
-        if not isinstance(members, int) or isinstance(members, bool) or members < 2:
-            raise ValueError(
-                f"The 'members' parameter of PatchEnsemble must be an integer >= 2. Got {members!r} instead."
-            )
-        if not isinstance(dim, int) or isinstance(dim, bool) or dim < members or dim % members:
+        check_sizes("PatchEnsemble", (("members", members, 2), ("dim", dim, members)))
+        if dim % members:
             raise ValueError(
                 f"The 'dim' parameter of PatchEnsemble must be a multiple of members ({members}). Got {dim!r} instead."
             )
@@ -148,10 +147,13 @@ class PatchEnsemble(nn.Module):
             PatchCNN(dim=dim // members, channels=channels, patch_size=patch_size, pixel_size=pixel_size)
             for _ in range(members)
         )
-        self.config: dict[str, Any] = {"kind": "patch_ensemble", "members": members} | {
-            key: value for key, value in self.members[0].config.items() if key != "kind"
+        # The members' settings, as PatchCNN checked and recorded them.
+        self.config: dict[str, Any] = {
+            **self.members[0].config,
+            "kind": "patch_ensemble",
+            "members": members,
+            "dim": dim,
         }
-        self.config["dim"] = dim
 
     def forward(self, patches: Tensor) -> Tensor:
         """Embed patches. Shapes: (B, 1, P, P) or (B, P, P) -> (B, dim), rows of unit length."""

@@ -189,21 +189,10 @@ def views_of(model: torch.nn.Module, settings: dict | None):
     """Lattice-translation views with the model's training settings (or the defaults)."""
     from symcl.domains import crystal
 
-    skip = {"materials", "zone_axes", "thickness"}
-    options = {k: v for k, v in (settings or {}).items() if k not in skip}
-    for key in ("probe_fwhm", "dose", "background"):
-        if key in options:
-            options[key] = tuple(options[key])
-    for key in ("dose_exclude", "jitter_exclude"):
-        if key in options:
-            options[key] = tuple(tuple(band) for band in options[key])
-    for key in ("kinds", "dopants", "adatoms"):
-        if key in options:
-            options[key] = tuple(options[key])
-    options["patch_size"] = model.config["patch_size"]
-    options["pixel_size"] = model.config["pixel_size"]
-    materials = tuple((settings or {}).get("materials", MATERIALS))
-    return crystal.LatticeTranslationViews(materials, **options)
+    size = {"patch_size": model.config["patch_size"], "pixel_size": model.config["pixel_size"]}
+    if settings is None:
+        return crystal.LatticeTranslationViews(MATERIALS, **size)
+    return crystal.LatticeTranslationViews.from_settings(settings, **size)
 
 
 def invariance(model: torch.nn.Module, views, n: int, seed: int = 0) -> dict:

@@ -36,8 +36,8 @@ def site_truth(
         A defect kind, "pristine sublattice <i>", or "unmatched" for a site farther than
         :data:`MATCH_RADIUS` from every true column.
     near_defect : ndarray of bool
-        Pristine sites with a defect inside their patch (the encoder is trained to see a
-        defect anywhere in the patch, so these are neither clean pristine nor defects).
+        Pristine sites with a defect inside their patch (the encoder sees the defect there
+        too, so these are neither clean pristine nor defects).
     """
     from scipy.spatial import cKDTree
 
@@ -58,12 +58,15 @@ def site_truth(
     return labels, near_defect
 
 
-def translation_invariance(model, n_pairs: int, seed: int) -> dict[str, float]:
-    """Median cosine between lattice-translated views of one defect, and between different kinds."""
+def translation_invariance(model, settings: dict, n_pairs: int, seed: int) -> dict[str, float]:
+    """Median cosine between lattice-translated views of one defect, and between different kinds.
+
+    The views are those the model was trained on (``settings``, from its ``config.json``),
+    restricted to the demo's material.
+    """
     config = getattr(model, "config", {})
-    views = crystal.LatticeTranslationViews(
-        (MATERIAL,), patch_size=int(config.get("patch_size", 48)), pixel_size=float(config.get("pixel_size", 0.3))
-    )
+    size = {"patch_size": int(config.get("patch_size", 48)), "pixel_size": float(config.get("pixel_size", 0.3))}
+    views = crystal.LatticeTranslationViews.from_settings(settings, materials=(MATERIAL,), **size)
     batch = views.sample(n_pairs, torch.Generator().manual_seed(seed))
     z1 = crystal.embed_patches(model, batch.view1.numpy()[:, 0])
     z2 = crystal.embed_patches(model, batch.view2.numpy()[:, 0])
@@ -83,6 +86,7 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
     started = time.perf_counter()
     part = out_dir / "crystal"
     model = crystal.load_pretrained()
+    view_settings = crystal.read_model_config(crystal.pretrained_directory())["crystal"]["views"]
     size, n_defects = (256, 10) if quick else (512, 40)
     sim = crystal.simulate(MATERIAL, shape=(size, size), pixel_size=PIXEL_SIZE, defects=n_defects, rng=seed)
     crystal.write_simulation(sim, part / "simulation")
@@ -96,7 +100,7 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
     ari = adjusted_rand_score(truth[matched], result.cluster[matched])
     auroc = _auroc(is_defect, result.anomaly, matched & ~near_defect)
     auroc_all = _auroc(is_defect, result.anomaly, matched)
-    invariance = translation_invariance(model, 128 if quick else 512, seed)
+    invariance = translation_invariance(model, view_settings, 128 if quick else 512, seed)
     metrics = [
         Metric(
             "sites found",
@@ -123,8 +127,8 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
         f"real micrograph: atomic columns found by peak finding, a patch cut at each, embedded with the shipped "
         f"pretrained encoder, scored for anomaly (distance from the pristine mode) and clustered. Sites by true "
         f"class: {', '.join(f'{k} {c}' for k, c in zip(kinds, counts, strict=True))}. Translation invariance is measured on "
-        f"pairs of lattice-translated views of the same defect. The encoder is trained to recognise a defect anywhere "
-        f"in its patch, so pristine columns next to a defect are left out of the clean anomaly AUROC."
+        f"pairs of lattice-translated views of the same defect. A pristine column next to a defect "
+        f"has the defect inside its patch, so such columns are left out of the clean anomaly AUROC."
     )
     figures = [
         Figure(str(files["overlay.png"].relative_to(out_dir)), "Sites coloured by cluster over the simulated image."),

@@ -336,6 +336,25 @@ class LatticeTranslationViews:
             "gaussian_above": self.gaussian_above,
         }
 
+    @classmethod
+    def from_settings(cls, settings: dict, **overrides) -> LatticeTranslationViews:
+        """Views rebuilt from :meth:`settings` (e.g. a trained model's ``config.json``).
+
+        Parameters
+        ----------
+        settings : dict
+            The output of :meth:`settings`; ``zone_axes`` and ``thickness`` are read from
+            the material names again.
+        **overrides
+            Constructor options that replace the saved ones, e.g. ``materials=("MoS2",)``.
+        """
+
+        def as_tuples(value):
+            return tuple(as_tuples(item) for item in value) if isinstance(value, list) else value
+
+        options = {key: as_tuples(value) for key, value in settings.items() if key not in ("zone_axes", "thickness")}
+        return cls(**(options | overrides))
+
     def sample(self, batch_size: int, generator: torch.Generator) -> ViewBatch:
         """Two views of ``batch_size`` sites.
 

@@ -174,3 +174,19 @@ def test_dose_exclude_holds_bands_out_of_the_log_uniform_dose():
         crystal.LatticeTranslationViews(("MoS2",), dose=(1e5, 2e5), dose_exclude=[(1e4, 1e6)], **SMALL)
     with pytest.raises(ValueError, match="'dose_exclude' parameter"):
         crystal.LatticeTranslationViews(("MoS2",), dose_exclude=[(1e5, 1e3)], **SMALL)
+
+
+def test_from_settings_rebuilds_the_views_a_model_was_trained_on():
+    """The settings round-trip through JSON, so a model's config.json gives back its views."""
+    import json
+
+    views = crystal.LatticeTranslationViews(
+        ("MoS2", "SrTiO3[110]"), dose=(1e4, 1e7), dose_exclude=[(3e4, 8e4)], offcentre_probability=0.0, **SMALL
+    )
+    saved = json.loads(json.dumps(views.settings()))
+    rebuilt = crystal.LatticeTranslationViews.from_settings(saved)
+    assert rebuilt.settings() == views.settings()
+    batch, again = (v.sample(4, torch.Generator().manual_seed(0)) for v in (views, rebuilt))
+    assert torch.equal(batch.view1, again.view1) and torch.equal(batch.view2, again.view2)
+    only_mos2 = crystal.LatticeTranslationViews.from_settings(saved, materials=("MoS2",))
+    assert only_mos2.settings()["materials"] == ["MoS2"] and only_mos2.settings()["dose_exclude"] == [[3e4, 8e4]]

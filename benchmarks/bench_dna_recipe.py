@@ -6,6 +6,11 @@ Run from the repository root, e.g.::
     python benchmarks/bench_dna_recipe.py --encoder kmer --steps 400                   # the phase-blind bag
     python benchmarks/bench_dna_recipe.py --encoder codon_phase --steps 2000 --weight-decay 0.05
     python benchmarks/bench_dna_recipe.py --steps 1000 --debias-tau-plus 0.1          # loss and view options
+    python benchmarks/bench_dna_recipe.py --models data/dna/model DIR1 DIR2            # trained models, and concatenated
+
+With ``--models`` nothing is trained: each model directory is scored, and so is the
+concatenation of their unit-length embeddings (an ensemble of independently trained
+encoders, as ``symcl crystal train --members`` builds for the crystal domain).
 
 This is how the recipe notes of data/dna/model/README.md were measured. The encoder is
 trained self-supervised on the train blocks of the 9 seen genomes (``bench_dna.py``'s
@@ -52,18 +57,39 @@ def main() -> int:
     parser.add_argument("--indel-rate", type=float, default=0.0, help="per-base indels in the views")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the batches")
     parser.add_argument("--exclusion-bp", type=int, default=None, help="DnaViews exclusion_bp (default: the window)")
+    parser.add_argument("--models", type=Path, nargs="+", help="score these trained model directories instead")
     args = parser.parse_args()
     if not (args.data / "manifest.tsv").exists():
         print(f"bench_dna_recipe: skipped: no genomes at {args.data} (manifest.tsv missing); pass --data DIR")
         return 0
 
-    from symcl import linear_probe
     from symcl.domains import dna
-    from symcl.training import TrainConfig, seed_everything
 
     torch.set_num_threads(1)
     seen = bench.seen_keys(bench.read_manifest(args.data))
     genomes = {key: bench.load_genome(args.data, key) for key in seen}
+    if args.models:
+        models = {str(directory): dna.load_model(directory) for directory in args.models}
+        results: dict = {"settings": {"models": list(models), "data": str(args.data)}}
+    else:
+        started = time.perf_counter()
+        models = {"trained": train_recipe(args, genomes, seen)}
+        results = {"settings": vars(args) | {"data": str(args.data)}, "train_s": time.perf_counter() - started}
+    results["scores"] = score(models, genomes, seen)
+    print("| features | probe 150 bp | probe 500 bp |\n|---|---|---|")
+    for name, row in results["scores"].items():
+        print(f"| {name} | {row[150]:.3f} | {row[500]:.3f} |")
+    if "train_s" in results:
+        print(f"\ntraining: {results['train_s']:.0f} s ({args.steps} steps)")
+    print(json.dumps(results))
+    return 0
+
+
+def train_recipe(args: argparse.Namespace, genomes: dict, seen: list[str]) -> torch.nn.Module:
+    """The encoder of the recipe in ``args``, trained self-supervised on the train blocks."""
+    from symcl.domains import dna
+    from symcl.training import TrainConfig, seed_everything
+
     records = [record for key in seen for record in bench.block_runs(genomes[key], genomes[key].train)]
     views = dna.DnaViews(
         records,
@@ -94,7 +120,6 @@ def main() -> int:
         checkpoint_every=0,
         seed=args.seed,
     )
-    started = time.perf_counter()
     dna.train(
         model,
         views,
@@ -106,8 +131,14 @@ def main() -> int:
         queue_size=args.queue_size,
         progress=False,
     )
-    results = {"settings": vars(args) | {"data": str(args.data)}, "train_s": time.perf_counter() - started}
-    model.eval()
+    return model.eval()
+
+
+def score(models: dict[str, torch.nn.Module], genomes: dict, seen: list[str]) -> dict[str, dict[int, float]]:
+    """Probe accuracy at 150 and 500 bp of each model, of their concatenation (if several) and of TNF."""
+    from symcl import linear_probe
+
+    scores: dict[str, dict[int, float]] = {}
     for length in (150, 500):
         train, test, train_y, test_y = [], [], [], []
         for label, key in enumerate(seen):
@@ -117,15 +148,19 @@ def main() -> int:
             train_y += [label] * 600
             test_y += [label] * 300
         train_y, test_y = np.array(train_y), np.array(test_y)
-        results[f"probe {length} bp"] = linear_probe(bench.embed(model, train, 10_000), train_y,
-                                                     bench.embed(model, test, 10_000), test_y)  # fmt: skip
-        results[f"TNF probe {length} bp"] = linear_probe(bench.tnf(train), train_y, bench.tnf(test), test_y)
-    print("| measure | value |\n|---|---|")
-    for name in ("probe 150 bp", "TNF probe 150 bp", "probe 500 bp", "TNF probe 500 bp"):
-        print(f"| {name} | {results[name]:.3f} |")
-    print(f"| training | {results['train_s']:.0f} s ({args.steps} steps) |")
-    print(json.dumps(results))
-    return 0
+        features = {name: (bench.embed(m, train, 10_000), bench.embed(m, test, 10_000)) for name, m in models.items()}
+        if len(models) > 1:  # the ensemble: every member's unit embeddings side by side
+            features["concatenated"] = tuple(
+                np.concatenate([unit(pair[split]) for pair in features.values()], axis=1) for split in (0, 1)
+            )
+        features["TNF"] = (bench.tnf(train), bench.tnf(test))
+        for name, (train_x, test_x) in features.items():
+            scores.setdefault(name, {})[length] = linear_probe(train_x, train_y, test_x, test_y)
+    return scores
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
 if __name__ == "__main__":

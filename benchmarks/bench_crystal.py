@@ -47,15 +47,15 @@ Protocol (the issue's):
 * **Ideal observer.** For every test patch, the least error with which an observer
   knowing everything but the noise names its kind: it knows the site (which column or
   hollow the patch is centred on), the probe, the dose and every outcome a defect can
-  have at that site, with the test set's priors (kinds drawn uniformly, as
-  ``crystal.simulate`` draws them; one pristine patch per four defects). The outcomes at
-  a column differ only in its intensity Σ Z^γ, so the matched filter of the column's
-  probe profile (Poisson + read variance over the patch) is a sufficient statistic, and
-  the Bayes error of the kind decision is a one-dimensional integral. An adatom sits on a
-  hollow, where nothing else can be, and costs nothing. The sum of the errors is what
-  even a perfect encoder would get wrong (scan-line jitter is left out, so it is a little
-  optimistic); not a target, it shows how far the encoder is from the physics and
-  whether a target is within reach at all.
+  have at that site, with the priors the test images are drawn with (kinds uniformly,
+  as ``crystal.simulate`` draws them; one pristine patch per image beside four defects).
+  The outcomes at a column differ only in its intensity Σ Z^γ, so the matched filter of
+  the column's probe profile (Poisson + read variance over the patch) is a sufficient
+  statistic, and the Bayes error of the kind decision is a one-dimensional integral. An
+  adatom sits on a hollow, where nothing else can be, and costs nothing. The sum of the
+  errors is what even a perfect encoder would get wrong (scan-line jitter is left out,
+  so it is a little optimistic); not a target, it shows how far the encoder is from the
+  physics and whether a target is within reach at all.
 * **Anomaly AUROC.** In the first 40 test images per material (10 at the reference
   conditions) every column (and adatom) whose patch fits in the image is a site, scored
   by ``crystal.anomaly_scores`` (mean cosine distance to its 10 nearest sites of the

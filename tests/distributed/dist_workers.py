@@ -63,6 +63,7 @@ def global_negatives_worker(rank: int, world: int, init_file: str, out_dir: str)
             save_file(
                 {k: v.contiguous() for k, v in results.items()}, os.path.join(out_dir, f"{name}.rank{rank}.safetensors")
             )
+        dist.barrier()  # no rank tears gloo down while the other still talks to it (a rare SIGABRT)
     finally:
         dist.destroy_process_group()
 
@@ -81,5 +82,6 @@ def embed_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
             "list": torch.from_numpy(symcl.embed(model, list(data), batch_size=2, progress=False)),
         }
         save_file(results, os.path.join(out_dir, f"embed.rank{rank}.safetensors"))
+        dist.barrier()  # as above
     finally:
         dist.destroy_process_group()

@@ -279,6 +279,21 @@ def simulated_set(
             "ideal_error": np.array(ideal), "images": images}  # fmt: skip
 
 
+def fitting_set(n_images: int, patch_size: int, pixel_size: float) -> dict:
+    """The patches the probe and the 5-NN are fitted on: ``n_images`` per material, a third at each fitting dose."""
+    sets = [
+        simulated_set({"dose": dose, "jitter": FIT_JITTER}, range(i, n_images, len(FIT_DOSES)), patch_size, pixel_size)
+        for i, dose in enumerate(FIT_DOSES)
+    ]
+    return {key: np.concatenate([s[key] for s in sets]) for key in ("patches", "kinds", "materials")}
+
+
+def test_seeds(condition: str, n_images: int) -> range:
+    """The image seeds of a test condition (each condition its own images, never the fitting ones)."""
+    first = 1000 * (list(TEST_CONDITIONS).index(condition) + 1)
+    return range(first, first + n_images)
+
+
 def ideal_kind_errors(sim, defects: list, pristine_columns: np.ndarray, patch_size: int) -> list[float]:
     """The ideal observer's error on the kind of each of these defects, then of each pristine column."""
     from symcl.domains.crystal.structures import column_intensity
@@ -852,18 +867,15 @@ def main() -> int:
 
     results: dict = {"invariance": invariance(model, views, 256 if args.quick else 1024)}
     print(f"invariance done at {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    fit_sets = [
-        simulated_set({"dose": dose, "jitter": FIT_JITTER}, range(i, n_fit, len(FIT_DOSES)), patch_size, pixel_size)
-        for i, dose in enumerate(FIT_DOSES)
-    ]
-    train = {key: np.concatenate([f[key] for f in fit_sets]) for key in ("patches", "kinds", "materials")}
+    train = fitting_set(n_fit, patch_size, pixel_size)
     train_x = kind_features(model, train["patches"])  # fitted once, scored at every condition
     cv_probe = cross_validated_probe(train_x["encoder"], train["kinds"])
     results["tests"] = {}
-    for i, (name, conditions) in enumerate(TEST_CONDITIONS.items()):
-        seeds = range(1000 * (i + 1), 1000 * (i + 1) + n_test)
+    for name, conditions in TEST_CONDITIONS.items():
         anomaly_images = n_anomaly if name in HELD_OUT else n_anomaly_reference
-        test = simulated_set(conditions, seeds, patch_size, pixel_size, anomaly_images=anomaly_images)
+        test = simulated_set(
+            conditions, test_seeds(name, n_test), patch_size, pixel_size, anomaly_images=anomaly_images
+        )
         results["tests"][name] = {
             "kinds": kind_scores(model, train, train_x, cv_probe, test),
             "anomaly": anomaly_auroc(model, test),

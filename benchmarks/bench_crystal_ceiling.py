@@ -65,26 +65,22 @@ def train_supervised(views, shape: dict, steps: int, seed: int = 0) -> tuple[tor
     return encoder.eval(), head.eval()
 
 
-def scores(model: torch.nn.Module, fit: dict, test: dict, head=None, kinds=None) -> dict[str, float]:
-    """Probe and 5-NN accuracy on ``test`` fitted on ``fit`` (unit embeddings), and the head's own accuracy."""
+def scores(fit_x: np.ndarray, fit_kinds: np.ndarray, test_x: np.ndarray, test_kinds: np.ndarray) -> dict[str, float]:
+    """Probe and 5-NN accuracy on unit-length test embeddings, fitted on unit-length fitting embeddings."""
     from sklearn.neighbors import KNeighborsClassifier
 
     from symcl import linear_probe
 
-    fit_x, test_x = (bench.embed(model, data["patches"]) for data in (fit, test))
-    out = {
-        "probe": linear_probe(bench.unit(fit_x), fit["kinds"], bench.unit(test_x), test["kinds"]),
-        "knn": float(
-            KNeighborsClassifier(n_neighbors=5, metric="cosine")
-            .fit(bench.unit(fit_x), fit["kinds"])
-            .score(bench.unit(test_x), test["kinds"])
-        ),
-    }
-    if head is not None:
-        with torch.no_grad():
-            predicted = head(torch.from_numpy(test_x)).argmax(dim=1).numpy()
-        out["head"] = float(np.mean(np.asarray(kinds)[predicted] == test["kinds"]))
-    return out
+    fit_x, test_x = bench.unit(fit_x), bench.unit(test_x)
+    knn = KNeighborsClassifier(n_neighbors=5, metric="cosine").fit(fit_x, fit_kinds)
+    return {"probe": linear_probe(fit_x, fit_kinds, test_x, test_kinds), "knn": float(knn.score(test_x, test_kinds))}
+
+
+def head_accuracy(head: torch.nn.Module, test_x: np.ndarray, kinds: tuple[str, ...], test_kinds: np.ndarray) -> float:
+    """Accuracy of the supervised network's own linear layer on its test embeddings."""
+    with torch.no_grad():
+        predicted = head(torch.from_numpy(test_x)).argmax(dim=1).numpy()
+    return float(np.mean(np.asarray(kinds)[predicted] == test_kinds))
 
 
 def report(results: dict) -> str:
@@ -138,21 +134,18 @@ def main() -> int:
 
     n_fit, n_test = (8, 4) if args.quick else (120, 80)  # bench_crystal's numbers of images per material
     size = (shape["patch_size"], shape["pixel_size"])
-    fit_sets = [
-        bench.simulated_set({"dose": dose, "jitter": bench.FIT_JITTER}, range(i, n_fit, len(bench.FIT_DOSES)), *size)
-        for i, dose in enumerate(bench.FIT_DOSES)
-    ]
-    fit = {key: np.concatenate([f[key] for f in fit_sets]) for key in ("patches", "kinds")}
+    fit = bench.fitting_set(n_fit, *size)
     results["n_fit"] = len(fit["kinds"])
+    models = {"shipped": shipped, "supervised": encoder}
+    fit_x = {name: bench.embed(model, fit["patches"]) for name, model in models.items()}  # once per model
     results["tests"] = {}
-    for i, (name, conditions) in enumerate(bench.TEST_CONDITIONS.items()):
-        if name not in bench.HELD_OUT:
-            continue
-        test = bench.simulated_set(conditions, range(1000 * (i + 1), 1000 * (i + 1) + n_test), *size)
-        results["tests"][name] = {
+    for name in bench.HELD_OUT:
+        test = bench.simulated_set(bench.TEST_CONDITIONS[name], bench.test_seeds(name, n_test), *size)
+        test_x = {key: bench.embed(model, test["patches"]) for key, model in models.items()}
+        row = {key: scores(fit_x[key], fit["kinds"], test_x[key], test["kinds"]) for key in models}
+        row["supervised"]["head"] = head_accuracy(head, test_x["supervised"], views.kinds, test["kinds"])
+        results["tests"][name] = row | {
             "n_test": len(test["kinds"]),
-            "shipped": scores(shipped, fit, test),
-            "supervised": scores(encoder, fit, test, head, views.kinds),
             "ideal_ceiling": bench.ideal_summary(test)["accuracy_ceiling"],
         }
     results["wall_s"] = time.perf_counter() - started

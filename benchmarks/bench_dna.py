@@ -268,6 +268,19 @@ def train_test_fragments(genome: Genome, length: int, n_train: int, n_test: int)
     return fragments(genome, genome.train, length, n_train, rng), fragments(genome, genome.test, length, n_test, rng)
 
 
+def labelled_fragments(
+    genomes: dict[str, Genome], keys: list[str], length: int, n_train: int, n_test: int
+) -> tuple[list, list, np.ndarray, np.ndarray]:
+    """:func:`train_test_fragments` of every genome in ``keys``, labelled by the genome's index in ``keys``."""
+    train, test = [], []
+    for key in keys:
+        genome_train, genome_test = train_test_fragments(genomes[key], length, n_train, n_test)
+        train += genome_train
+        test += genome_test
+    labels = np.arange(len(keys))
+    return train, test, np.repeat(labels, n_train), np.repeat(labels, n_test)
+
+
 def cache_features(genome: Genome, length: int, models, n_train: int, n_test: int, cache: dict) -> dict:
     """Features of one genome's train and test fragments of one length (drawn and embedded once)."""
     key = (genome.key, length)

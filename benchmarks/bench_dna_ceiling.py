@@ -148,13 +148,7 @@ def main() -> int:
         "accuracy": {},
     }
     for length in LENGTHS:
-        train, test = [], []
-        for key in seen:
-            genome_train, genome_test = bench.train_test_fragments(genomes[key], length, N_TRAIN, N_TEST)
-            train += genome_train
-            test += genome_test
-        train_y = np.repeat(np.arange(len(seen)), N_TRAIN)
-        test_y = np.repeat(np.arange(len(seen)), N_TEST)
+        train, test, train_y, test_y = bench.labelled_fragments(genomes, seen, length, N_TRAIN, N_TEST)
         row = {f"Markov order {order}": markov_accuracy(tables[order], test, test_y, order + 1) for order in ORDERS}
         for steps, (encoder, head) in supervised.items():
             test_z = bench.embed(encoder, test, 10_000)  # scored by its own layer and by the probe

@@ -140,14 +140,7 @@ def score(models: dict[str, torch.nn.Module], genomes: dict, seen: list[str]) ->
 
     scores: dict[str, dict[int, float]] = {}
     for length in (150, 500):
-        train, test, train_y, test_y = [], [], [], []
-        for label, key in enumerate(seen):
-            genome_train, genome_test = bench.train_test_fragments(genomes[key], length, 600, 300)
-            train += genome_train
-            test += genome_test
-            train_y += [label] * 600
-            test_y += [label] * 300
-        train_y, test_y = np.array(train_y), np.array(test_y)
+        train, test, train_y, test_y = bench.labelled_fragments(genomes, seen, length, 600, 300)
         features = {name: (bench.embed(m, train, 10_000), bench.embed(m, test, 10_000)) for name, m in models.items()}
         if len(models) > 1:  # the ensemble: every member's unit embeddings side by side
             features["concatenated"] = tuple(

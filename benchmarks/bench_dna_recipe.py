@@ -7,6 +7,8 @@ Run from the repository root, e.g.::
     python benchmarks/bench_dna_recipe.py --encoder codon_phase --steps 2000 --weight-decay 0.05
     python benchmarks/bench_dna_recipe.py --steps 1000 --debias-tau-plus 0.1          # loss and view options
     python benchmarks/bench_dna_recipe.py --models data/dna/model DIR1 DIR2            # trained models, and concatenated
+    python benchmarks/bench_dna_recipe.py --steps 1000 --second-view-lengths 1000 3000  # view variants
+    python benchmarks/bench_dna_recipe.py --steps 1000 --pairs-per-window 2
 
 With ``--models`` nothing is trained: each model directory is scored, and so is the
 concatenation of their unit-length embeddings (an ensemble of independently trained
@@ -24,6 +26,7 @@ One torch thread.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -34,6 +37,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_dna as bench  # noqa: E402  (the benchmark's split, fragments and probe)
+
+from symcl.domains import dna  # noqa: E402
 
 
 def main() -> int:
@@ -57,13 +62,20 @@ def main() -> int:
     parser.add_argument("--indel-rate", type=float, default=0.0, help="per-base indels in the views")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the batches")
     parser.add_argument("--exclusion-bp", type=int, default=None, help="DnaViews exclusion_bp (default: the window)")
+    parser.add_argument(
+        "--second-view-lengths", type=int, nargs=2, help="draw the second view's fragment from these lengths (bp)"
+    )
+    parser.add_argument(
+        "--pairs-per-window",
+        type=int,
+        default=1,
+        help="positive pairs per window in a batch, all positives of each other",
+    )
     parser.add_argument("--models", type=Path, nargs="+", help="score these trained model directories instead")
     args = parser.parse_args()
     if not (args.data / "manifest.tsv").exists():
         print(f"bench_dna_recipe: skipped: no genomes at {args.data} (manifest.tsv missing); pass --data DIR")
         return 0
-
-    from symcl.domains import dna
 
     torch.set_num_threads(1)
     seen = bench.seen_keys(bench.read_manifest(args.data))
@@ -87,12 +99,13 @@ def main() -> int:
 
 def train_recipe(args: argparse.Namespace, genomes: dict, seen: list[str]) -> torch.nn.Module:
     """The encoder of the recipe in ``args``, trained self-supervised on the train blocks."""
-    from symcl.domains import dna
     from symcl.training import TrainConfig, seed_everything
 
     records = [record for key in seen for record in bench.block_runs(genomes[key], genomes[key].train)]
-    views = dna.DnaViews(
+    views = VariantViews(
         records,
+        second_view_lengths=args.second_view_lengths,
+        pairs_per_window=args.pairs_per_window,
         window=10_000,
         fragment_lengths=tuple(args.fragment_lengths),
         rc_probability=0.5,
@@ -132,6 +145,46 @@ def train_recipe(args: argparse.Namespace, genomes: dict, seen: list[str]) -> to
         progress=False,
     )
     return model.eval()
+
+
+class VariantViews(dna.DnaViews):
+    """DnaViews with two recipe variants measured in data/dna/model/README.md (neither ships).
+
+    ``second_view_lengths``: view 2's fragment length is drawn from this range instead of
+    ``fragment_lengths`` (a short fragment paired with a long one). ``pairs_per_window``
+    K: a batch of B pairs holds B / K windows, each cut into K pairs whose 2K views are all
+    positives of each other (``ViewBatch.groups``, the supervised-contrastive form of
+    InfoNCE); the other windows stay negatives, with the usual exclusion window.
+    """
+
+    def __init__(self, records, *, second_view_lengths=None, pairs_per_window: int = 1, **settings):
+        super().__init__(records, **settings)
+        if pairs_per_window < 1:
+            raise ValueError(f"--pairs-per-window must be >= 1. Got {pairs_per_window} instead.")
+        self.second_view_lengths = second_view_lengths
+        self.pairs_per_window = pairs_per_window
+
+    @property
+    def view_length(self) -> int:
+        return max(super().view_length, self.second_view_lengths[1] if self.second_view_lengths else 0)
+
+    def draw_params(self, batch_size: int, rng: np.random.Generator):
+        params = super().draw_params(batch_size, rng)
+        if self.second_view_lengths:
+            low, high = self.second_view_lengths
+            params.fragment_length[1] = rng.integers(low, high + 1, size=batch_size)
+            params.fragment_start[1] = rng.integers(0, self.window - params.fragment_length[1] + 1)
+        windows = batch_size // self.pairs_per_window
+        params.record[:] = np.resize(params.record[:windows], batch_size)
+        params.start[:] = np.resize(params.start[:windows], batch_size)
+        return params
+
+    def sample(self, batch_size: int, generator: torch.Generator):
+        batch = super().sample(batch_size, generator)
+        if self.pairs_per_window == 1:
+            return batch
+        windows = batch_size // self.pairs_per_window
+        return dataclasses.replace(batch, groups=torch.arange(batch_size) % windows)
 
 
 def score(models: dict[str, torch.nn.Module], genomes: dict, seen: list[str]) -> dict[str, dict[int, float]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from symcl.cli import int_at_least
+from symcl.cli import int_at_least, output_directory
 
 
 def register(subparsers) -> None:
@@ -15,7 +15,13 @@ def register(subparsers) -> None:
         "and write DIR/report.html and DIR/report.md with figures, a metrics table and the command that "
         "reproduces each part. About a minute on 2 CPU cores; --quick about 20 seconds.",
     )
-    parser.add_argument("--out", default="symcl-demo", metavar="DIR", help="output directory (default symcl-demo)")
+    parser.add_argument(
+        "--out",
+        default="symcl-demo",
+        type=output_directory,
+        metavar="DIR",
+        help="output directory (default symcl-demo)",
+    )
     parser.add_argument("--quick", action="store_true", help="smaller inputs (about 20 seconds)")
     parser.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     parser.add_argument(

@@ -17,7 +17,9 @@ from typing import Any
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp_path)``, flush it to disk, and rename it to ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder; give the path of a file to write")
+    make_directory(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
@@ -31,6 +33,17 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return path
+
+
+def make_directory(path: str | os.PathLike) -> Path:
+    """Create the folder ``path`` and its parents if needed; a file in the way raises an error naming it."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        # exist_ok does not cover a file at ``path`` (FileExistsError) or at one of its parents.
+        raise NotADirectoryError(f"{path}: cannot be a folder: it, or a folder above it, is a file") from None
     return path
 
 

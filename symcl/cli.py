@@ -12,6 +12,7 @@ import math
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import torch
 
@@ -71,7 +72,11 @@ def add_command_group(subparsers, name: str, help: str) -> argparse._SubParsersA
 def add_training_arguments(parser: argparse.ArgumentParser, *, steps: int = 1000, batch_size: int = 128) -> None:
     """The flags every ``train`` command shares."""
     parser.add_argument(
-        "--out", required=True, metavar="DIR", help="output directory (model, config, history, checkpoints)"
+        "--out",
+        required=True,
+        type=output_directory,
+        metavar="DIR",
+        help="output directory (model, config, history, checkpoints)",
     )
     parser.add_argument("--steps", type=_positive_int, default=steps, help=f"optimiser steps (default {steps})")
     parser.add_argument(
@@ -201,3 +206,27 @@ def non_negative_float(text: str) -> float:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def output_file(text: str) -> str:
+    """An argparse ``type`` for a file to write: not a folder, and no file where its folder should be."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give the path of a file to write")
+    _check_folder_possible(path.parent, text)
+    return text
+
+
+def output_directory(text: str) -> str:
+    """An argparse ``type`` for a folder to write into (created if needed): no file in the way."""
+    _check_folder_possible(Path(text), text)
+    return text
+
+
+def _check_folder_possible(folder: Path, text: str) -> None:
+    """Raise if ``folder``, or the nearest of its parents that exists, is not a folder."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                raise argparse.ArgumentTypeError(f"cannot write {text!r}: {str(candidate)!r} is a file, not a folder")
+            return

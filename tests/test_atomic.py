@@ -42,3 +42,13 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     with pytest.raises(RuntimeError, match="disk full"):
         atomic_write(target, fail)
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["table.tsv"]
+
+
+def test_a_folder_or_a_file_in_the_way_is_one_clear_error(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a folder; give the path of a file to write"):
+        write_json(tmp_path, {})
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    with pytest.raises(NotADirectoryError, match="blocker: cannot be a folder"):
+        write_json(blocker / "out.json", {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]

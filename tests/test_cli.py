@@ -78,3 +78,24 @@ def test_corrupt_checkpoint_on_resume_is_one_line_naming_the_file(tmp_path):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "step-00000010.safetensors: corrupt or truncated checkpoint" in lines[0]
+
+
+def test_output_paths_are_checked_while_parsing(tmp_path, capsys):
+    import argparse
+
+    from symcl.cli import output_directory, output_file
+
+    blocker = tmp_path / "blocker.fa"
+    blocker.write_text(">a\nACGT\n")
+    assert output_file(str(tmp_path / "new" / "out.npz")) == str(tmp_path / "new" / "out.npz")
+    assert output_directory(str(tmp_path / "new" / "run")) == str(tmp_path / "new" / "run")
+    with pytest.raises(argparse.ArgumentTypeError, match="is a folder; give the path of a file to write"):
+        output_file(str(tmp_path))
+    with pytest.raises(argparse.ArgumentTypeError, match="blocker.fa' is a file, not a folder"):
+        output_file(str(blocker / "out.npz"))
+    with pytest.raises(argparse.ArgumentTypeError, match="blocker.fa' is a file, not a folder"):
+        output_directory(str(blocker))
+    with pytest.raises(SystemExit) as exit:  # before any work: the input is never read
+        main(["dna", "train", str(blocker), "--out", str(blocker), "--quiet"])
+    assert exit.value.code == 2
+    assert "argument --out: cannot write" in capsys.readouterr().err

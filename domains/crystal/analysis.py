@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from symcl.atomic import atomic_write
+from symcl.atomic import atomic_write, make_directory
 
 from .images import check_image
 from .padding import estimate_lattice
@@ -281,8 +281,7 @@ def save_analysis(
     anomaly, edge. embeddings.npz arrays: embeddings (N, d), positions (N, 2) px,
     cluster, anomaly, edge, pixel_size.
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = make_directory(directory)
     sites = result.sites
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

@@ -18,6 +18,7 @@ from symcl.cli import (
     add_training_arguments,
     int_at_least,
     non_negative_float,
+    output_directory,
     positive_float,
     train_config_from,
 )
@@ -39,7 +40,9 @@ def _add_simulate(sub) -> None:
         "point defects, and write image.npy, image.png, ground_truth.csv (one row per defect), columns.csv "
         "(one row per atomic column) and simulation.json to OUTDIR.",
     )
-    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output directory")
+    parser.add_argument(
+        "-o", "--output", required=True, type=output_directory, metavar="OUTDIR", help="output directory"
+    )
     parser.add_argument(
         "--material",
         default="MoS2",
@@ -53,7 +56,7 @@ def _add_simulate(sub) -> None:
         "--thickness", type=int_at_least(1), help="beam periods per column (default: 1 for 2-D, 5 bulk)"
     )
     parser.add_argument("--size", type=int_at_least(8), nargs=2, default=(256, 256), metavar=("H", "W"), help="px")
-    parser.add_argument("--pixel-size", type=float, default=0.2, help="Å/px (default 0.2)")
+    parser.add_argument("--pixel-size", type=positive_float, default=0.2, help="Å/px (default 0.2)")
     parser.add_argument("--defects", type=int_at_least(0), default=5, help="number of random defects (default 5)")
     parser.add_argument(
         "--defect-kinds",
@@ -67,7 +70,7 @@ def _add_simulate(sub) -> None:
     micro.add_argument("--dose", type=positive_float, default=1e5, help="e-/Å² (default 1e5)")
     micro.add_argument("--probe-fwhm", type=positive_float, default=0.9, help="probe FWHM, Å (default 0.9)")
     micro.add_argument("--gamma", type=positive_float, default=1.7, help="Z-contrast exponent (default 1.7)")
-    micro.add_argument("--background", type=non_negative_float, default=0.02, help="background fraction (0.02)")
+    micro.add_argument("--background", type=non_negative_float, default=0.02, help="background fraction (default 0.02)")
     micro.add_argument("--read-noise", type=non_negative_float, default=1.0, help="read noise, counts (default 1)")
     micro.add_argument("--jitter", type=non_negative_float, default=0.0, help="scan-line jitter std, Å (default 0)")
     micro.add_argument(
@@ -88,6 +91,14 @@ def _add_train(sub) -> None:
     views = parser.add_argument_group("views")
     views.add_argument(
         "--materials", nargs="+", default=["MoS2", "graphene", "SrTiO3"], metavar="NAME", help="crystals to draw from"
+    )
+    views.add_argument(
+        "--kinds",
+        nargs="+",
+        default=None,
+        metavar="KIND",
+        help="defect kinds drawn, pristine counted as one: pristine vacancy substitution antisite adatom (default: "
+        "all; a single-element crystal such as graphene has no antisite, so drop it to train on one alone)",
     )
     views.add_argument("--patch-size", type=int_at_least(16), default=48, help="patch edge, px (default 48)")
     views.add_argument("--pixel-size", type=positive_float, default=0.3, help="Å/px of the patches (default 0.3)")
@@ -166,8 +177,12 @@ def _add_embed(sub) -> None:
         "the sites. Writes sites.csv, embeddings.npz and overlay.png to OUTDIR.",
     )
     parser.add_argument("input", metavar="IMAGE", help="the image file")
-    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output directory")
-    parser.add_argument("--pixel-size", type=float, help="Å/px of the image (required unless the file records it)")
+    parser.add_argument(
+        "-o", "--output", required=True, type=output_directory, metavar="OUTDIR", help="output directory"
+    )
+    parser.add_argument(
+        "--pixel-size", type=positive_float, help="Å/px of the image (required unless the file records it)"
+    )
     parser.add_argument(
         "--model", metavar="DIR", help="model directory from 'symcl crystal train' (default: pretrained)"
     )
@@ -226,9 +241,11 @@ def _train(args: argparse.Namespace) -> int | None:
     if relaunched is not None:
         return relaunched
     config = train_config_from(args)
+    kinds = {} if args.kinds is None else {"kinds": tuple(args.kinds)}
     try:
         views = LatticeTranslationViews(
             tuple(args.materials),
+            **kinds,
             patch_size=args.patch_size,
             pixel_size=args.pixel_size,
             offcentre_probability=args.offcentre_probability,
@@ -276,7 +293,7 @@ def _embed(args: argparse.Namespace) -> None:
     directory = args.model if args.model is not None else pretrained_directory()
     model = load_model(directory).to(device)
     image, recorded = read_image(args.input)
-    pixel_size = args.pixel_size or recorded
+    pixel_size = args.pixel_size if args.pixel_size is not None else recorded
     if pixel_size is None:
         raise UserInputError(f"{args.input}: the file records no pixel size; pass --pixel-size in Å/px")
     try:

@@ -55,8 +55,8 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
     if suffix == ".npy":
         try:
             data = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as error:
-            raise UserInputError(f"{path}: not a readable .npy array ({error})") from None
+        except (ValueError, OSError, EOFError) as error:
+            raise UserInputError(f"{path}: not a readable .npy array ({error or 'the file is empty'})") from None
     elif suffix in (".tif", ".tiff"):
         import tifffile
 

@@ -40,7 +40,7 @@ class Imaging:
     Attributes
     ----------
     gamma : float
-        Z-contrast exponent γ in Σ Z^γ (> 0; 1.6-2.0 for HAADF).
+        Z-contrast exponent γ in Σ Z^γ (in (0, 3]; 1.6-2.0 for HAADF).
     probe_fwhm : float
         Full width at half maximum of the Gaussian probe, Å (> 0).
     dose : float
@@ -49,7 +49,7 @@ class Imaging:
         Fraction of the electrons of a pixel scattered onto the detector per unit Z^γ
         at a column centre (> 0).
     background : float
-        Fraction of the electrons of a pixel detected everywhere (>= 0).
+        Fraction of the electrons of a pixel detected everywhere (in [0, 1]).
     read_noise : float
         Standard deviation of the Gaussian detector read noise, in counts (>= 0).
     jitter : float
@@ -77,6 +77,15 @@ class Imaging:
             _check_number("Imaging", name, getattr(self, name), positive=True, allow_inf=name == "gaussian_above")
         for name in ("background", "read_noise", "jitter"):
             _check_number("Imaging", name, getattr(self, name), positive=False)
+        # Rutherford scattering gives at most Z^2; far larger exponents overflow the intensities.
+        for name, high, rule in (
+            ("gamma", 3.0, "Z^gamma contrast is Z^1.6-2 in HAADF"),
+            ("background", 1.0, "a fraction"),
+        ):
+            if getattr(self, name) > high:
+                raise ValueError(
+                    f"The '{name}' parameter of Imaging must be <= {high:g} ({rule}). Got {getattr(self, name)!r} instead."
+                )
         try:
             dx, dy = self.drift
         except (TypeError, ValueError):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from symcl.atomic import atomic_write, write_json
+from symcl.atomic import atomic_write, make_directory, write_json
 from symcl.errors import UserInputError
 
 from .defects import (
@@ -316,8 +316,7 @@ def write_simulation(result: SimulatedImage, directory: str | os.PathLike) -> di
     dict
         Name -> path of each file written.
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = make_directory(directory)
     paths = {}
     paths["image.npy"] = atomic_write(directory / "image.npy", lambda tmp: _save_npy(tmp, result.image))
     paths["image.png"] = atomic_write(directory / "image.png", lambda tmp: _save_png(tmp, result.image))

@@ -106,6 +106,12 @@ def find_sites(
             f"The column spacing is {d:.2f} px ({spacing} Å at {pixel_size} Å/px); at least 3 px are needed to "
             "resolve columns. Check --pixel-size and --spacing."
         )
+    if 2 * d > min(image.shape):
+        raise UserInputError(
+            f"The column spacing is {d:.1f} px ({spacing} Å at {pixel_size} Å/px), but the image is only "
+            f"{image.shape[1]} x {image.shape[0]} px; at least two columns must fit across it. Check --pixel-size "
+            "and --spacing."
+        )
     if smoothing is None:
         smoothing = 0.12 * d
     _check_positive("smoothing", smoothing, allow_zero=True)

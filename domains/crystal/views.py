@@ -295,7 +295,7 @@ class LatticeTranslationViews:
         if missing:
             raise ValueError(
                 f"No material of {[c.name for c in crystals]} has a visible defect of kind(s) {missing}; "
-                "drop them from 'kinds' or add materials, dopants or adatoms."
+                "drop them from 'kinds' (--kinds) or add materials, dopants or adatoms."
             )
         # The window must stay inside the world: jitter margin and the rounding of the cell choice.
         self._pad = math.ceil(5 * self.jitter / self.pixel_size) + 1

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from symcl.cli import add_command_group, add_training_arguments, int_at_least, train_config_from
+from symcl.cli import add_command_group, add_training_arguments, int_at_least, output_file, train_config_from
 from symcl.errors import UserInputError
 
 
@@ -109,7 +109,7 @@ def _add_embed(sub) -> None:
         "window_end (0-based, end-exclusive bp) and window_embeddings.",
     )
     parser.add_argument("input", metavar="FASTA", help="FASTA/FASTQ/GenBank file, plain or gzipped")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="output .npz file")
+    parser.add_argument("-o", "--output", required=True, type=output_file, metavar="OUT.npz", help="output .npz file")
     parser.add_argument("--model", metavar="DIR", help="model directory from 'symcl dna train' (default: pretrained)")
     parser.add_argument("--window", type=int_at_least(1), help="window length in bp (default: the training window)")
     parser.add_argument("--stride", type=int_at_least(1), help="maximum step between windows in bp (default: window)")
@@ -133,7 +133,9 @@ def _add_bin(sub) -> None:
         "cluster them into --bins bins and write a TSV with the columns contig and bin.",
     )
     parser.add_argument("input", metavar="FASTA", help="contigs: FASTA/FASTQ/GenBank file, plain or gzipped")
-    parser.add_argument("-o", "--output", required=True, metavar="BINS.tsv", help="output TSV (contig, bin)")
+    parser.add_argument(
+        "-o", "--output", required=True, type=output_file, metavar="BINS.tsv", help="output TSV (contig, bin)"
+    )
     parser.add_argument("--bins", type=int_at_least(1), required=True, help="number of bins")
     parser.add_argument("--model", metavar="DIR", help="model directory from 'symcl dna train' (default: pretrained)")
     parser.add_argument(
@@ -172,7 +174,7 @@ def _train(args: argparse.Namespace) -> int | None:
     config = train_config_from(args)
     records, labels = [], []
     for label, path in enumerate(args.inputs):
-        for record in _read(path, min_length=args.window):
+        for record in _read(path, min_length=args.window, require_one=False):  # checked over all files below
             records.append(record)
             labels.append(label)
     if not records:
@@ -265,7 +267,9 @@ def _bin(args: argparse.Namespace) -> None:
         features = embed_sequences(model, records, window=window, progress=not args.quiet).embeddings
     bins = bin_contigs(features, args.bins, method=args.method, seed=args.seed)
     save_bins(args.output, [r.id for r in records], bins)
-    print(f"binned {len(records)} contigs into {args.bins} bins -> {args.output}", file=sys.stderr)
+    found = len(set(bins.tolist()))
+    fewer = f" (--bins {args.bins}: the contigs did not separate further)" if found < args.bins else ""
+    print(f"binned {len(records)} contigs into {found} bins{fewer} -> {args.output}", file=sys.stderr)
 
 
 def _model_and_window(args: argparse.Namespace):
@@ -280,11 +284,18 @@ def _model_and_window(args: argparse.Namespace):
     return load_model(directory).to(device), args.window or trained or 1000
 
 
-def _read(path: str, *, min_length: int):
-    """Stream the records of ``path``; print the skipped short records as one line to stderr."""
+def _read(path: str, *, min_length: int, require_one: bool = True):
+    """Stream the records of ``path``; print the skipped short records as one line to stderr.
+
+    With ``require_one``, a file without a record of ``--min-length`` is an error naming both.
+    """
     from .reader import ReadSummary, read_records
 
     summary = ReadSummary()
     yield from read_records(path, min_length=min_length, summary=summary, warn=False)  # reported here instead
+    if require_one and summary.n_read == 0:
+        raise UserInputError(
+            f"{path}: no record is at least --min-length {min_length} bp long ({summary.n_skipped} shorter)"
+        )
     if summary.n_skipped:
         print(f"symcl: note: {summary.skipped_message()}", file=sys.stderr)

@@ -207,6 +207,7 @@ def read_records(
 
 def _parse(handle: io.TextIOBase, format: str, path: Path) -> Iterator:
     """Biopython's parser, with its (multi-line) errors turned into one-line user errors."""
+    _skip_blank_lines(handle)
     records = SeqIO.parse(handle, format)
     while True:
         try:
@@ -217,6 +218,16 @@ def _parse(handle: io.TextIOBase, format: str, path: Path) -> Iterator:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise UserInputError(f"{path}: malformed {format.upper()} file: {first_line}") from None
         yield record
+
+
+def _skip_blank_lines(handle: io.TextIOBase) -> None:
+    """Move past blank lines at the start: harmless, but Biopython's FASTA parser refuses them."""
+    start = handle.tell()
+    line = handle.readline()
+    while line and not line.strip():
+        start = handle.tell()
+        line = handle.readline()
+    handle.seek(start)
 
 
 def _sequence_bytes(record, path: Path) -> np.ndarray:

@@ -28,7 +28,7 @@ import sys
 import numpy as np
 
 from symcl.atomic import atomic_write
-from symcl.cli import add_command_group, add_training_arguments, int_at_least
+from symcl.cli import add_command_group, add_training_arguments, int_at_least, output_file
 from symcl.errors import UserInputError
 
 from .alignment import GAP_EXTEND, GAP_OPEN, make_aligner
@@ -58,7 +58,9 @@ def register(subparsers) -> None:
     )
     _add_distance_arguments(distances)
     _add_method_argument(distances, alignment_free=True)
-    distances.add_argument("-o", "--out", required=True, metavar="OUT.tsv", help="output TSV (square matrix)")
+    distances.add_argument(
+        "-o", "--out", required=True, type=output_file, metavar="OUT.tsv", help="output TSV (square matrix)"
+    )
     distances.set_defaults(handler=run_distances)
 
     tree = sub.add_parser(
@@ -81,7 +83,7 @@ def register(subparsers) -> None:
     )
     tree.add_argument("--batch-size", type=int_at_least(1), default=64, help="with --model: sequences per forward pass")
     tree.add_argument("--device", default="cpu", help="with --model: cpu, cuda, cuda:N or auto (default cpu)")
-    tree.add_argument("-o", "--out", required=True, metavar="OUT.nwk", help="output Newick file")
+    tree.add_argument("-o", "--out", required=True, type=output_file, metavar="OUT.nwk", help="output Newick file")
     tree.set_defaults(handler=run_tree)
 
     _add_train(sub)
@@ -353,7 +355,7 @@ def _add_embed(sub) -> None:
         description="One embedding per record, written as an .npz with the arrays ids and embeddings.",
     )
     parser.add_argument("file", metavar="FILE", help="protein sequences: FASTA (aligned or not), Stockholm or Clustal")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="output .npz file")
+    parser.add_argument("-o", "--output", required=True, type=output_file, metavar="OUT.npz", help="output .npz file")
     parser.add_argument(
         "--model", metavar="DIR", help="model directory from 'symcl protein train' (default: pretrained)"
     )

@@ -167,13 +167,16 @@ def _looks_aligned(texts: list[str]) -> bool:
 
 
 def _parse(path: Path, format: str) -> list[tuple[str, str]]:
-    handle = io.StringIO(_read_text(path))
+    text = _read_text(path)
+    # Blank lines before the first record are harmless, but Biopython's FASTA parser refuses them.
+    handle = io.StringIO(text.lstrip() if format == "fasta" else text)
     try:
         if format == "fasta":
             return [(record.id, str(record.seq)) for record in SeqIO.parse(handle, "fasta")]
         alignments = list(AlignIO.parse(handle, format))
     except (ValueError, IndexError, AssertionError) as error:
-        raise UserInputError(f"{path}: not a valid {format} file ({error})") from None
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise UserInputError(f"{path}: not a valid {format} file ({first_line})") from None
     if len(alignments) > 1:
         raise UserInputError(f"{path}: holds {len(alignments)} alignments; give one protein family per file")
     return [(record.id, str(record.seq)) for alignment in alignments for record in alignment]
@@ -191,6 +194,6 @@ def _read_text(path: Path) -> str:
         except (OSError, EOFError) as error:
             raise UserInputError(f"{path}: damaged gzip file ({error})") from None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # -sig: a byte-order mark is not part of the text
     except UnicodeDecodeError as error:
         raise UserInputError(f"{path}: not a text file ({error})") from None

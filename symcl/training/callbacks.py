@@ -144,7 +144,7 @@ class Checkpointer(Callback):
         """Every rank takes part (the RNG states are gathered); rank 0 writes."""
         directory = state.out_dir / "checkpoints"
         path = checkpoint_path(directory, state.step)
-        contents = training_state(state, self.callbacks)
+        contents = training_state(state, self.callbacks) | {"metadata": self.metadata}
         if is_main_process():
             save_state(path, contents)
             prune_checkpoints(directory, state.config.keep_checkpoints)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import sys
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from symcl.atomic import make_directory
 from symcl.checkpoint import list_checkpoints, load_state, restore_rng
 from symcl.distributed import init_distributed, is_main_process, rank, world_size
 from symcl.errors import TrainingError, UserInputError
@@ -105,9 +107,12 @@ def fit(
     )
     callbacks = _default_callbacks(config, progress and me == 0) + list(callbacks)
     if state.out_dir is not None:
+        make_directory(state.out_dir)
         callbacks.append(Checkpointer(callbacks[:], metadata))
         if resume:
-            _resume(state, callbacks)
+            _resume(state, callbacks, metadata or {})
+        else:
+            _refuse_earlier_run(state.out_dir)
     if evaluate is None and config.eval_every:
         evaluate = view_evaluator(views, config.eval_batch_size, seed=config.seed, device=device)
 
@@ -164,7 +169,17 @@ def _default_callbacks(config: TrainConfig, progress: bool) -> list[Callback]:
     return callbacks
 
 
-def _resume(state: TrainState, callbacks: list[Callback]) -> None:
+def _refuse_earlier_run(out_dir: Path) -> None:
+    """A fresh run must not mix its checkpoints with an earlier run's, which a later resume would pick up."""
+    found = list_checkpoints(out_dir / "checkpoints")
+    if found:
+        raise UserInputError(
+            f"{out_dir}: holds the checkpoints of an earlier run (newest {found[-1].name}); continue it with "
+            "resume=True (--resume), or write this run to another folder"
+        )
+
+
+def _resume(state: TrainState, callbacks: list[Callback], metadata: dict[str, Any]) -> None:
     """Load the newest checkpoint of ``state.out_dir`` into every part of the run."""
     found = list_checkpoints(state.out_dir / "checkpoints")
     if not found:
@@ -172,6 +187,8 @@ def _resume(state: TrainState, callbacks: list[Callback]) -> None:
     path = found[-1]
     saved = load_state(path)
     changed = state.config.differences(saved["config"])
+    if "metadata" in saved:  # checkpoints written before it was saved are not checked
+        changed |= _metadata_differences(saved["metadata"], metadata)
     if changed:
         details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
         raise UserInputError(f"{path}: cannot resume with a different configuration ({details})")
@@ -192,6 +209,19 @@ def _resume(state: TrainState, callbacks: list[Callback]) -> None:
         print(f"symcl: resuming from {path} (step {state.step})", file=sys.stderr)
     for callback in callbacks:
         callback.load_state_dict(saved["callbacks"].get(type(callback).__name__, {}))
+
+
+def _metadata_differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> dict[str, tuple]:
+    """The entries of the run's metadata (model, views, training files) that differ, by dotted key."""
+    saved, current = json.loads(json.dumps(saved)), json.loads(json.dumps(current))  # tuples -> lists
+    changed: dict[str, tuple] = {}
+    for key in sorted(set(saved) | set(current)):
+        old, new = saved.get(key), current.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            changed |= _metadata_differences(old, new, f"{prefix}{key}.")
+        elif old != new:
+            changed[f"{prefix}{key}"] = (old, new)
+    return changed
 
 
 def seed_everything(seed: int) -> None:

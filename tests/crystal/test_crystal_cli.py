@@ -96,10 +96,36 @@ def test_embed_without_model_uses_the_pretrained_one(simulated, tmp_path, capsys
 
 def test_user_errors_are_one_line_and_exit_2(simulated, trained, tmp_path, capsys):
     image = str(simulated / "image.npy")
+    for value in ("-1", "0"):  # refused while parsing: exit 2, the flag named
+        with pytest.raises(SystemExit) as exit_info:
+            main(["crystal", "embed", image, "--pixel-size", value, "--model", str(trained), "-o", str(tmp_path)])
+        assert exit_info.value.code == 2
+        assert f"argument --pixel-size: must be a finite number > 0, got {value}" in capsys.readouterr().err
     message = _one_line_error(
-        capsys, ["crystal", "embed", image, "--pixel-size", "-1", "--model", str(trained), "-o", str(tmp_path)]
+        capsys,
+        [
+            "crystal",
+            "embed",
+            image,
+            "--pixel-size",
+            "0.2",
+            "--spacing",
+            "100",
+            "--model",
+            str(trained),
+            "-o",
+            str(tmp_path),
+        ],
     )
-    assert "The 'pixel_size' parameter of find_sites must be > 0. Got -1.0 instead." in message
+    assert "at least two columns must fit across it" in message
+    empty = tmp_path / "empty.npy"
+    empty.touch()
+    message = _one_line_error(
+        capsys, ["crystal", "embed", str(empty), "--pixel-size", "0.2", "--model", str(trained), "-o", str(tmp_path)]
+    )
+    assert "empty.npy: not a readable .npy array" in message
+    message = _one_line_error(capsys, ["crystal", "simulate", "--gamma", "100", "-o", str(tmp_path / "g")])
+    assert "The 'gamma' parameter of Imaging must be <= 3" in message
     bad = tmp_path / "nan.npy"
     array = np.load(image)
     array[3, 4] = np.nan
@@ -132,10 +158,22 @@ def test_user_errors_are_one_line_and_exit_2(simulated, trained, tmp_path, capsy
     assert "not a model directory" in message
     message = _one_line_error(capsys, ["crystal", "simulate", "--material", "Kryptonite", "-o", str(tmp_path / "s")])
     assert "Unknown material 'Kryptonite'" in message
-    message = _one_line_error(capsys, ["crystal", "simulate", "--pixel-size", "0", "-o", str(tmp_path / "s")])
-    assert "The 'pixel_size' parameter of simulate must be > 0. Got 0.0 instead." in message
+    with pytest.raises(SystemExit) as exit_info:
+        main(["crystal", "simulate", "--pixel-size", "0", "-o", str(tmp_path / "s")])
+    assert exit_info.value.code == 2
+    assert "argument --pixel-size: must be a finite number > 0, got 0" in capsys.readouterr().err
     message = _one_line_error(
         capsys,
         ["crystal", "train", "--out", str(tmp_path / "t"), "--patch-size", "32", "--pixel-size", "0.3", "--quiet"],
     )
     assert "must cover at least 12 Å" in message
+
+
+def test_train_on_one_single_element_crystal_with_the_kinds_it_has(tmp_path, capsys):
+    out = tmp_path / "graphene"
+    common = ["crystal", "train", "--out", str(out), "--steps", "2", "--batch-size", "8", "--materials", "graphene"]
+    message = _one_line_error(capsys, [*common, "--quiet"])
+    assert "has a visible defect of kind(s) ['antisite']; drop them from 'kinds' (--kinds)" in message
+    assert main([*common, "--kinds", "pristine", "vacancy", "--eval-every", "0", "--quiet"]) == 0
+    views = json.loads((out / "config.json").read_text())["crystal"]["views"]
+    assert views["materials"] == ["graphene"] and views["kinds"] == ["pristine", "vacancy"]

@@ -68,5 +68,7 @@ def test_unknown_part_is_a_clear_error(tmp_path):
 def test_output_path_that_is_a_file_is_one_line_error(tmp_path, capsys):
     target = tmp_path / "report"
     target.write_text("not a directory")
-    assert main(["demo", "--quick", "--out", str(target)]) == 2
-    assert "exists and is not a directory" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # refused while parsing, before any work
+        main(["demo", "--quick", "--out", str(target)])
+    assert exit_info.value.code == 2
+    assert "is a file, not a folder" in capsys.readouterr().err

@@ -76,6 +76,9 @@ def test_embed_reports_skipped_short_records(trained, tmp_path, capsys):
     assert "skipped 1 record(s) shorter than the minimum length of 50 bp: tiny (8 bp)" in capsys.readouterr().err
     with np.load(out) as saved:
         assert saved["ids"].tolist() == ["a"]
+    code = main(["dna", "embed", str(path), "--model", str(trained), "-o", str(out), "--min-length", "1000", "--quiet"])
+    assert code == 2
+    assert "mix.fa: no record is at least --min-length 1000 bp long (2 shorter)" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

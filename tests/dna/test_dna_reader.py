@@ -133,3 +133,9 @@ def test_bad_parameters(tmp_path):
         list(dna.read_records(path, min_length=0))
     with pytest.raises(ValueError, match="'format' parameter"):
         list(dna.read_records(path, format="embl"))
+
+
+@pytest.mark.parametrize("name", ["blank.fa", "blank.fa.gz"])
+def test_blank_lines_before_the_first_record_are_skipped(tmp_path, name):
+    path = _write(tmp_path / name, "\n  \n>a\nACGT\n>b\nGGCC\n")
+    assert [r.id for r in dna.read_records(path)] == ["a", "b"]

@@ -115,3 +115,9 @@ def test_forced_alignment_with_unequal_rows(tmp_path):
 def test_bad_parameters():
     with pytest.raises(ValueError, match="'format' parameter of read_sequences"):
         protein.read_sequences("x.fa", format="genbank")
+
+
+def test_blank_lines_and_a_byte_order_mark_before_the_first_record(tmp_path):
+    path = tmp_path / "bom.fa"
+    path.write_bytes(b"\xef\xbb\xbf\n\n>a\nMKVLA\n>b\nMKVLS\n")
+    assert protein.read_sequences(path).ids == ("a", "b")

@@ -91,3 +91,27 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path):
 
     subprocess.run(_toy_command(killed, "--resume"), check=True, env=env)
     _assert_identical(_weights(whole), _weights(killed))
+
+
+def test_a_fresh_run_refuses_a_folder_with_an_earlier_runs_checkpoints(tmp_path):
+    fit(*toy_run(steps=20), out_dir=tmp_path, progress=False)
+    # Mixed with this run's, they would be what a later resume picks up.
+    with pytest.raises(UserInputError, match=r"holds the checkpoints of an earlier run \(newest step-00000020"):
+        fit(*toy_run(steps=10), out_dir=tmp_path, progress=False)
+
+
+def test_resume_refuses_other_metadata(tmp_path):
+    fit(*toy_run(steps=20), out_dir=tmp_path, progress=False, metadata={"data": {"sources": ["a.fa"]}})
+    with pytest.raises(UserInputError, match=r"cannot resume.*data.sources: \['a.fa'\] -> \['b.fa'\]"):
+        fit(*toy_run(steps=30), out_dir=tmp_path, resume=True, progress=False, metadata={"data": {"sources": ["b.fa"]}})
+    state = fit(
+        *toy_run(steps=30), out_dir=tmp_path, resume=True, progress=False, metadata={"data": {"sources": ("a.fa",)}}
+    )
+    assert state.step == 30
+
+
+def test_an_out_dir_that_is_a_file_is_refused_before_training(tmp_path):
+    target = tmp_path / "model"
+    target.write_text("not a folder")
+    with pytest.raises(NotADirectoryError, match="model: cannot be a folder"):
+        fit(*toy_run(steps=5), out_dir=target, progress=False)

@@ -129,7 +129,7 @@ def run_protein(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
         ),
     ]
     summary = (
-        f"For each shipped real family ({', '.join(r['name'] for r in results)}), all pairwise distances were "
+        f"For each shipped real family ({', '.join(Path(name).stem for name in names)}), all pairwise distances were "
         f"computed twice: by aligning every pair (Biopython PairwiseAligner, BLOSUM62, Scoredist) and by "
         f"embedding each sequence once with the shipped pretrained Siamese encoder and taking distances between "
         f"embeddings. Neighbour-joining trees were built from both and compared with the normalised "

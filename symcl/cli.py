@@ -208,6 +208,21 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
+def float_in(low: float, high: float) -> Callable[[str], float]:
+    """An argparse ``type`` accepting numbers in [low, high], with a one-line error otherwise."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number in [{low:g}, {high:g}], got {text!r}") from None
+        if not low <= value <= high:  # also refuses NaN
+            raise argparse.ArgumentTypeError(f"must be a number in [{low:g}, {high:g}], got {text}")
+        return value
+
+    return parse
+
+
 def output_file(text: str) -> str:
     """An argparse ``type`` for a file to write: not a folder, and no file where its folder should be."""
     path = Path(text)

@@ -99,3 +99,17 @@ def test_output_paths_are_checked_while_parsing(tmp_path, capsys):
         main(["dna", "train", str(blocker), "--out", str(blocker), "--quiet"])
     assert exit.value.code == 2
     assert "argument --out: cannot write" in capsys.readouterr().err
+
+
+def test_float_in_names_the_range(capsys):
+    import argparse
+
+    from symcl.cli import float_in
+
+    assert float_in(0, 1)("0.25") == 0.25
+    for text in ("1.5", "-0.1", "nan", "half"):
+        with pytest.raises(argparse.ArgumentTypeError, match=r"must be a number in \[0, 1\]"):
+            float_in(0, 1)(text)
+    with pytest.raises(SystemExit):
+        main(["dna", "train", "x.fa", "--out", "unused", "--rc-probability", "2"])
+    assert "argument --rc-probability: must be a number in [0, 1], got 2" in capsys.readouterr().err

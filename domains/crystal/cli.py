@@ -16,6 +16,7 @@ import sys
 from symcl.cli import (
     add_command_group,
     add_training_arguments,
+    float_in,
     int_at_least,
     non_negative_float,
     output_directory,
@@ -43,19 +44,32 @@ def _add_simulate(sub) -> None:
     parser.add_argument(
         "-o", "--output", required=True, type=output_directory, metavar="OUTDIR", help="output directory"
     )
-    parser.add_argument(
+    crystal = parser.add_mutually_exclusive_group()
+    crystal.add_argument(
         "--material",
         default="MoS2",
-        help="MoS2, WS2, MoSe2, graphene, hBN, SrTiO3, an fcc element (Au, Pt, ...) (default MoS2)",
+        help="MoS2, WS2, MoSe2, graphene, hBN, SrTiO3, SrTiO3[110], an fcc element (Au, Pt, ...) (default MoS2)",
     )
-    parser.add_argument("--structure", metavar="FILE", help="a structure file read by ase (CIF, POSCAR, xyz) instead")
+    crystal.add_argument("--structure", metavar="FILE", help="a structure file read by ase (CIF, POSCAR, xyz) instead")
     parser.add_argument(
-        "--zone-axis", type=int, nargs=3, default=(0, 0, 1), metavar=("U", "V", "W"), help="beam direction [uvw]"
+        "--zone-axis",
+        type=int,
+        nargs=3,
+        default=(0, 0, 1),
+        metavar=("U", "V", "W"),
+        help="beam direction [uvw] (default 0 0 1)",
     )
     parser.add_argument(
         "--thickness", type=int_at_least(1), help="beam periods per column (default: 1 for 2-D, 5 bulk)"
     )
-    parser.add_argument("--size", type=int_at_least(8), nargs=2, default=(256, 256), metavar=("H", "W"), help="px")
+    parser.add_argument(
+        "--size",
+        type=int_at_least(8),
+        nargs=2,
+        default=(256, 256),
+        metavar=("H", "W"),
+        help="image size, px (default 256 256)",
+    )
     parser.add_argument("--pixel-size", type=positive_float, default=0.2, help="Å/px (default 0.2)")
     parser.add_argument("--defects", type=int_at_least(0), default=5, help="number of random defects (default 5)")
     parser.add_argument(
@@ -65,7 +79,9 @@ def _add_simulate(sub) -> None:
         metavar="KIND",
         help="kinds of the random defects: vacancy substitution antisite adatom (default: all)",
     )
-    parser.add_argument("--rotation", type=float, default=0.0, help="in-plane rotation of the crystal, degrees")
+    parser.add_argument(
+        "--rotation", type=float, default=0.0, help="in-plane rotation of the crystal, degrees (default 0)"
+    )
     micro = parser.add_argument_group("microscope")
     micro.add_argument("--dose", type=positive_float, default=1e5, help="e-/Å² (default 1e5)")
     micro.add_argument("--probe-fwhm", type=positive_float, default=0.9, help="probe FWHM, Å (default 0.9)")
@@ -74,7 +90,12 @@ def _add_simulate(sub) -> None:
     micro.add_argument("--read-noise", type=non_negative_float, default=1.0, help="read noise, counts (default 1)")
     micro.add_argument("--jitter", type=non_negative_float, default=0.0, help="scan-line jitter std, Å (default 0)")
     micro.add_argument(
-        "--drift", type=float, nargs=2, default=(0.0, 0.0), metavar=("DX", "DY"), help="drift per frame, Å"
+        "--drift",
+        type=float,
+        nargs=2,
+        default=(0.0, 0.0),
+        metavar=("DX", "DY"),
+        help="drift per frame, Å (default 0 0)",
     )
     parser.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     parser.set_defaults(handler=_simulate)
@@ -90,7 +111,11 @@ def _add_train(sub) -> None:
     add_training_arguments(parser, steps=2000, batch_size=256)
     views = parser.add_argument_group("views")
     views.add_argument(
-        "--materials", nargs="+", default=["MoS2", "graphene", "SrTiO3"], metavar="NAME", help="crystals to draw from"
+        "--materials",
+        nargs="+",
+        default=["MoS2", "graphene", "SrTiO3"],
+        metavar="NAME",
+        help="crystals to draw from (default MoS2 graphene SrTiO3)",
     )
     views.add_argument(
         "--kinds",
@@ -104,7 +129,7 @@ def _add_train(sub) -> None:
     views.add_argument("--pixel-size", type=positive_float, default=0.3, help="Å/px of the patches (default 0.3)")
     views.add_argument(
         "--offcentre-probability",
-        type=float,
+        type=float_in(0, 1),
         default=0.5,
         help="probability that a view's window is shifted by a lattice vector (default 0.5)",
     )

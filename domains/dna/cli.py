@@ -11,7 +11,14 @@ import argparse
 import os
 import sys
 
-from symcl.cli import add_command_group, add_training_arguments, int_at_least, output_file, train_config_from
+from symcl.cli import (
+    add_command_group,
+    add_training_arguments,
+    float_in,
+    int_at_least,
+    output_file,
+    train_config_from,
+)
 from symcl.errors import UserInputError
 
 
@@ -44,12 +51,14 @@ def _add_train(sub) -> None:
     views.add_argument("--whole-window", action="store_true", help="views are whole windows, not fragments")
     views.add_argument(
         "--rc-probability",
-        type=float,
+        type=float_in(0, 1),
         default=1.0,
         help="probability that the two views are on opposite strands (default 1.0)",
     )
-    views.add_argument("--substitution-rate", type=float, default=0.0, help="per-base substitution rate (default 0)")
-    views.add_argument("--indel-rate", type=float, default=0.0, help="per-base indel rate (default 0)")
+    views.add_argument(
+        "--substitution-rate", type=float_in(0, 0.5), default=0.0, help="per-base substitution rate (default 0)"
+    )
+    views.add_argument("--indel-rate", type=float_in(0, 0.5), default=0.0, help="per-base indel rate (default 0)")
     views.add_argument(
         "--exclusion-bp",
         type=int_at_least(0),
@@ -255,6 +264,8 @@ def _bin(args: argparse.Namespace) -> None:
     from .embedding import embed_sequences
     from .tnf import tnf
 
+    if args.features == "tnf" and args.model is not None:
+        raise UserInputError(f"--model {args.model}: TNF features need no model; drop --model or --features tnf")
     records = list(_read(args.input, min_length=args.min_length))
     if len(records) < args.bins:
         raise UserInputError(

@@ -123,6 +123,11 @@ def test_bin_with_a_model_and_its_errors(contigs, trained, tmp_path, capsys):
     assert len(out.read_text().splitlines()) == len(truth) + 1
     assert main(["dna", "bin", str(path), "--bins", "300", "--features", "tnf", "-o", str(out)]) == 2
     assert "fewer than --bins 300" in capsys.readouterr().err
+    assert (
+        main(["dna", "bin", str(path), "--bins", "3", "--features", "tnf", "--model", str(trained), "-o", str(out)])
+        == 2
+    )
+    assert "TNF features need no model; drop --model or --features tnf" in capsys.readouterr().err
 
 
 def _symcl(*args):

@@ -305,6 +305,9 @@ def _train(args: argparse.Namespace) -> int | None:
     return None
 
 
+PLAUSIBLE_SPACING = (1.0, 8.0)  # Å between neighbouring projected columns (graphene 1.4, fcc [001] about 2)
+
+
 def _embed(args: argparse.Namespace) -> None:
     from symcl.cli import resolve_device
 
@@ -334,6 +337,14 @@ def _embed(args: argparse.Namespace) -> None:
         )
     except ValueError as error:
         raise UserInputError(f"{args.input}: {error}") from None
+    spacing = result.sites.spacing
+    if args.spacing is None and not PLAUSIBLE_SPACING[0] <= spacing <= PLAUSIBLE_SPACING[1]:
+        # Projected columns of real crystals are 1-6 Å apart; far outside, the pixel size is the likelier error.
+        print(
+            f"symcl: warning: {args.input}: the columns are {spacing:.2g} Å apart at --pixel-size {pixel_size:g} Å/px, "
+            f"outside the usual {PLAUSIBLE_SPACING[0]:g}-{PLAUSIBLE_SPACING[1]:g} Å; check --pixel-size",
+            file=sys.stderr,
+        )
     save_analysis(result, args.output, image=image)
     print(
         f"found {len(result)} sites in {int(result.cluster.max()) + 1} cluster(s) in {args.input} -> {args.output}",

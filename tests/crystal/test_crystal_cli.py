@@ -181,3 +181,12 @@ def test_train_on_one_single_element_crystal_with_the_kinds_it_has(tmp_path, cap
     assert main([*common, "--kinds", "pristine", "vacancy", "--eval-every", "0", "--quiet"]) == 0
     views = json.loads((out / "config.json").read_text())["crystal"]["views"]
     assert views["materials"] == ["graphene"] and views["kinds"] == ["pristine", "vacancy"]
+
+
+def test_an_implausible_column_spacing_warns_about_the_pixel_size(simulated, trained, tmp_path, capsys):
+    image = str(simulated / "image.npy")
+    argv = ["crystal", "embed", image, "--model", str(trained), "-o", str(tmp_path / "e")]
+    assert main([*argv, "--pixel-size", "2.0"]) == 0  # ten times the simulated 0.2 Å/px
+    assert "outside the usual 1-8 Å; check --pixel-size" in capsys.readouterr().err
+    assert main([*argv, "--pixel-size", "0.2"]) == 0
+    assert "warning" not in capsys.readouterr().err

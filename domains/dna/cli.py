@@ -11,6 +11,8 @@ import argparse
 import os
 import sys
 
+import numpy as np
+
 from symcl.cli import (
     add_command_group,
     add_training_arguments,
@@ -295,6 +297,9 @@ def _model_and_window(args: argparse.Namespace):
     return load_model(directory).to(device), args.window or trained or 1000
 
 
+_UNAMBIGUOUS = np.frombuffer(b"ACGTacgt", dtype=np.uint8)
+
+
 def _read(path: str, *, min_length: int, require_one: bool = True):
     """Stream the records of ``path``; print the skipped short records as one line to stderr.
 
@@ -303,7 +308,17 @@ def _read(path: str, *, min_length: int, require_one: bool = True):
     from .reader import ReadSummary, read_records
 
     summary = ReadSummary()
-    yield from read_records(path, min_length=min_length, summary=summary, warn=False)  # reported here instead
+    uninformative = []
+    for record in read_records(path, min_length=min_length, summary=summary, warn=False):  # reported here instead
+        if not np.isin(record.seq, _UNAMBIGUOUS).any():
+            uninformative.append(record.id)
+        yield record
+    if uninformative:
+        print(
+            f"symcl: warning: {path}: {len(uninformative)} record(s) have no A, C, G or T, so their embeddings "
+            f"say nothing about them: {', '.join(uninformative[:5])}{', ...' if len(uninformative) > 5 else ''}",
+            file=sys.stderr,
+        )
     if require_one and summary.n_read == 0:
         raise UserInputError(
             f"{path}: no record is at least --min-length {min_length} bp long ({summary.n_skipped} shorter)"

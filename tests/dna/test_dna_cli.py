@@ -183,3 +183,13 @@ def test_embed_without_model_uses_the_shipped_pretrained_model(shipped, tmp_path
     assert z.shape == (4, pretrained.dim)
     assert np.abs(z[0::2] - z[1::2]).max() <= 1e-5
     assert np.abs(z[0] - z[2]).max() > 1e-3
+
+
+def test_embed_warns_about_records_without_a_base(trained, tmp_path, capsys):
+    path = tmp_path / "gaps.fa"
+    path.write_text(">a\n" + "ACGT" * 100 + "\n>gap\n" + "N" * 400 + "\n")
+    out = tmp_path / "gaps.npz"
+    assert main(["dna", "embed", str(path), "--model", str(trained), "-o", str(out), "--quiet"]) == 0
+    assert "gaps.fa: 1 record(s) have no A, C, G or T, so their embeddings say nothing about them: gap" in (
+        capsys.readouterr().err
+    )

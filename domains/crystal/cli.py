@@ -219,10 +219,19 @@ def _add_embed(sub) -> None:
     parser.set_defaults(handler=_embed)
 
 
+MAX_SIMULATED_PIXELS = 8192 * 8192
+
+
 def _simulate(args: argparse.Namespace) -> None:
     from .simulate import simulate, write_simulation
     from .structures import read_structure
 
+    height, width = args.size
+    if height * width > MAX_SIMULATED_PIXELS:  # the columns' render needs several float copies of the frame
+        raise UserInputError(
+            f"--size {height} {width}: at most {MAX_SIMULATED_PIXELS:,} pixels (e.g. 8192 x 8192) per image; "
+            "simulate several smaller images instead"
+        )
     material = read_structure(args.structure) if args.structure else args.material
     options = {} if args.defect_kinds is None else {"defect_kinds": args.defect_kinds}
     try:

@@ -204,10 +204,6 @@ def non_negative_float(text: str) -> float:
     return value
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def float_in(low: float, high: float) -> Callable[[str], float]:
     """An argparse ``type`` accepting numbers in [low, high], with a one-line error otherwise."""
 
@@ -245,3 +241,7 @@ def _check_folder_possible(folder: Path, text: str) -> None:
             if not candidate.is_dir():
                 raise argparse.ArgumentTypeError(f"cannot write {text!r}: {str(candidate)!r} is a file, not a folder")
             return
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -348,7 +348,7 @@ def _embed(args: argparse.Namespace) -> None:
         raise UserInputError(f"{args.input}: {error}") from None
     spacing = result.sites.spacing
     if args.spacing is None and not PLAUSIBLE_SPACING[0] <= spacing <= PLAUSIBLE_SPACING[1]:
-        # Projected columns of real crystals are 1-6 Å apart; far outside, the pixel size is the likelier error.
+        # Neighbouring projected columns of crystals lie about 1.4-6 Å apart; far outside that, the pixel size is wrong.
         print(
             f"symcl: warning: {args.input}: the columns are {spacing:.2g} Å apart at --pixel-size {pixel_size:g} Å/px, "
             f"outside the usual {PLAUSIBLE_SPACING[0]:g}-{PLAUSIBLE_SPACING[1]:g} Å; check --pixel-size",

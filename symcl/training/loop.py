@@ -50,7 +50,9 @@ def fit(
     uniformity and effective rank on a fixed batch of views). With ``out_dir``,
     checkpoints, ``history.json``, ``model.safetensors`` and ``config.json`` are written
     there, and ``resume=True`` continues from the newest checkpoint, bit-identically
-    on CPU.
+    on CPU; it refuses a checkpoint written with another ``config`` or ``metadata``.
+    Without ``resume``, an ``out_dir`` that already holds checkpoints is refused, so
+    two runs never mix theirs.
 
     Under torchrun, fit joins the process group (gloo on CPU, nccl on CUDA), wraps the
     model in DistributedDataParallel and gives each rank ``batch_size / world_size``

@@ -216,6 +216,7 @@ def _add_embed(sub) -> None:
     parser.add_argument("--clusters", type=int_at_least(1), help="number of clusters (default: by silhouette)")
     parser.add_argument("--batch-size", type=int_at_least(1), default=256, help="patches per forward pass")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=_embed)
 
 
@@ -343,6 +344,7 @@ def _embed(args: argparse.Namespace) -> None:
             n_clusters=args.clusters,
             batch_size=args.batch_size,
             device=device,
+            progress=not args.quiet,
         )
     except ValueError as error:
         raise UserInputError(f"{args.input}: {error}") from None

@@ -91,7 +91,6 @@ def find_sites(
         sites.
     """
     from scipy import ndimage
-    from skimage.feature import peak_local_max
 
     image = check_image(image, name="find_sites: image")
     _check_positive("pixel_size", pixel_size)
@@ -122,7 +121,7 @@ def find_sites(
     rise = smooth - ndimage.minimum_filter(smooth, footprint=disc, mode="reflect")
     # A small window: a large one would let the tail of a bright column hide a dim neighbour.
     min_distance = max(1, int(math.floor(0.25 * d)))
-    peaks = peak_local_max(smooth, min_distance=min_distance, exclude_border=False)
+    peaks = local_maxima(smooth, min_distance)
     if len(peaks) == 0:
         return Sites(np.empty((0, 2)), np.empty(0), float(pixel_size), float(spacing))
     heights = rise[peaks[:, 0], peaks[:, 1]]
@@ -139,6 +138,31 @@ def find_sites(
     positions, heights = deduplicate(positions, heights, 0.5 * d)
     order = np.lexsort((positions[:, 0], np.round(positions[:, 1], 6)))
     return Sites(positions[order], heights[order], float(pixel_size), float(spacing))
+
+
+def local_maxima(image: np.ndarray, min_distance: int) -> np.ndarray:
+    """``peak_local_max(image, min_distance=min_distance, exclude_border=False)``, fast on large images.
+
+    After the (2 min_distance + 1)-wide maximum filter, two maxima closer than
+    ``min_distance`` can only be equal-valued; skimage spaces out every peak one by one
+    in Python (a minute for the 150,000 columns of a 4k-pixel frame), so this spaces out
+    only those ties, with the same rule. The peaks are identical, brightest first.
+    """
+    from scipy.spatial import cKDTree
+    from skimage.feature import peak_local_max
+    from skimage.feature.peak import ensure_spacing
+
+    size = 2 * min_distance + 1
+    peaks = peak_local_max(image, footprint=np.ones((size, size), dtype=bool), min_distance=1, exclude_border=False)
+    if min_distance <= 1 or len(peaks) < 2:
+        return peaks  # peak_local_max spaces nothing out either
+    close = np.unique(cKDTree(peaks).query_pairs(min_distance, p=np.inf, output_type="ndarray"))
+    if close.size == 0:
+        return peaks
+    kept = {tuple(point) for point in ensure_spacing(peaks[close], spacing=min_distance, p_norm=np.inf)}
+    keep = np.ones(len(peaks), dtype=bool)
+    keep[close] = [tuple(point) in kept for point in peaks[close]]
+    return peaks[keep]
 
 
 def estimate_spacing(image: np.ndarray, pixel_size: float, *, prominence: float = 0.05) -> float:

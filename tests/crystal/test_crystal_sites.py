@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from symcl.domains import crystal
@@ -143,3 +144,19 @@ def test_most_anomalous_ranks_interior_sites_unless_all_are_edge_sites(tmp_path)
     assert crystal.most_anomalous(analysis(edge), 0).tolist() == []
     image = np.random.default_rng(0).random((20, 20))
     assert crystal.plot_overlay(image, analysis(edge), tmp_path / "overlay.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("min_distance", [1, 2, 3])
+def test_local_maxima_equal_skimage_peaks_with_ties(min_distance):
+    from skimage.feature import peak_local_max
+
+    from symcl.domains.crystal.sites import local_maxima
+
+    rng = np.random.default_rng(min_distance)
+    smooth = ndimage.gaussian_filter(rng.random((120, 90)), 1.5)
+    # Quantised like an 8-bit image, with a saturated block: many equal-valued neighbouring maxima.
+    quantised = np.round(smooth * 40)
+    quantised[10:20, 30:45] = quantised.max()
+    for image in (smooth, quantised):
+        expected = peak_local_max(image, min_distance=min_distance, exclude_border=False)
+        np.testing.assert_array_equal(local_maxima(image, min_distance), expected)

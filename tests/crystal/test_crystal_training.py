@@ -68,3 +68,18 @@ def test_anomaly_scores_flag_the_outlier_and_clusters_find_the_groups():
     labels = crystal.cluster_sites(z[:80])
     assert len(set(labels[:40])) == 1 and len(set(labels[40:])) == 1 and labels[0] != labels[40]
     assert crystal.cluster_sites(z, n_clusters=3).max() == 2
+
+
+def test_anomaly_scores_and_clusters_of_many_sites_do_not_depend_on_the_chunks_or_the_sample(monkeypatch):
+    from symcl.domains.crystal import analysis
+
+    rng = np.random.default_rng(1)
+    z = np.concatenate([rng.normal([3, 0, 0, 0], 0.3, size=(150, 4)), rng.normal([0, 3, 0, 0], 0.3, size=(100, 4))])
+    reference = rng.random(len(z)) < 0.8
+    whole = crystal.anomaly_scores(z, k=4, reference=reference)
+    monkeypatch.setattr(analysis, "_NEIGHBOUR_CHUNK", 7)
+    np.testing.assert_array_equal(crystal.anomaly_scores(z, k=4, reference=reference, progress=True), whole)
+    # The silhouette that picks k is computed on a random subset when there are many sites.
+    monkeypatch.setattr(analysis, "SILHOUETTE_SAMPLE", 60)
+    labels = crystal.cluster_sites(z)
+    assert labels.max() == 1 and len(set(labels[:150])) == 1 and len(set(labels[150:])) == 1

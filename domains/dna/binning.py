@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from symcl.atomic import atomic_write
+from symcl.errors import UserInputError
+
+MAX_AGGLOMERATIVE = 30_000  # contigs: Ward linkage holds all N^2 distances, 7 GB here
 
 
 def bin_contigs(features: np.ndarray, n_bins: int, *, method: str = "kmeans", seed: int = 0) -> np.ndarray:
@@ -23,7 +26,8 @@ def bin_contigs(features: np.ndarray, n_bins: int, *, method: str = "kmeans", se
     n_bins : int
         Number of bins, ``1 <= n_bins <= n_contigs``.
     method : {"kmeans", "agglomerative"}
-        Clustering algorithm.
+        Clustering algorithm; agglomerative (Ward) holds all pairwise distances, so it
+        takes at most ``MAX_AGGLOMERATIVE`` contigs.
     seed : int
         Seed of k-means.
 
@@ -43,6 +47,13 @@ def bin_contigs(features: np.ndarray, n_bins: int, *, method: str = "kmeans", se
         raise ValueError(
             f"The 'n_bins' parameter of bin_contigs must be an integer in [1, {len(features)}] (the number of "
             f"contigs). Got {n_bins!r} instead."
+        )
+    if method == "agglomerative" and len(features) > MAX_AGGLOMERATIVE:
+        gigabytes = 8 * len(features) ** 2 / 1e9
+        raise UserInputError(
+            f"Agglomerative binning keeps every pair's distance in memory, about {gigabytes:.0f} GB for "
+            f"{len(features)} contigs; it takes at most {MAX_AGGLOMERATIVE:,}. Use k-means (--method kmeans) or "
+            "raise --min-length."
         )
     norms = np.linalg.norm(features, axis=1, keepdims=True)
     return cluster(features / np.where(norms > 0, norms, 1.0), n_bins, method=method, seed=seed)

@@ -21,3 +21,13 @@ def test_bin_contigs_recovers_separated_groups_and_checks_its_input(rng, tmp_pat
     path = dna.save_bins(tmp_path / "bins.tsv", [f"c{i}" for i in range(30)], bins)
     lines = path.read_text().splitlines()
     assert lines[0] == "contig\tbin" and lines[1] == f"c0\t{bins[0]}" and len(lines) == 31
+
+
+def test_agglomerative_binning_refuses_more_contigs_than_its_memory_allows(rng, monkeypatch):
+    from symcl.domains.dna import binning
+
+    monkeypatch.setattr(binning, "MAX_AGGLOMERATIVE", 20)
+    features = rng.normal(size=(30, 4))
+    with pytest.raises(ValueError, match=r"about 0 GB for 30 contigs; it takes at most 20. Use k-means"):
+        dna.bin_contigs(features, 3, method="agglomerative")
+    assert dna.bin_contigs(features, 3).shape == (30,)  # k-means has no such limit

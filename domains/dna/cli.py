@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -278,7 +279,9 @@ def _bin(args: argparse.Namespace) -> None:
     else:
         model, window = _model_and_window(args)
         features = embed_sequences(model, records, window=window, progress=not args.quiet).embeddings
-    bins = bin_contigs(features, args.bins, method=args.method, seed=args.seed)
+    with warnings.catch_warnings():  # fewer distinct bins than --bins is reported below, in one line
+        warnings.filterwarnings("ignore", message="Number of distinct clusters")
+        bins = bin_contigs(features, args.bins, method=args.method, seed=args.seed)
     save_bins(args.output, [r.id for r in records], bins)
     found = len(set(bins.tolist()))
     fewer = f" (--bins {args.bins}: the contigs did not separate further)" if found < args.bins else ""

@@ -178,7 +178,9 @@ def regression_evaluator(sampler: PairSampler, batch_size: int, *, seed: int, de
         model.train(was_training)
         metrics = {"spearman": math.nan, "mae": math.nan, "cap_recall": math.nan}
         if below.sum() > 2:
-            metrics["spearman"] = float(stats.spearmanr(predicted[below], target[below]).statistic)
+            ranked = predicted[below], target[below]
+            if all(np.ptp(values) > 0 for values in ranked):  # a constant side has no rank correlation (NaN)
+                metrics["spearman"] = float(stats.spearmanr(*ranked).statistic)
             metrics["mae"] = float(np.abs(np.minimum(predicted[below], sampler.max_distance) - target[below]).mean())
         if (~below).any():
             metrics["cap_recall"] = float((predicted[~below] >= 0.9 * sampler.max_distance).mean())

@@ -133,7 +133,7 @@ def anomaly_scores(
     reference : ndarray, optional
         bool (N,), the sites that define the dense part (default: all).
     progress : bool
-        Show a progress bar (the exact neighbour search takes about a minute for the
+        Show a progress bar (the exact neighbour search takes one to two minutes for the
         150,000 columns of a 4k-pixel frame).
 
     Returns

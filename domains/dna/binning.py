@@ -10,7 +10,7 @@ import numpy as np
 from symcl.atomic import atomic_write
 from symcl.errors import UserInputError
 
-MAX_AGGLOMERATIVE = 30_000  # contigs: Ward linkage holds all N^2 distances, 7 GB here
+MAX_AGGLOMERATIVE = 30_000  # contigs: Ward linkage holds all N^2 distances, 7 GB at the limit
 
 
 def bin_contigs(features: np.ndarray, n_bins: int, *, method: str = "kmeans", seed: int = 0) -> np.ndarray:

@@ -27,7 +27,7 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
     Parameters
     ----------
     path : path
-        .npy (a 2-D array), .tif/.tiff (first page), .png/.jpg (converted to grey), or
+        .npy (a 2-D array), .tif/.tiff (first page), .png/.jpg (colour converted to grey), or
         .dm3/.dm4/.emd when the optional ``rosettasciio`` package is installed.
 
     Returns
@@ -64,6 +64,7 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
             data = tifffile.imread(path, key=0)
         except Exception as error:  # tifffile raises several types for broken files
             raise UserInputError(f"{path}: not a readable TIFF image ({type(error).__name__}: {error})") from None
+        data = _grey(np.asarray(data))
     elif suffix in (".png", ".jpg", ".jpeg"):
         import skimage.io
 

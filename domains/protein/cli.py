@@ -120,7 +120,7 @@ def run_tree(args: argparse.Namespace) -> None:
         args.method = args.method or "scoredist"
         distances = _distances(args, family)
         what = f"{args.method} distances"
-    write_newick(nj_tree(distances, family.ids), args.out)
+    write_newick(nj_tree(distances, family.ids, progress=not args.quiet), args.out)
     _say(args, f"wrote the neighbour-joining tree of {len(family)} sequences ({what}) to {args.out}")
 
 

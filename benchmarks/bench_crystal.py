@@ -415,22 +415,28 @@ def cross_validated_probe(train_x: np.ndarray, train_y: np.ndarray):
     return GridSearchCV(pipeline, {"logisticregression__C": PROBE_CV_GRID}, cv=folds).fit(train_x, train_y)
 
 
-def kind_scores(model: torch.nn.Module, train: dict, train_x: dict, cv_probe, test: dict) -> dict:
-    """Probe and 5-NN accuracy on ``test``, fitted on ``train`` (features ``train_x``, see :func:`kind_features`)."""
+def probe_and_knn(fit_x: np.ndarray, fit_kinds: np.ndarray, test_x: np.ndarray, test_kinds: np.ndarray):
+    """Accuracy of the probe (``symcl.linear_probe``) and of the 5-NN (cosine) fitted on ``fit_x``, and that 5-NN."""
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.metrics import confusion_matrix
     from sklearn.neighbors import KNeighborsClassifier
 
     from symcl import linear_probe
 
+    knn = KNeighborsClassifier(n_neighbors=5, metric="cosine").fit(fit_x, fit_kinds)
+    with warnings.catch_warnings():  # the 2304-d pixel probe may stop at max_iter; reported as it stands
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        probe = linear_probe(fit_x, fit_kinds, test_x, test_kinds)
+    return {"probe": probe, "knn": float(knn.score(test_x, test_kinds))}, knn
+
+
+def kind_scores(model: torch.nn.Module, train: dict, train_x: dict, cv_probe, test: dict) -> dict:
+    """Probe and 5-NN accuracy on ``test``, fitted on ``train`` (features ``train_x``, see :func:`kind_features`)."""
+    from sklearn.metrics import confusion_matrix
+
     out = {}
     test_features = kind_features(model, test["patches"])
     for name, test_x in test_features.items():
-        knn = KNeighborsClassifier(n_neighbors=5, metric="cosine").fit(train_x[name], train["kinds"])
-        with warnings.catch_warnings():  # the 2304-d pixel probe may stop at max_iter; reported as it stands
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            probe = linear_probe(train_x[name], train["kinds"], test_x, test["kinds"])
-        out[name] = {"probe": probe, "knn": float(knn.score(test_x, test["kinds"]))}
+        out[name], knn = probe_and_knn(train_x[name], train["kinds"], test_x, test["kinds"])
         if name == "encoder":  # where the kNN errors are: rows true kind, columns predicted
             out[name]["probe_per_material"] = probe_per_material(train, train_x[name], test, test_x)
             out[name]["probe_cv"] = float(cv_probe.score(test_x, test["kinds"]))

@@ -65,17 +65,6 @@ def train_supervised(views, shape: dict, steps: int, seed: int = 0) -> tuple[tor
     return encoder.eval(), head.eval()
 
 
-def scores(fit_x: np.ndarray, fit_kinds: np.ndarray, test_x: np.ndarray, test_kinds: np.ndarray) -> dict[str, float]:
-    """Probe and 5-NN accuracy on unit-length test embeddings, fitted on unit-length fitting embeddings."""
-    from sklearn.neighbors import KNeighborsClassifier
-
-    from symcl import linear_probe
-
-    fit_x, test_x = bench.unit(fit_x), bench.unit(test_x)
-    knn = KNeighborsClassifier(n_neighbors=5, metric="cosine").fit(fit_x, fit_kinds)
-    return {"probe": linear_probe(fit_x, fit_kinds, test_x, test_kinds), "knn": float(knn.score(test_x, test_kinds))}
-
-
 def head_accuracy(head: torch.nn.Module, test_x: np.ndarray, kinds: tuple[str, ...], test_kinds: np.ndarray) -> float:
     """Accuracy of the supervised network's own linear layer on its test embeddings."""
     with torch.no_grad():
@@ -137,12 +126,16 @@ def main() -> int:
     fit = bench.fitting_set(n_fit, *size)
     results["n_fit"] = len(fit["kinds"])
     models = {"shipped": shipped, "supervised": encoder}
-    fit_x = {name: bench.embed(model, fit["patches"]) for name, model in models.items()}  # once per model
+    fit_x = {name: bench.unit(bench.embed(model, fit["patches"])) for name, model in models.items()}  # once each
     results["tests"] = {}
     for name in bench.HELD_OUT:
         test = bench.simulated_set(bench.TEST_CONDITIONS[name], bench.test_seeds(name, n_test), *size)
         test_x = {key: bench.embed(model, test["patches"]) for key, model in models.items()}
-        row = {key: scores(fit_x[key], fit["kinds"], test_x[key], test["kinds"]) for key in models}
+        # Like bench_crystal: probe and 5-NN on unit-length embeddings (the linear layer reads them as they are).
+        row = {
+            key: bench.probe_and_knn(fit_x[key], fit["kinds"], bench.unit(test_x[key]), test["kinds"])[0]
+            for key in models
+        }
         row["supervised"]["head"] = head_accuracy(head, test_x["supervised"], views.kinds, test["kinds"])
         results["tests"][name] = row | {
             "n_test": len(test["kinds"]),

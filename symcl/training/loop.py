@@ -190,7 +190,8 @@ def _resume(state: TrainState, callbacks: list[Callback], metadata: dict[str, An
     saved = load_state(path)
     changed = state.config.differences(saved["config"])
     if "metadata" in saved:  # checkpoints written before it was saved are not checked
-        changed |= _metadata_differences(saved["metadata"], metadata)
+        as_json = [json.loads(json.dumps(m)) for m in (saved["metadata"], metadata)]  # tuples -> lists, once
+        changed |= _metadata_differences(*as_json)
     if changed:
         details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
         raise UserInputError(f"{path}: cannot resume with a different configuration ({details})")
@@ -215,7 +216,6 @@ def _resume(state: TrainState, callbacks: list[Callback], metadata: dict[str, An
 
 def _metadata_differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> dict[str, tuple]:
     """The entries of the run's metadata (model, views, training files) that differ, by dotted key."""
-    saved, current = json.loads(json.dumps(saved)), json.loads(json.dumps(current))  # tuples -> lists
     changed: dict[str, tuple] = {}
     for key in sorted(set(saved) | set(current)):
         old, new = saved.get(key), current.get(key)

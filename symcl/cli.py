@@ -23,6 +23,7 @@ from symcl.errors import TrainingError, UserInputError
 from symcl.training.config import TrainConfig
 
 USER_ERRORS = (UserInputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+DEFAULT_WARMUP_STEPS = TrainConfig.warmup_steps
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +84,14 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, steps: int = 1000
         "--batch-size", type=int_at_least(2), default=batch_size, help=f"samples per step (default {batch_size})"
     )
     parser.add_argument("--lr", type=positive_float, default=1e-3, help="peak learning rate (default 1e-3)")
+    parser.add_argument(
+        "--warmup-steps",
+        type=_non_negative_int,
+        default=None,
+        metavar="K",
+        help=f"steps of linear learning-rate warm-up (default {DEFAULT_WARMUP_STEPS}, or a tenth of --steps when "
+        "that is fewer)",
+    )
     parser.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--checkpoint-every",
@@ -133,12 +142,18 @@ def wants_resume(args: argparse.Namespace) -> bool:
     return args.resume or restarted_by_torchrun()
 
 
+def default_warmup_steps(steps: int) -> int:
+    """50 steps of warm-up, but never more than a tenth of the run, so a short run still reaches its peak rate."""
+    return min(DEFAULT_WARMUP_STEPS, steps // 10)
+
+
 def train_config_from(args: argparse.Namespace) -> TrainConfig:
     """A TrainConfig from the common training flags."""
     return TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,
         lr=args.lr,
+        warmup_steps=default_warmup_steps(args.steps) if args.warmup_steps is None else args.warmup_steps,
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         eval_every=args.eval_every,

@@ -113,3 +113,14 @@ def test_float_in_names_the_range(capsys):
     with pytest.raises(SystemExit):
         main(["dna", "train", "x.fa", "--out", "unused", "--rc-probability", "2"])
     assert "argument --rc-probability: must be a number in [0, 1], got 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flags", "warmup"), [(["--steps", "2000"], 50), (["--steps", "30"], 3), (["--steps", "30", "--warmup-steps", "20"], 20)])  # fmt: skip
+def test_warmup_is_at_most_a_tenth_of_the_run_unless_given(flags, warmup):
+    import argparse
+
+    from symcl.cli import add_training_arguments, train_config_from
+
+    parser = argparse.ArgumentParser()
+    add_training_arguments(parser)
+    assert train_config_from(parser.parse_args(["--out", "unused", *flags])).warmup_steps == warmup

@@ -51,7 +51,7 @@ def bare_loop(config: TrainConfig) -> float:
     generator = torch.Generator().manual_seed(config.seed)
     params = list(model.parameters()) + list(objective.parameters())
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = warmup_cosine(optimizer, config.warmup_steps, config.steps)
+    scheduler = warmup_cosine(optimizer, config.effective_warmup_steps, config.steps)
     losses = []
     start = time.process_time()
     for _ in range(config.steps):

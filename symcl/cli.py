@@ -20,10 +20,9 @@ import symcl
 from symcl.distributed.context import launched_by_torchrun
 from symcl.distributed.launch import relaunch_with_torchrun, restarted_by_torchrun
 from symcl.errors import TrainingError, UserInputError
-from symcl.training.config import TrainConfig
+from symcl.training.config import DEFAULT_WARMUP_STEPS, TrainConfig
 
 USER_ERRORS = (UserInputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
-DEFAULT_WARMUP_STEPS = TrainConfig.warmup_steps
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,18 +141,13 @@ def wants_resume(args: argparse.Namespace) -> bool:
     return args.resume or restarted_by_torchrun()
 
 
-def default_warmup_steps(steps: int) -> int:
-    """50 steps of warm-up, but never more than a tenth of the run, so a short run still reaches its peak rate."""
-    return min(DEFAULT_WARMUP_STEPS, steps // 10)
-
-
 def train_config_from(args: argparse.Namespace) -> TrainConfig:
     """A TrainConfig from the common training flags."""
     return TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,
         lr=args.lr,
-        warmup_steps=default_warmup_steps(args.steps) if args.warmup_steps is None else args.warmup_steps,
+        warmup_steps=args.warmup_steps,  # None: 50, or a tenth of the steps (a short run still peaks)
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         eval_every=args.eval_every,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+DEFAULT_WARMUP_STEPS = 50
+
 
 @dataclass
 class TrainConfig:
@@ -18,8 +20,10 @@ class TrainConfig:
         Samples per step (each gives two views).
     lr, weight_decay : float
         AdamW learning rate and decoupled weight decay.
-    warmup_steps : int
-        Linear warm-up length before the cosine decay to zero.
+    warmup_steps : int or None
+        Linear warm-up length before the cosine decay to zero. None: 50 steps, or a tenth
+        of ``steps`` when that is fewer (taken from the current ``steps``, so a resumed
+        run that changes ``steps`` keeps a consistent schedule).
     grad_clip : float or None
         Maximum global gradient norm; None disables clipping.
     seed : int
@@ -44,7 +48,7 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    warmup_steps: int = 50
+    warmup_steps: int | None = 50
     grad_clip: float | None = 1.0
     seed: int = 0
     eval_every: int = 100
@@ -59,7 +63,6 @@ class TrainConfig:
         for name, low in (
             ("steps", 1),
             ("batch_size", 2),
-            ("warmup_steps", 0),
             ("eval_every", 0),
             ("eval_batch_size", 2),
             ("checkpoint_every", 0),
@@ -71,6 +74,11 @@ class TrainConfig:
                 raise ValueError(
                     f"The '{name}' parameter of TrainConfig must be an integer >= {low}. Got {value!r} instead."
                 )
+        warmup = self.warmup_steps
+        if warmup is not None and (not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0):
+            raise ValueError(
+                f"The 'warmup_steps' parameter of TrainConfig must be None or an integer >= 0. Got {warmup!r} instead."
+            )
         for name in ("lr", "weight_decay"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
@@ -86,6 +94,13 @@ class TrainConfig:
             raise ValueError(
                 f"The 'early_stopping_patience' parameter of TrainConfig must be None or an integer >= 1. Got {patience!r} instead."
             )
+
+    @property
+    def effective_warmup_steps(self) -> int:
+        """The warm-up length the schedule uses: ``warmup_steps``, or its default when None."""
+        if self.warmup_steps is not None:
+            return self.warmup_steps
+        return min(DEFAULT_WARMUP_STEPS, self.steps // 10)
 
     # Fields that may change between an interrupted run and its resumption.
     RESUMABLE_CHANGES = ("steps", "device", "checkpoint_every", "keep_checkpoints")

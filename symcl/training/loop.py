@@ -102,7 +102,7 @@ def fit(
         model,
         objective,
         optimizer,
-        warmup_cosine(optimizer, config.warmup_steps, config.steps),
+        warmup_cosine(optimizer, config.effective_warmup_steps, config.steps),
         config,
         data_generator,
         Path(out_dir) if out_dir is not None else None,

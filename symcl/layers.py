@@ -34,7 +34,9 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         """Shapes: x (B, C, L), mask (B, 1, L) -> (B, C, L), zero at padding."""
-        return x + self.conv(F.gelu(self.norm(x))) * mask
+        # The norm's bias makes gelu(norm(0)) non-zero at padding: masked, or the
+        # convolution would read it into the sequence's last positions.
+        return x + self.conv(F.gelu(self.norm(x)) * mask) * mask
 
 
 def check_sizes(owner: str, sizes: Iterable[tuple[str, object, int]], *, odd: Collection[str] = ()) -> None:

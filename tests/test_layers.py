@@ -25,6 +25,17 @@ def test_residual_block_keeps_length_and_only_adds_at_sequence_positions():
     assert not torch.equal(y[0], x[0])
 
 
+def test_residual_block_output_does_not_depend_on_the_padding():
+    torch.manual_seed(0)
+    block = ResidualBlock(4, kernel_size=5, dilation=2)
+    with torch.no_grad():  # a trained norm has a bias; a fresh one's zero would hide a leak
+        block.norm.norm.bias.normal_()
+    x = torch.randn(1, 4, 6)
+    padded = torch.cat([x, torch.zeros(1, 4, 5)], dim=2)
+    mask = torch.cat([torch.ones(1, 1, 6), torch.zeros(1, 1, 5)], dim=2)
+    torch.testing.assert_close(block(padded, mask)[..., :6], block(x, torch.ones(1, 1, 6)), rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("sizes", "odd", "message"),
     [

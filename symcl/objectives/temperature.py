@@ -12,7 +12,7 @@ class LearnableTemperature(nn.Module):
     """Softmax temperature learned jointly with the encoder.
 
     The parameter is ``log(tau)``, so gradient steps are multiplicative and the
-    temperature stays positive. The value is clamped to ``[minimum, maximum]``; CLIP
+    temperature stays positive. The parameter is clamped to ``[minimum, maximum]``; CLIP
     (Radford et al. 2021) clamps its logit scale at 100, i.e. a temperature of 0.01,
     because smaller values make the softmax unstable.
 
@@ -45,7 +45,14 @@ class LearnableTemperature(nn.Module):
 
     def forward(self) -> torch.Tensor:
         """Return the current temperature as a 0-dim tensor that carries gradients."""
-        return self.log_temperature.exp().clamp(self.minimum, self.maximum)
+        # Project the parameter itself back into range, as CLIP does after each step:
+        # clamping only the value would give it zero gradient there, and it could never
+        # come back once a step had pushed it out.
+        low, high = math.log(self.minimum), math.log(self.maximum)
+        if not low <= self.log_temperature.item() <= high:
+            with torch.no_grad():
+                self.log_temperature.clamp_(low, high)
+        return self.log_temperature.exp()
 
     def extra_repr(self) -> str:
         return f"value={float(self()):.4g}, minimum={self.minimum}, maximum={self.maximum}"

@@ -160,6 +160,18 @@ def test_learnable_temperature_is_clamped_to_its_safe_range():
         symcl.LearnableTemperature(2.0)
 
 
+def test_learnable_temperature_comes_back_from_its_bound():
+    temperature = symcl.LearnableTemperature(0.5, minimum=0.01, maximum=1.0)
+    with torch.no_grad():  # an optimiser step pushed it past the maximum
+        temperature.log_temperature.fill_(math.log(3.0))
+    value = temperature()
+    assert value.item() == pytest.approx(1.0)
+    value.backward()  # a loss that wants a smaller temperature
+    assert temperature.log_temperature.grad.item() > 0
+    torch.optim.SGD(temperature.parameters(), lr=0.1).step()
+    assert temperature().item() < 0.95
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [

@@ -140,19 +140,27 @@ def _train_step(state: TrainState, network: nn.Module, batch: ViewBatch) -> floa
     loss = state.objective(network(batch.view1), network(batch.view2), batch)
     value = _global_mean(loss.detach())
     if not math.isfinite(value):
-        where = (
-            f"the last good checkpoint is {state.last_checkpoint}"
-            if state.last_checkpoint
-            else "no checkpoint was written yet"
-        )
-        raise TrainingError(f"training stopped: the loss is {value} at step {state.step + 1}; {where}")
+        raise TrainingError(f"training stopped: the loss is {value} at step {state.step + 1}; {_last_good(state)}")
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    if state.config.grad_clip is not None:
-        nn.utils.clip_grad_norm_([p for g in state.optimizer.param_groups for p in g["params"]], state.config.grad_clip)
+    # The norm is needed even without clipping: a finite loss can have NaN gradients,
+    # and one such step would leave NaN weights for the next checkpoint to save.
+    parameters = [p for g in state.optimizer.param_groups for p in g["params"] if p.grad is not None]
+    norm = float(nn.utils.clip_grad_norm_(parameters, state.config.grad_clip or math.inf))
+    if not math.isfinite(norm):
+        raise TrainingError(
+            f"training stopped: the gradient norm is {norm} at step {state.step + 1} (the loss was {value:.6g}); "
+            f"{_last_good(state)}"
+        )
     state.optimizer.step()
     state.scheduler.step()
     return value
+
+
+def _last_good(state: TrainState) -> str:
+    if state.last_checkpoint:
+        return f"the last good checkpoint is {state.last_checkpoint}"
+    return "no checkpoint was written yet"
 
 
 def _global_mean(value: torch.Tensor) -> float:

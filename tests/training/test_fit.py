@@ -2,7 +2,7 @@ import json
 
 import pytest
 import torch
-from toy_setup import AlignmentOnly, NaNAt, toy_run
+from toy_setup import AlignmentOnly, NaNAt, NaNGradientAt, toy_run
 
 from symcl.checkpoint import load_state
 from symcl.errors import TrainingError
@@ -55,6 +55,14 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_the_checkpoint(tmp_path
     saved = load_state(tmp_path / "checkpoints" / "step-00000020.safetensors")
     assert saved["step"] == 20
     assert all(torch.isfinite(t).all() for t in saved["model"].values())
+
+
+@pytest.mark.parametrize("grad_clip", [1.0, None])
+def test_non_finite_gradients_stop_before_the_weights_are_changed(tmp_path, grad_clip):
+    model, views, objective, config = toy_run(steps=60, grad_clip=grad_clip, eval_every=0)
+    with pytest.raises(TrainingError, match=r"gradient norm is nan at step 25 .*step-00000020"):
+        fit(model, views, NaNGradientAt(objective, 25), config, out_dir=tmp_path, progress=False)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
 def test_early_stopping_catches_a_collapsing_run_and_restores_the_best_weights():

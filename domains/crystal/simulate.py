@@ -264,10 +264,10 @@ def simulate(
         rng=rng,
     )
     if extra:
-        positions = np.concatenate([positions, np.array([p for p, _ in extra])])
+        positions = np.concatenate([positions, np.array([p for p, _, _ in extra])])
         sublattice = np.concatenate([sublattice, np.full(len(extra), -1)])
-        numbers += [n for _, n in extra]
-        defect_of = np.concatenate([defect_of, np.arange(len(placed) - len(extra), len(placed))])
+        numbers += [n for _, n, _ in extra]
+        defect_of = np.concatenate([defect_of, [k for _, _, k in extra]])
     pixels = apparent(positions)
     placed = tuple(
         PlacedDefect(**{**asdict(d), "x_px": float(p[0]), "y_px": float(p[1])})
@@ -384,10 +384,10 @@ def _place_defects(
     gamma: float,
     min_contrast: float,
     rng: np.random.Generator,
-) -> tuple[list[PlacedDefect], np.ndarray, list[tuple[np.ndarray, tuple[int, ...]]]]:
+) -> tuple[list[PlacedDefect], np.ndarray, list[tuple[np.ndarray, tuple[int, ...], int]]]:
     """Apply the defects in place to ``numbers``; returns the records, the defect of each column and new columns."""
     defect_of = np.full(len(positions), -1)
-    extra: list[tuple[np.ndarray, tuple[int, ...]]] = []
+    extra: list[tuple[np.ndarray, tuple[int, ...], int]] = []  # an adatom's column, its atoms, its defect
     placed: list[PlacedDefect] = []
     spacing = float(crystal.period_lengths.max())
     taken: list[np.ndarray] = []
@@ -423,8 +423,8 @@ def _place_defects(
             _, after = choices[rng.integers(len(choices))]
             taken.append(pool_positions[i])
             if adatom:
-                extra.append((pool_positions[i], after))
                 placed.append(_record(kind, pool_positions[i], -1, (), after))
+                extra.append((pool_positions[i], after, len(placed) - 1))
             else:
                 placed.append(_record(kind, positions[i], int(sublattice[i]), numbers[i], after))
                 numbers[i] = after
@@ -458,8 +458,8 @@ def _place_defects(
         taken.append(pool[i])
         if adatom:
             z = atomic_number(spec.element) if spec.element else max(crystal.elements)
-            extra.append((pool[i], (z,)))
             placed.append(_record("adatom", pool[i], -1, (), (z,)))
+            extra.append((pool[i], (z,), len(placed) - 1))
             continue
         before = numbers[i]
         try:

@@ -75,6 +75,20 @@ def test_random_defects_ground_truth(mos2_image):
     assert distance.min() >= 3.16 - 1e-9  # at least one lattice period apart
 
 
+@pytest.mark.parametrize(
+    "defects", [[crystal.Defect("adatom"), crystal.Defect("vacancy")], 4], ids=["adatom first", "random"]
+)
+def test_every_defect_column_points_to_its_own_defect(defects):
+    # Adatoms add columns at the end; their defect index must still be their own.
+    sim = crystal.simulate("MoS2", shape=(128, 128), pixel_size=0.2, defects=defects, rng=1)
+    kinds = [d.kind for d in sim.defects]
+    assert "adatom" in kinds and kinds[-1] != "adatom"
+    for i, row in enumerate(sim.defect_table()):
+        (j,) = np.nonzero(sim.columns.defect == i)[0]
+        np.testing.assert_allclose(sim.columns.pixels[j], [row["x_px"], row["y_px"]], atol=1e-2)
+        assert (sim.columns.sublattice[j] == -1) == (row["kind"] == "adatom")
+
+
 def test_explicit_defects_of_every_kind():
     defects = [
         crystal.Defect("vacancy", position=(4.0, 4.0)),

@@ -340,6 +340,8 @@ def _cluster(func: str, x: np.ndarray, n_clusters: Any, method: Any, seed: Any) 
         )
     _check_choice(func, "method", method, CLUSTER_METHODS)
     seed = _check_int(func, "seed", seed, minimum=0)
+    if n_clusters == 1:  # nothing to fit, and agglomerative clustering refuses a single sample
+        return np.zeros(x.shape[0], dtype=np.int64)
     if method == "kmeans":
         model = KMeans(n_clusters=n_clusters, n_init=10, random_state=seed)
     else:

@@ -300,7 +300,7 @@ def _model_and_window(args: argparse.Namespace):
     return load_model(directory).to(device), args.window or trained or 1000
 
 
-_UNAMBIGUOUS = np.frombuffer(b"ACGTacgt", dtype=np.uint8)
+_UNAMBIGUOUS = np.frombuffer(b"ACGTUacgtu", dtype=np.uint8)  # U reads as T
 
 
 def _read(path: str, *, min_length: int, require_one: bool = True):
@@ -318,7 +318,7 @@ def _read(path: str, *, min_length: int, require_one: bool = True):
         yield record
     if uninformative:
         print(
-            f"symcl: warning: {path}: {len(uninformative)} record(s) have no A, C, G or T, so their embeddings "
+            f"symcl: warning: {path}: {len(uninformative)} record(s) have no A, C, G, T or U, so their embeddings "
             f"say nothing about them: {', '.join(uninformative[:5])}{', ...' if len(uninformative) > 5 else ''}",
             file=sys.stderr,
         )

@@ -16,6 +16,8 @@ def test_bin_contigs_recovers_separated_groups_and_checks_its_input(rng, tmp_pat
     assert np.array_equal(
         dna.bin_contigs(features, 3, method="agglomerative"), dna.bin_contigs(features, 3, method="agglomerative")
     )
+    for method in ("kmeans", "agglomerative"):  # one bin needs no clustering, even of a single contig
+        assert np.array_equal(dna.bin_contigs(features[:1], 1, method=method), [0])
     with pytest.raises(ValueError, match=r"'n_bins' parameter of bin_contigs must be an integer in \[1, 30\]"):
         dna.bin_contigs(features, 31)
     path = dna.save_bins(tmp_path / "bins.tsv", [f"c{i}" for i in range(30)], bins)

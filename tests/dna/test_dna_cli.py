@@ -187,9 +187,9 @@ def test_embed_without_model_uses_the_shipped_pretrained_model(shipped, tmp_path
 
 def test_embed_warns_about_records_without_a_base(trained, tmp_path, capsys):
     path = tmp_path / "gaps.fa"
-    path.write_text(">a\n" + "ACGT" * 100 + "\n>gap\n" + "N" * 400 + "\n")
+    path.write_text(">a\n" + "ACGT" * 100 + "\n>gap\n" + "N" * 400 + "\n>rna\n" + "ACGU" * 100 + "\n")
     out = tmp_path / "gaps.npz"
     assert main(["dna", "embed", str(path), "--model", str(trained), "-o", str(out), "--quiet"]) == 0
-    assert "gaps.fa: 1 record(s) have no A, C, G or T, so their embeddings say nothing about them: gap" in (
+    assert "gaps.fa: 1 record(s) have no A, C, G, T or U, so their embeddings say nothing about them: gap\n" in (
         capsys.readouterr().err
     )

@@ -61,10 +61,14 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
         import tifffile
 
         try:
-            data = tifffile.imread(path, key=0)
+            with tifffile.TiffFile(path) as tiff:
+                page = tiff.pages[0]
+                data, axes = np.asarray(page.asarray()), page.axes
         except Exception as error:  # tifffile raises several types for broken files
             raise UserInputError(f"{path}: not a readable TIFF image ({type(error).__name__}: {error})") from None
-        data = _grey(np.asarray(data))
+        if axes == "SYX":  # planar colour: the samples come first
+            data = np.moveaxis(data, 0, -1)
+        data = _grey(data)
     elif suffix in (".png", ".jpg", ".jpeg"):
         import skimage.io
 

@@ -116,8 +116,11 @@ def test_read_image_formats(tmp_path, mos2_image):
     assert grey.shape == image.shape and np.corrcoef(grey.ravel(), image.ravel())[0, 1] > 0.95
     levels = np.round(255 * (image - image.min()) / np.ptp(image)).astype(np.uint8)
     tifffile.imwrite(tmp_path / "rgb.tif", np.stack([levels] * 3, axis=-1), photometric="rgb")
-    grey, _ = crystal.read_image(tmp_path / "rgb.tif")  # colour TIFFs are converted like PNGs
-    assert grey.shape == image.shape and np.corrcoef(grey.ravel(), image.ravel())[0, 1] > 0.99
+    rgb = np.stack([levels] * 3)
+    tifffile.imwrite(tmp_path / "planar.tif", rgb, photometric="rgb", planarconfig="separate")
+    for name in ("rgb.tif", "planar.tif"):  # colour TIFFs, samples last or first, are converted like PNGs
+        grey, _ = crystal.read_image(tmp_path / name)
+        assert grey.shape == image.shape and np.corrcoef(grey.ravel(), image.ravel())[0, 1] > 0.99
     (tmp_path / "a.dm4").write_bytes(b"\0" * 64)
     try:
         import rsciio  # noqa: F401

@@ -47,6 +47,7 @@ from .imaging import (
 from .structures import ProjectedCrystal, cells_covering, column_intensity, column_positions, projected_crystal
 
 _EDGE = 2.0  # random defects stay this far (Å) inside the field of view
+MAX_COLUMNS = 10_000_000  # about 1 GB of column arrays; beyond it a typo in the pixel size, not an image
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,6 +235,13 @@ def simulate(
     margin = 5 * sigma + 5 * imaging.jitter + abs(imaging.drift[0]) + abs(imaging.drift[1]) + 1.0
     corners = np.array([[0, 0], [width, 0], [0, height], [width, height]]) * pixel_size
     lattice = crystal.lattice @ turn.T  # rows: the rotated lattice vectors
+    field = (width * pixel_size + 2 * margin) * (height * pixel_size + 2 * margin)
+    columns = field / abs(np.linalg.det(crystal.lattice)) * crystal.n_columns
+    if columns > MAX_COLUMNS:
+        raise UserInputError(
+            f"{height} x {width} px at {pixel_size:g} Å/px show about {columns:,.0f} columns of {crystal.name}, more "
+            f"than the {MAX_COLUMNS:,} an image may hold; use a smaller pixel size or image"
+        )
     cells = cells_covering(lattice, corners - origin, margin)
     rel, sublattice, _ = column_positions(crystal, cells)
     positions = origin + rel @ turn.T

@@ -130,6 +130,8 @@ def test_user_errors_are_one_line_and_exit_2(simulated, trained, tmp_path, capsy
     assert "argument --structure: not allowed with argument --material" in capsys.readouterr().err
     message = _one_line_error(capsys, ["crystal", "simulate", "--size", "100000", "100000", "-o", str(tmp_path / "g")])
     assert "--size 100000 100000: at most 67,108,864 pixels" in message
+    message = _one_line_error(capsys, ["crystal", "simulate", "--pixel-size", "100", "-o", str(tmp_path / "g")])
+    assert "at 100 Å/px show about" in message and "use a smaller pixel size or image" in message
     message = _one_line_error(capsys, ["crystal", "simulate", "--gamma", "100", "-o", str(tmp_path / "g")])
     assert "The 'gamma' parameter of Imaging must be <= 3" in message
     bad = tmp_path / "nan.npy"

@@ -14,7 +14,8 @@ Policy (applied to every sequence, whether read from a file or passed in Python)
 - Aligned input: ``-``, ``.`` and ``*`` are all gap columns and are written as ``-``.
 - Any other character is an error naming the record, the position and the character.
 - A sequence of at least :data:`NUCLEOTIDE_CHECK_MIN_LENGTH` letters made only of
-  ``A C G T U N`` is taken for DNA/RNA and rejected.
+  ``A C G T U N``, or of at least 30 letters 90 % of which are (a read with a few
+  ambiguity codes such as R or Y), is taken for DNA/RNA and rejected.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ BLOSUM62_ALPHABET = "ARNDCQEGHILKMFPSTWYVBZX*"
 #: Sequences of at least this many letters, all from ``ACGTUN``, are rejected as nucleotides.
 #: A random protein of this length has a chance of about 1e-6 of using only those letters.
 NUCLEOTIDE_CHECK_MIN_LENGTH = 10
+#: From this length on, a sequence whose letters are this much ``ACGTUN`` is rejected too;
+#: proteins use those letters for about a quarter of their residues.
+NUCLEOTIDE_FRACTION_MIN_LENGTH, NUCLEOTIDE_FRACTION = 30, 0.9
 #: Code of a gap in :func:`encode`.
 GAP_CODE = -1
 
@@ -91,10 +95,13 @@ def clean_sequence(text: str, *, aligned: bool = False, record: str = "sequence"
     letters = [letter for letter in residues if letter != "-"]
     if not letters:
         raise UserInputError(f"{where}: the sequence is empty (no residues)")
-    if len(letters) >= NUCLEOTIDE_CHECK_MIN_LENGTH and _NUCLEOTIDE_LETTERS.issuperset(letters):
+    nucleotides = sum(letter in _NUCLEOTIDE_LETTERS for letter in letters)
+    if (len(letters) >= NUCLEOTIDE_CHECK_MIN_LENGTH and nucleotides == len(letters)) or (
+        len(letters) >= NUCLEOTIDE_FRACTION_MIN_LENGTH and nucleotides >= NUCLEOTIDE_FRACTION * len(letters)
+    ):
         raise UserInputError(
-            f"{where}: looks like a nucleotide sequence (only the letters A, C, G, T, U, N); "
-            f"protein sequences are expected"
+            f"{where}: looks like a nucleotide sequence ({nucleotides} of its {len(letters)} letters are A, C, G, "
+            "T, U or N); protein sequences are expected"
         )
     return "".join(residues).translate(_TRANSLATION)
 

@@ -143,7 +143,9 @@ def read_sequences(
     if not raw:
         raise UserInputError(f"{path}: no sequence records found")
     seen: set[str] = set()
-    for rid, _ in raw:
+    for number, (rid, _) in enumerate(raw, start=1):
+        if not rid.strip():  # a bare '>': the TSV and the tree would get a nameless row and leaf
+            raise UserInputError(f"{path}: record {number} has no id; every record needs one")
         if rid in seen:
             raise UserInputError(f"{path}: duplicate record id {rid!r}; record ids must be unique within a file")
         seen.add(rid)

@@ -40,6 +40,11 @@ def test_nucleotide_sequence_is_rejected():
         clean_sequence("ACGTTGCANNACGU", record="dna")
     # Short peptides of those letters are legal (below the length of the check).
     assert clean_sequence("GATTACA") == "GATTACA"
+    # A read with an ambiguity code is still DNA; a protein with a quarter of those letters is not.
+    with pytest.raises(UserInputError, match="record 'read'.*nucleotide sequence \\(39 of its 40 letters"):
+        clean_sequence("ACGT" * 5 + "R" + "ACGT" * 4 + "ACG", record="read")
+    protein = "MKVLAAGIVWTTNACDEFGHIKLMNPQRSTVWY"
+    assert clean_sequence(protein) == protein
 
 
 def test_encode_gives_blosum62_codes_and_gap_code():

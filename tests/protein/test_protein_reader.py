@@ -97,6 +97,13 @@ def test_malformed_stockholm(tmp_path):
         protein.read_sequences(write(tmp_path, text, "fam.sto"))
 
 
+def test_record_without_id_is_rejected(tmp_path):
+    path = tmp_path / "noid.fa"
+    path.write_text(">a\nMKVLAAGIVW\n>\nMKVLAAGIVW\n")
+    with pytest.raises(UserInputError, match=r"noid\.fa: record 2 has no id"):
+        protein.read_sequences(path)
+
+
 def test_nucleotide_file_is_rejected(tmp_path):
     with pytest.raises(UserInputError, match=r"fam\.fa: record 'contig1'.*nucleotide"):
         protein.read_sequences(write(tmp_path, ">contig1\nACGTACGGTTACNNACGT\n"))

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 import symcl
-from symcl.distributed.context import launched_by_torchrun
+from symcl.distributed.context import exit_without_finalising, is_distributed, launched_by_torchrun
 from symcl.distributed.launch import relaunch_with_torchrun, restarted_by_torchrun
 from symcl.errors import TrainingError, UserInputError
 from symcl.training.config import DEFAULT_WARMUP_STEPS, TrainConfig
@@ -47,7 +47,16 @@ def run_guarded(run: Callable[[], int | None]) -> int:
     """Run a command: user errors print one line (exit 2), training failures too (exit 1).
 
     An integer returned by ``run`` is the exit status (e.g. that of a torchrun relaunch).
+    A torchrun worker ends here, without Python's finalisation (see
+    :func:`~symcl.distributed.exit_without_finalising`).
     """
+    status = _status_of(run)
+    if launched_by_torchrun() and is_distributed():
+        exit_without_finalising(status)
+    return status
+
+
+def _status_of(run: Callable[[], int | None]) -> int:
     try:
         status = run()
     except USER_ERRORS as error:

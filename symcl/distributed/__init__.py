@@ -8,6 +8,7 @@
 from symcl.distributed.batchnorm import SyncBatchNorm, convert_sync_batchnorm
 from symcl.distributed.context import (
     barrier,
+    exit_without_finalising,
     gather_objects,
     init_distributed,
     is_distributed,
@@ -23,6 +24,7 @@ __all__ = [
     "barrier",
     "block_diagonal",
     "convert_sync_batchnorm",
+    "exit_without_finalising",
     "gather",
     "gather_objects",
     "gather_with_grad",

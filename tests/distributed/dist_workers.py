@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from symcl import InfoNCE, NegativeQueue
-from symcl.distributed import SyncBatchNorm
+from symcl.distributed import SyncBatchNorm, exit_without_finalising
 
 N_GLOBAL, DIM_IN, DIM = 8, 6, 5
 OPTIONS = {
@@ -43,18 +43,6 @@ def make_loss(options: dict, bank, bank_groups) -> InfoNCE:
     return InfoNCE(0.2, queue=queue, **options)
 
 
-def _exit_without_finalising() -> None:
-    """End a worker whose results are written, skipping Python's finalisation.
-
-    A gloo worker thread can still be releasing the last all_reduce's tensors when the
-    main thread finalises Python; the thread then needs the GIL, is killed taking it, and
-    the process aborts with "terminate called without an active exception" (SIGABRT,
-    about 1 run in 50 with a busy CPU; the core dump shows ~AsyncAllreduceWork in
-    ProcessGroupGloo::runLoop). The race is torch's teardown, not what these tests check.
-    """
-    os._exit(0)
-
-
 def global_negatives_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
@@ -78,7 +66,7 @@ def global_negatives_worker(rank: int, world: int, init_file: str, out_dir: str)
         dist.barrier()  # no rank tears gloo down while the other still talks to it
     finally:
         dist.destroy_process_group()
-    _exit_without_finalising()
+    exit_without_finalising(0)  # skips a gloo teardown race of torch (see its docstring)
 
 
 def embed_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
@@ -98,4 +86,4 @@ def embed_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
         dist.barrier()  # as above
     finally:
         dist.destroy_process_group()
-    _exit_without_finalising()
+    exit_without_finalising(0)  # skips a gloo teardown race of torch (see its docstring)

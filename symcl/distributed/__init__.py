@@ -18,9 +18,11 @@ from symcl.distributed.context import (
     world_size,
 )
 from symcl.distributed.gather import block_diagonal, gather, gather_with_grad
+from symcl.distributed.gradients import average_gradients
 
 __all__ = [
     "SyncBatchNorm",
+    "average_gradients",
     "barrier",
     "block_diagonal",
     "convert_sync_batchnorm",

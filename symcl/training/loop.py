@@ -16,7 +16,7 @@ from torch import nn
 
 from symcl.atomic import make_directory
 from symcl.checkpoint import list_checkpoints, load_state, restore_rng
-from symcl.distributed import init_distributed, is_main_process, rank, world_size
+from symcl.distributed import average_gradients, init_distributed, is_main_process, rank, world_size
 from symcl.errors import TrainingError, UserInputError
 from symcl.metrics import alignment, effective_rank, uniformity
 from symcl.training.callbacks import Callback, Checkpointer, EarlyStopping, HistoryRecorder, ProgressBar
@@ -143,6 +143,7 @@ def _train_step(state: TrainState, network: nn.Module, batch: ViewBatch) -> floa
         raise TrainingError(f"training stopped: the loss is {value} at step {state.step + 1}; {_last_good(state)}")
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    average_gradients(state.objective.parameters())  # DDP averages the model's only
     # The norm is needed even without clipping: a finite loss can have NaN gradients,
     # and one such step would leave NaN weights for the next checkpoint to save.
     parameters = [p for g in state.optimizer.param_groups for p in g["params"] if p.grad is not None]

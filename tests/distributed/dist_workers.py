@@ -11,13 +11,14 @@ import torch.distributed as dist
 from safetensors.torch import save_file
 from torch import nn
 
-from symcl import InfoNCE, NegativeQueue
-from symcl.distributed import SyncBatchNorm, exit_without_finalising
+from symcl import InfoNCE, LearnableTemperature, NegativeQueue
+from symcl.distributed import SyncBatchNorm, average_gradients, exit_without_finalising
 
 N_GLOBAL, DIM_IN, DIM = 8, 6, 5
 OPTIONS = {
     "plain": dict(),
     "all": dict(hard_negative_beta=0.5, debias_tau_plus=0.05, chunk_size=3),
+    "learnable temperature": dict(learnable=True),
 }
 
 
@@ -40,7 +41,9 @@ def make_batch():
 def make_loss(options: dict, bank, bank_groups) -> InfoNCE:
     queue = NegativeQueue(16, DIM).double()
     queue.enqueue(bank, bank_groups)
-    return InfoNCE(0.2, queue=queue, **options)
+    options = dict(options)
+    temperature = LearnableTemperature(0.2).double() if options.pop("learnable", False) else 0.2
+    return InfoNCE(temperature, queue=queue, **options)
 
 
 def global_negatives_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
@@ -54,9 +57,11 @@ def global_negatives_worker(rank: int, world: int, init_file: str, out_dir: str)
             loss_fn = make_loss(options, bank, bank_groups)
             loss = loss_fn(model(x1[mine]), model(x2[mine]), exclude=local_excludes[rank], groups=groups[mine])
             loss.backward()
+            average_gradients(loss_fn.parameters())  # as fit does: DDP owns only the model
             value = loss.detach().clone()
             dist.all_reduce(value)
             results = {f"grad.{k}": p.grad for k, p in model.module.named_parameters()}
+            results |= {f"objective_grad.{k}": p.grad for k, p in loss_fn.named_parameters()}
             results["loss"] = value / world
             results["queue"] = loss_fn.queue.negatives()
             results["running_mean"] = model.module[1].running_mean

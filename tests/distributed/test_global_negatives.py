@@ -13,7 +13,9 @@ def _single_process(options):
     exclude = torch.block_diag(*local_excludes.to(torch.uint8)).bool()
     loss = loss_fn(model(x1), model(x2), exclude=exclude, groups=groups)
     loss.backward()
-    return loss.detach(), {k: p.grad for k, p in model.named_parameters()}, loss_fn.queue.negatives(), model[1]
+    grads = {f"grad.{k}": p.grad for k, p in model.named_parameters()}
+    grads |= {f"objective_grad.{k}": p.grad for k, p in loss_fn.named_parameters()}
+    return loss.detach(), grads, loss_fn.queue.negatives(), model[1]
 
 
 def test_two_ranks_match_the_full_batch_to_1e_6(tmp_path):
@@ -23,8 +25,9 @@ def test_two_ranks_match_the_full_batch_to_1e_6(tmp_path):
         for rank in range(2):
             got = load_file(str(tmp_path / f"{name}.rank{rank}.safetensors"))
             assert abs(got["loss"].item() - loss.item()) <= 1e-6, name
+            assert got.keys() >= grads.keys()  # the model's and the objective's own (a learnable temperature)
             for key, grad in grads.items():
-                assert (got[f"grad.{key}"] - grad).abs().max().item() <= 1e-6, (name, key)
+                assert (got[key] - grad).abs().max().item() <= 1e-6, (name, key)
             # The queue was filled with the gathered keys: the same on both ranks.
             torch.testing.assert_close(got["queue"], queue, rtol=0, atol=1e-12)
             torch.testing.assert_close(got["running_mean"], batch_norm.running_mean, rtol=0, atol=1e-12)

@@ -21,6 +21,7 @@ from symcl.distributed.context import exit_without_finalising, is_distributed, l
 from symcl.distributed.launch import relaunch_with_torchrun, restarted_by_torchrun
 from symcl.errors import TrainingError, UserInputError
 from symcl.training.config import DEFAULT_WARMUP_STEPS, TrainConfig
+from symcl.training.loop import refuse_earlier_run
 
 USER_ERRORS = (UserInputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
@@ -39,8 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_command_line(build_parser(), argv)
     return run_guarded(lambda: args.handler(args))
+
+
+def parse_command_line(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse ``argv`` (None: the process's command line) and keep it, for a torchrun relaunch."""
+    args = parser.parse_args(argv)
+    args.command_line = list(sys.argv[1:] if argv is None else argv)
+    return args
 
 
 def run_guarded(run: Callable[[], int | None]) -> int:
@@ -142,7 +150,9 @@ def relaunch_if_distributed(args: argparse.Namespace, module: str) -> int | None
     """
     if launched_by_torchrun() or (args.nproc == 1 and args.max_restarts == 0):
         return None
-    return relaunch_with_torchrun(module, sys.argv[1:], nproc=args.nproc, max_restarts=args.max_restarts)
+    if not args.resume:  # here, as the restarted workers resume whatever the folder holds
+        refuse_earlier_run(Path(args.out))
+    return relaunch_with_torchrun(module, args.command_line, nproc=args.nproc, max_restarts=args.max_restarts)
 
 
 def wants_resume(args: argparse.Namespace) -> bool:

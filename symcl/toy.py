@@ -17,7 +17,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from symcl.cli import add_training_arguments, relaunch_if_distributed, run_guarded, train_config_from, wants_resume
+from symcl.cli import (
+    add_training_arguments,
+    parse_command_line,
+    relaunch_if_distributed,
+    run_guarded,
+    train_config_from,
+    wants_resume,
+)
 from symcl.training import Callback, contrastive_objective, fit, seed_everything
 from symcl.views import ViewBatch
 
@@ -76,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m symcl.toy", description=__doc__.splitlines()[0])
     add_training_arguments(parser, steps=200, batch_size=64)
     parser.add_argument("--sleep", type=float, default=0.0, help=argparse.SUPPRESS)  # slows steps, for kill tests
-    args = parser.parse_args(argv)
+    args = parse_command_line(parser, argv)
 
     def run() -> int | None:
         relaunched = relaunch_if_distributed(args, "symcl.toy")

@@ -131,3 +131,25 @@ def test_resume_with_more_steps_keeps_the_default_warmup(tmp_path):
     assert _run("-m", "symcl.toy", "--steps", "20", *common).returncode == 0
     resumed = _run("-m", "symcl.toy", "--steps", "40", "--resume", *common)
     assert resumed.returncode == 0, resumed.stderr
+
+
+def test_a_relaunch_gets_the_arguments_given_to_main(monkeypatch, tmp_path):
+    import symcl.cli
+    from symcl import toy
+
+    launched = []
+    monkeypatch.setattr(symcl.cli, "relaunch_with_torchrun", lambda module, argv, **kw: launched.append(argv) or 0)
+    argv = ["--out", str(tmp_path / "run"), "--nproc", "2", "--quiet"]
+    assert toy.main(argv) == 0
+    assert launched == [argv]  # not the pytest command line
+
+
+def test_restarts_cannot_continue_an_earlier_run_without_resume(monkeypatch, tmp_path, capsys):
+    import symcl.cli
+    from symcl import toy
+
+    common = ["--out", str(tmp_path), "--steps", "4", "--checkpoint-every", "2", "--eval-every", "0", "--quiet"]
+    assert toy.main(common) == 0
+    monkeypatch.setattr(symcl.cli, "relaunch_with_torchrun", lambda *a, **kw: pytest.fail("relaunched"))
+    assert toy.main([*common, "--max-restarts", "1"]) == 2  # restarted workers would resume it
+    assert "holds the checkpoints of an earlier run" in capsys.readouterr().err

@@ -114,7 +114,7 @@ def fit(
         if resume:
             _resume(state, callbacks, metadata or {})
         else:
-            _refuse_earlier_run(state.out_dir)
+            refuse_earlier_run(state.out_dir)
     if evaluate is None and config.eval_every:
         evaluate = view_evaluator(views, config.eval_batch_size, seed=config.seed, device=device)
 
@@ -180,7 +180,7 @@ def _default_callbacks(config: TrainConfig, progress: bool) -> list[Callback]:
     return callbacks
 
 
-def _refuse_earlier_run(out_dir: Path) -> None:
+def refuse_earlier_run(out_dir: Path) -> None:
     """A fresh run must not mix its checkpoints with an earlier run's, which a later resume would pick up."""
     found = list_checkpoints(out_dir / "checkpoints")
     if found:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 
@@ -139,9 +140,14 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
     ]
     simulation = part / "simulation"
     commands = [
-        f"symcl crystal simulate --material {MATERIAL} --size {size} {size} --pixel-size {PIXEL_SIZE} "
-        f"--defects {n_defects} --seed {seed} -o {simulation}",
-        f"symcl crystal embed {simulation / 'image.npy'} --pixel-size {PIXEL_SIZE} -o {part / 'embed'}",
+        shlex.join(
+            ["symcl", "crystal", "simulate", "--material", MATERIAL, "--size", str(size), str(size)]
+            + ["--pixel-size", str(PIXEL_SIZE), "--defects", str(n_defects), "--seed", str(seed), "-o", str(simulation)]
+        ),
+        shlex.join(
+            ["symcl", "crystal", "embed", str(simulation / "image.npy"), "--pixel-size", str(PIXEL_SIZE)]
+            + ["-o", str(part / "embed")]
+        ),
     ]
     return Section(
         "crystal: defects in a simulated micrograph",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def run_dna(out_dir: Path, *, quick: bool, seed: int, progress: bool = True) -> 
         fragments, labels, names = cut_fragments(length, rng)
         fasta = _write_fasta(part / f"fragments_{length}bp.fa", fragments, labels, names)
         learned = dna.embed_sequences(model, fragments, window=length, progress=progress).embeddings
-        baseline = dna.tnf([seq for _, seq in fragments])
+        baseline = dna.tnf([seq for _, seq in fragments], pseudocount=1.0)  # as `symcl dna bin --features tnf`
         n_bins = len(names)
         ari = {
             "learned": adjusted_rand_score(labels, dna.bin_contigs(learned, n_bins, seed=seed)),
@@ -96,10 +97,11 @@ def run_dna(out_dir: Path, *, quick: bool, seed: int, progress: bool = True) -> 
         f"then clustered into {len(names)} bins (k-means on cosine) and scored against their genome of origin "
         f"with the adjusted Rand index, beside the classic canonical tetranucleotide frequencies (TNF)."
     )
+    bins = ["--bins", str(len(names)), "--seed", str(seed)]
     commands = [
-        f"symcl dna embed {fasta} -o {part / 'embeddings.npz'}",
-        f"symcl dna bin {fasta} --bins {len(names)} -o {part / 'bins.tsv'}",
-        f"symcl dna bin {fasta} --bins {len(names)} --features tnf -o {part / 'bins_tnf.tsv'}",
+        shlex.join(["symcl", "dna", "embed", str(fasta), "-o", str(part / "embeddings.npz")]),
+        shlex.join(["symcl", "dna", "bin", str(fasta), *bins, "-o", str(part / "bins.tsv")]),
+        shlex.join(["symcl", "dna", "bin", str(fasta), *bins, "--features", "tnf", "-o", str(part / "bins_tnf.tsv")]),
     ]
     return Section(
         "dna: strand-invariant genome fragments",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 
@@ -146,10 +147,19 @@ def run_protein(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
     fasta = data_path("protein", names[0])
     stem = Path(names[0]).stem
     commands = [
-        f"symcl protein distances {fasta} --method {METHOD} -o {part / f'{stem}_{METHOD}.tsv'}",
-        f"symcl protein tree {fasta} --method {METHOD} -o {part / f'{stem}_{METHOD}.nwk'}",
-        f"symcl protein tree {fasta} --model {protein.pretrained_directory()} -o {part / f'{stem}_predicted.nwk'}",
-        f"symcl protein tree {fasta} --method spectrum -o {part / f'{stem}_spectrum.nwk'}",
+        shlex.join(
+            ["symcl", "protein", "distances", str(fasta), "--method", METHOD, "-o", str(part / f"{stem}_{METHOD}.tsv")]
+        ),
+        shlex.join(
+            ["symcl", "protein", "tree", str(fasta), "--method", METHOD, "-o", str(part / f"{stem}_{METHOD}.nwk")]
+        ),
+        shlex.join(
+            ["symcl", "protein", "tree", str(fasta), "--model", str(protein.pretrained_directory())]
+            + ["-o", str(part / f"{stem}_predicted.nwk")]
+        ),
+        shlex.join(
+            ["symcl", "protein", "tree", str(fasta), "--method", "spectrum", "-o", str(part / f"{stem}_spectrum.nwk")]
+        ),
     ]
     return Section(
         "protein: fast distances and trees",

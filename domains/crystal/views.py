@@ -369,8 +369,7 @@ class LatticeTranslationViews:
         rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=generator)))
         params, worlds = self.draw_params(batch_size, rng)
         views = self.render(params, worlds, rng)
-        key = np.stack([params.material, params.kind, params.site, params.outcome], axis=1)
-        ids = np.unique(key, axis=0, return_inverse=True)[1].reshape(-1)
+        ids = equivalence_ids(params)
         exclude = ids[:, None] == ids[None, :]
         np.fill_diagonal(exclude, False)
         return ViewBatch(
@@ -665,3 +664,19 @@ def _check_range(name: str, value: object, *, positive: bool) -> None:
         raise ValueError(
             f"The '{name}' parameter of LatticeTranslationViews must satisfy {rule}. Got {value!r} instead."
         )
+
+
+_ID_RADIX = 1024  # sites and outcomes per (material, kind) stay far below it
+
+
+def equivalence_ids(params: ViewParams) -> np.ndarray:
+    """int64 (B,): one id per (material, kind, site, outcome), the same in every batch.
+
+    Ids must not depend on the batch: distributed training gathers the groups of every
+    rank, and a negatives queue keeps them across steps, so batch-local numbering would
+    make unrelated sites share a group.
+    """
+    if max(params.site.max(initial=0), params.outcome.max(initial=0)) >= _ID_RADIX:
+        raise ValueError(f"site and outcome indices must be below {_ID_RADIX} to form equivalence ids")
+    material_kind = params.material.astype(np.int64) * len(KINDS) + params.kind
+    return (material_kind * _ID_RADIX + params.site) * _ID_RADIX + params.outcome

@@ -53,6 +53,20 @@ def test_contract(options):
     assert torch.equal(_batch(clone).view1, batch.view1)
 
 
+def test_equivalence_ids_are_the_same_in_every_batch():
+    # Ranks gather each other's groups, so an id must name one (material, kind, site, outcome) everywhere.
+    from symcl.domains.crystal.views import equivalence_ids
+
+    views = crystal.LatticeTranslationViews(("MoS2", "graphene", "SrTiO3"), **SMALL, equivalent_positives=True)
+    key_of: dict[int, tuple] = {}
+    for seed in range(3):
+        params, _ = views.draw_params(64, np.random.default_rng(seed))
+        keys = zip(params.material, params.kind, params.site, params.outcome, strict=True)
+        for group, key in zip(equivalence_ids(params).tolist(), keys, strict=True):
+            assert key_of.setdefault(group, key) == key
+    assert len(set(key_of.values())) == len(key_of) > 10
+
+
 def test_batches_do_not_depend_on_the_number_of_threads():
     one, two = (crystal.LatticeTranslationViews(("MoS2", "graphene"), **SMALL, threads=t) for t in (1, 2))
     assert (one.threads, two.threads) == (1, 2)

@@ -150,7 +150,12 @@ def relaunch_if_distributed(args: argparse.Namespace, module: str) -> int | None
     """
     if launched_by_torchrun() or (args.nproc == 1 and args.max_restarts == 0):
         return None
-    if not args.resume:  # here, as the restarted workers resume whatever the folder holds
+    # What the workers would refuse is refused here, in one line, rather than in every
+    # worker under torchrun's traceback (and again after each restart).
+    resolve_device(args.device)
+    if args.batch_size % args.nproc:
+        raise UserInputError(f"--batch-size {args.batch_size} must be a multiple of --nproc {args.nproc}")
+    if not args.resume:  # and the restarted workers resume whatever the folder holds
         refuse_earlier_run(Path(args.out))
     return relaunch_with_torchrun(module, args.command_line, nproc=args.nproc, max_restarts=args.max_restarts)
 

@@ -153,3 +153,19 @@ def test_restarts_cannot_continue_an_earlier_run_without_resume(monkeypatch, tmp
     monkeypatch.setattr(symcl.cli, "relaunch_with_torchrun", lambda *a, **kw: pytest.fail("relaunched"))
     assert toy.main([*common, "--max-restarts", "1"]) == 2  # restarted workers would resume it
     assert "holds the checkpoints of an earlier run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--batch-size", "33"], "--batch-size 33 must be a multiple of --nproc 2"),
+        (["--device", "cpux"], "--device must be"),
+    ],
+)
+def test_a_relaunch_refuses_bad_flags_before_starting_workers(monkeypatch, tmp_path, capsys, flags, message):
+    import symcl.cli
+    from symcl import toy
+
+    monkeypatch.setattr(symcl.cli, "relaunch_with_torchrun", lambda *a, **kw: pytest.fail("relaunched"))
+    assert toy.main(["--out", str(tmp_path), "--nproc", "2", "--quiet", *flags]) == 2
+    assert message in capsys.readouterr().err

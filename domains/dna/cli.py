@@ -316,7 +316,8 @@ def _read(path: str, *, min_length: int, require_one: bool = True):
         if not np.isin(record.seq, _UNAMBIGUOUS).any():
             uninformative.append(record.id)
         yield record
-    if uninformative:
+    quiet = os.environ.get("RANK", "0") != "0"  # under torchrun, rank 0 alone reports
+    if uninformative and not quiet:
         print(
             f"symcl: warning: {path}: {len(uninformative)} record(s) have no A, C, G, T or U, so their embeddings "
             f"say nothing about them: {', '.join(uninformative[:5])}{', ...' if len(uninformative) > 5 else ''}",
@@ -326,5 +327,5 @@ def _read(path: str, *, min_length: int, require_one: bool = True):
         raise UserInputError(
             f"{path}: no record is at least --min-length {min_length} bp long ({summary.n_skipped} shorter)"
         )
-    if summary.n_skipped:
+    if summary.n_skipped and not quiet:
         print(f"symcl: note: {summary.skipped_message()}", file=sys.stderr)

@@ -25,6 +25,14 @@ class ViewBatch:
         (N,) regression target, e.g. an evolutionary distance between the two views.
     labels : Tensor, optional
         (N,) ground-truth labels, used by evaluation only, never by the objective.
+    locations : Tensor, optional
+        (N, 2) int64 (source, position) of each sample, e.g. (record, window start).
+        Samples of one source whose positions differ by less than ``exclusion_distance``
+        are not each other's negatives (:func:`nearby_mask`). Unlike ``exclude``, which
+        only covers the pairs of one rank's share, these are gathered in distributed
+        training, so the rule also holds between ranks.
+    exclusion_distance : int
+        See ``locations``.
     """
 
     view1: Any
@@ -33,10 +41,22 @@ class ViewBatch:
     groups: Tensor | None = None
     target: Tensor | None = None
     labels: Tensor | None = None
+    locations: Tensor | None = None
+    exclusion_distance: int = 0
 
     def to(self, device: torch.device | str) -> ViewBatch:
         """A copy with every tensor moved to ``device``."""
         return replace(self, **{f.name: _to(getattr(self, f.name), device) for f in fields(self)})
+
+
+def nearby_mask(locations: Tensor, distance: int) -> Tensor:
+    """(N, N) bool: pairs of one source closer than ``distance``, False on the diagonal.
+
+    ``locations`` is (N, 2) int64 (source, position), as in :attr:`ViewBatch.locations`.
+    """
+    source, position = locations[:, 0], locations[:, 1]
+    mask = (source[:, None] == source[None, :]) & ((position[:, None] - position[None, :]).abs() < distance)
+    return mask.fill_diagonal_(False)
 
 
 class ViewGenerator(Protocol):

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from symcl.errors import UserInputError
-from symcl.views import ViewBatch
+from symcl.views import ViewBatch, nearby_mask
 
 from .alphabet import CODE_COMPLEMENT, CODE_N, CODE_PAD, to_codes
 
@@ -187,11 +187,13 @@ class DnaViews:
             )
             for v in (0, 1)
         )
-        exclude = exclusion_mask(params.record, params.start, self.exclusion_bp)
+        locations = torch.from_numpy(np.stack([params.record, params.start], axis=1).astype(np.int64))
         return ViewBatch(
             torch.from_numpy(view1),
             torch.from_numpy(view2),
-            exclude=torch.from_numpy(exclude),
+            exclude=nearby_mask(locations, self.exclusion_bp),  # this rank's pairs; the objective
+            locations=locations,  # re-checks all ranks' pairs from these
+            exclusion_distance=self.exclusion_bp,
             labels=torch.from_numpy(self.labels[params.record]),
         )
 
@@ -310,11 +312,8 @@ def exclusion_mask(record: np.ndarray, start: np.ndarray, exclusion_bp: int) -> 
     ndarray
         bool (B, B), symmetric, False on the diagonal (the positive pair is kept).
     """
-    same = record[:, None] == record[None, :]
-    close = np.abs(start[:, None] - start[None, :]) < exclusion_bp
-    mask = same & close
-    np.fill_diagonal(mask, False)
-    return mask
+    locations = np.stack([np.asarray(record), np.asarray(start)], axis=1).astype(np.int64)
+    return nearby_mask(torch.from_numpy(locations), exclusion_bp).numpy()
 
 
 def _records_as_codes(records: Sequence) -> tuple[list[str], list[np.ndarray]]:

@@ -8,6 +8,7 @@ from symcl.distributed import block_diagonal, gather, gather_with_grad, rank, wo
 from symcl.negative_queue import NegativeQueue
 from symcl.objectives.info_nce import masked_info_nce
 from symcl.objectives.temperature import LearnableTemperature
+from symcl.views import nearby_mask
 
 
 class InfoNCE(nn.Module):
@@ -56,8 +57,21 @@ class InfoNCE(nn.Module):
         t = self.temperature
         return float(t().detach()) if isinstance(t, nn.Module) else float(t)
 
-    def forward(self, z1: Tensor, z2: Tensor, *, exclude: Tensor | None = None, groups: Tensor | None = None) -> Tensor:
-        """Loss of a batch. Shapes: z1, z2 (N, d); exclude (N, N) bool; groups (N,) int."""
+    def forward(
+        self,
+        z1: Tensor,
+        z2: Tensor,
+        *,
+        exclude: Tensor | None = None,
+        groups: Tensor | None = None,
+        locations: Tensor | None = None,
+        exclusion_distance: int = 0,
+    ) -> Tensor:
+        """Loss of a batch. Shapes: z1, z2 (N, d); exclude (N, N) bool; groups (N,) int.
+
+        ``locations`` (N, 2) int (source, position) adds :func:`symcl.views.nearby_mask`
+        with ``exclusion_distance`` to ``exclude``, over the gathered batch of all ranks.
+        """
         anchor_rows, scale = None, 1
         if world_size() > 1:
             n, rows = z1.shape[0], world_size() * z1.shape[0]
@@ -66,6 +80,10 @@ class InfoNCE(nn.Module):
             z1, z2 = gather_with_grad(z1), gather_with_grad(z2)
             exclude = None if exclude is None else block_diagonal(exclude)
             groups = None if groups is None else gather(groups)
+            locations = None if locations is None else gather(locations)
+        if locations is not None and exclusion_distance > 0:
+            nearby = nearby_mask(locations, exclusion_distance)
+            exclude = nearby if exclude is None else exclude | nearby
         negatives = negatives_exclude = None
         if self.queue is not None and len(self.queue) > 0:
             negatives = self.queue.negatives()

@@ -30,7 +30,14 @@ class ContrastiveObjective(nn.Module):
         self.loss = loss
 
     def forward(self, z1: Tensor, z2: Tensor, batch: ViewBatch) -> Tensor:
-        return self.loss(z1, z2, exclude=batch.exclude, groups=batch.groups)
+        return self.loss(
+            z1,
+            z2,
+            exclude=batch.exclude,
+            groups=batch.groups,
+            locations=batch.locations,
+            exclusion_distance=batch.exclusion_distance,
+        )
 
     def current_temperature(self) -> float:
         return self.loss.current_temperature()

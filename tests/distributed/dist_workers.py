@@ -19,7 +19,9 @@ OPTIONS = {
     "plain": dict(),
     "all": dict(hard_negative_beta=0.5, debias_tau_plus=0.05, chunk_size=3),
     "learnable temperature": dict(learnable=True),
+    "nearby samples excluded": dict(nearby=True),
 }
+EXCLUSION_DISTANCE = 4
 
 
 def make_model() -> nn.Module:
@@ -35,13 +37,23 @@ def make_batch():
     groups = torch.randint(0, 3, (N_GLOBAL,), generator=g)
     bank = torch.randn(6, DIM, generator=g, dtype=torch.float64)
     bank_groups = torch.randint(0, 3, (6,), generator=g)
-    return x1, x2, local_excludes, groups, bank, bank_groups
+    # (source, position): pairs on different ranks are close too, which the ranks' own masks miss
+    locations = torch.stack(
+        [torch.randint(0, 2, (N_GLOBAL,), generator=g), torch.randint(0, 6, (N_GLOBAL,), generator=g)], 1
+    )
+    return x1, x2, local_excludes, groups, bank, bank_groups, locations
+
+
+def nearby_options(options: dict, locations) -> dict:
+    """The loss's keyword arguments for the samples' locations, when the option asks for them."""
+    return dict(locations=locations, exclusion_distance=EXCLUSION_DISTANCE) if options.get("nearby") else {}
 
 
 def make_loss(options: dict, bank, bank_groups) -> InfoNCE:
     queue = NegativeQueue(16, DIM).double()
     queue.enqueue(bank, bank_groups)
     options = dict(options)
+    options.pop("nearby", None)
     temperature = LearnableTemperature(0.2).double() if options.pop("learnable", False) else 0.2
     return InfoNCE(temperature, queue=queue, **options)
 
@@ -49,13 +61,16 @@ def make_loss(options: dict, bank, bank_groups) -> InfoNCE:
 def global_negatives_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
-        x1, x2, local_excludes, groups, bank, bank_groups = make_batch()
+        x1, x2, local_excludes, groups, bank, bank_groups, locations = make_batch()
         n = N_GLOBAL // world
         mine = slice(rank * n, (rank + 1) * n)
         for name, options in OPTIONS.items():
             model = nn.parallel.DistributedDataParallel(make_model())
             loss_fn = make_loss(options, bank, bank_groups)
-            loss = loss_fn(model(x1[mine]), model(x2[mine]), exclude=local_excludes[rank], groups=groups[mine])
+            nearby = nearby_options(options, locations[mine])
+            loss = loss_fn(
+                model(x1[mine]), model(x2[mine]), exclude=local_excludes[rank], groups=groups[mine], **nearby
+            )
             loss.backward()
             average_gradients(loss_fn.parameters())  # as fit does: DDP owns only the model
             value = loss.detach().clone()

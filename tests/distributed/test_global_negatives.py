@@ -2,16 +2,16 @@
 
 import torch
 import torch.multiprocessing as mp
-from dist_workers import OPTIONS, global_negatives_worker, make_batch, make_loss, make_model
+from dist_workers import OPTIONS, global_negatives_worker, make_batch, make_loss, make_model, nearby_options
 from safetensors.torch import load_file
 
 
 def _single_process(options):
-    x1, x2, local_excludes, groups, bank, bank_groups = make_batch()
+    x1, x2, local_excludes, groups, bank, bank_groups, locations = make_batch()
     model = make_model()
     loss_fn = make_loss(options, bank, bank_groups)
     exclude = torch.block_diag(*local_excludes.to(torch.uint8)).bool()
-    loss = loss_fn(model(x1), model(x2), exclude=exclude, groups=groups)
+    loss = loss_fn(model(x1), model(x2), exclude=exclude, groups=groups, **nearby_options(options, locations))
     loss.backward()
     grads = {f"grad.{k}": p.grad for k, p in model.named_parameters()}
     grads |= {f"objective_grad.{k}": p.grad for k, p in loss_fn.named_parameters()}

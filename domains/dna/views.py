@@ -187,12 +187,14 @@ class DnaViews:
             )
             for v in (0, 1)
         )
+        # The mask covers this batch; the locations let a distributed loss apply the same
+        # rule between the shares of different ranks.
         locations = torch.from_numpy(np.stack([params.record, params.start], axis=1).astype(np.int64))
         return ViewBatch(
             torch.from_numpy(view1),
             torch.from_numpy(view2),
-            exclude=nearby_mask(locations, self.exclusion_bp),  # this rank's pairs; the objective
-            locations=locations,  # re-checks all ranks' pairs from these
+            exclude=nearby_mask(locations, self.exclusion_bp),
+            locations=locations,
             exclusion_distance=self.exclusion_bp,
             labels=torch.from_numpy(self.labels[params.record]),
         )

@@ -21,7 +21,7 @@ from symcl.distributed.context import exit_without_finalising, is_distributed, l
 from symcl.distributed.launch import relaunch_with_torchrun, restarted_by_torchrun
 from symcl.errors import TrainingError, UserInputError
 from symcl.training.config import DEFAULT_WARMUP_STEPS, TrainConfig
-from symcl.training.loop import refuse_earlier_run
+from symcl.training.loop import refuse_earlier_run, refuse_other_process_count
 
 USER_ERRORS = (UserInputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
@@ -155,7 +155,9 @@ def relaunch_if_distributed(args: argparse.Namespace, module: str) -> int | None
     resolve_device(args.device)
     if args.batch_size % args.nproc:
         raise UserInputError(f"--batch-size {args.batch_size} must be a multiple of --nproc {args.nproc}")
-    if not args.resume:  # and the restarted workers resume whatever the folder holds
+    if args.resume:
+        refuse_other_process_count(Path(args.out), args.nproc)
+    else:  # and the restarted workers resume whatever the folder holds
         refuse_earlier_run(Path(args.out))
     return relaunch_with_torchrun(module, args.command_line, nproc=args.nproc, max_restarts=args.max_restarts)
 

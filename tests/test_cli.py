@@ -169,3 +169,14 @@ def test_a_relaunch_refuses_bad_flags_before_starting_workers(monkeypatch, tmp_p
     monkeypatch.setattr(symcl.cli, "relaunch_with_torchrun", lambda *a, **kw: pytest.fail("relaunched"))
     assert toy.main(["--out", str(tmp_path), "--nproc", "2", "--quiet", *flags]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_relaunch_refuses_to_resume_with_another_number_of_processes(monkeypatch, tmp_path, capsys):
+    import symcl.cli
+    from symcl import toy
+
+    common = ["--out", str(tmp_path), "--steps", "4", "--checkpoint-every", "2", "--eval-every", "0", "--quiet"]
+    assert toy.main(common) == 0  # one process
+    monkeypatch.setattr(symcl.cli, "relaunch_with_torchrun", lambda *a, **kw: pytest.fail("relaunched"))
+    assert toy.main([*common, "--steps", "6", "--resume", "--nproc", "2"]) == 2
+    assert "written by 1 process(es); resume it with the same number, not 2" in capsys.readouterr().err

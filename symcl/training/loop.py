@@ -180,6 +180,20 @@ def _default_callbacks(config: TrainConfig, progress: bool) -> list[Callback]:
     return callbacks
 
 
+def refuse_other_process_count(out_dir: Path, processes: int) -> None:
+    """Refuse to resume the newest checkpoint of ``out_dir`` with another number of processes."""
+    found = list_checkpoints(out_dir / "checkpoints")
+    if found:
+        _check_process_count(found[-1], len(load_state(found[-1])["rng"]), processes)
+
+
+def _check_process_count(path: Path, written_by: int, processes: int) -> None:
+    if written_by != processes:  # each rank's RNG state continues its own stream
+        raise UserInputError(
+            f"{path}: written by {written_by} process(es); resume it with the same number, not {processes}"
+        )
+
+
 def refuse_earlier_run(out_dir: Path) -> None:
     """A fresh run must not mix its checkpoints with an earlier run's, which a later resume would pick up."""
     found = list_checkpoints(out_dir / "checkpoints")
@@ -208,10 +222,7 @@ def _resume(state: TrainState, callbacks: list[Callback], metadata: dict[str, An
     state.objective.load_state_dict(saved["objective"])
     state.optimizer.load_state_dict(saved["optimizer"])
     state.scheduler.load_state_dict(saved["scheduler"])
-    if len(saved["rng"]) != world_size():
-        raise UserInputError(
-            f"{path}: written by {len(saved['rng'])} process(es); resume it with the same number, not {world_size()}"
-        )
+    _check_process_count(path, len(saved["rng"]), world_size())
     restore_rng(saved["rng"][rank()], state.data_generator)
     state.step = saved["step"]
     state.stop_reason = saved["stop_reason"]

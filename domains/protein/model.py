@@ -25,9 +25,10 @@ from torch.nn import functional as F
 
 import symcl
 from symcl import model_directory
+from symcl.distributed import gather, gather_with_grad, world_size
 from symcl.errors import UserInputError
 from symcl.training import TrainConfig, TrainState, fit
-from symcl.views import ViewBatch
+from symcl.views import ViewBatch, nearby_mask
 
 from .alphabet import clean_sequence
 from .encoder import ENCODERS, build_encoder, encode_batch
@@ -137,12 +138,25 @@ class DistanceRegression(nn.Module):
             raise ValueError("DistanceRegression needs batches with a 'target' (the pair distances).")
         loss = distance_loss(pair_distance(z1, z2), batch.target, max_distance=self.max_distance, delta=self.delta)
         if self.contrastive_weight > 0:
-            near = batch.target < self.near_distance
-            if int(near.sum()) >= 2:
-                exclude = None if batch.exclude is None else batch.exclude[near][:, near]
-                contrastive = symcl.info_nce(z1[near], z2[near], temperature=self.temperature, exclude=exclude)
-                loss = loss + self.contrastive_weight * contrastive
+            loss = loss + self.contrastive_weight * self._contrastive(z1, z2, batch)
         return loss
+
+    def _contrastive(self, z1: Tensor, z2: Tensor, batch: ViewBatch) -> Tensor:
+        """The contrastive term over the near pairs of the whole (global) batch."""
+        near, exclude = batch.target < self.near_distance, batch.exclude
+        if world_size() > 1:
+            # Each rank computes the term of the gathered batch. The gather's backward sums
+            # the ranks' identical gradients and DDP averages them, which gives the
+            # single-process gradient; the near pairs differ in number between ranks, so
+            # the anchors cannot be split between them as InfoNCE splits its batch.
+            z1, z2, near = gather_with_grad(z1), gather_with_grad(z2), gather(near)
+            exclude = (
+                None if batch.locations is None else nearby_mask(gather(batch.locations), batch.exclusion_distance)
+            )
+        if int(near.sum()) < 2:
+            return z1.new_zeros(())
+        exclude = None if exclude is None else exclude[near][:, near]
+        return symcl.info_nce(z1[near], z2[near], temperature=self.temperature, exclude=exclude)
 
     def settings(self) -> dict[str, Any]:
         """The objective's options, for a model's config.json."""

@@ -244,6 +244,9 @@ class PairSampler:
             exclude=torch.from_numpy(family[:, None] == family[None, :]),
             target=torch.from_numpy(target.astype(np.float32)),
             labels=torch.from_numpy(strata.astype(np.int64)),
+            # (family, 0) within distance 1 is "same family", comparable between ranks too
+            locations=torch.from_numpy(np.stack([family, np.zeros_like(family)], axis=1).astype(np.int64)),
+            exclusion_distance=1,
         )
 
     def settings(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from torch import nn
 
 from symcl import InfoNCE, LearnableTemperature, NegativeQueue
 from symcl.distributed import SyncBatchNorm, average_gradients, exit_without_finalising
+from symcl.views import ViewBatch
 
 N_GLOBAL, DIM_IN, DIM = 8, 6, 5
 OPTIONS = {
@@ -104,6 +105,48 @@ def embed_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
         }
         save_file(results, os.path.join(out_dir, f"embed.rank{rank}.safetensors"))
         dist.barrier()  # as above
+    finally:
+        dist.destroy_process_group()
+    exit_without_finalising(0)  # skips a gloo teardown race of torch (see its docstring)
+
+
+def protein_batch():
+    """z1, z2 (8, 5) float64 and a batch whose near pairs fall unevenly on the two ranks."""
+    g = torch.Generator().manual_seed(2)
+    z1, z2 = (torch.randn(N_GLOBAL, DIM, generator=g, dtype=torch.float64) for _ in range(2))
+    target = torch.tensor([0.05, 0.1, 0.15, 0.9, 0.02, 3.0, 3.0, 0.12])  # 3 near on rank 0, 2 on rank 1
+    family = torch.tensor([0, 1, 0, 2, 0, 1, 2, 1])
+    locations = torch.stack([family, torch.zeros_like(family)], 1)
+    return z1, z2, target, family, locations
+
+
+def protein_batch_for(rows, target, family, locations) -> ViewBatch:
+    return ViewBatch(
+        None,
+        None,
+        exclude=family[rows][:, None] == family[rows][None, :],
+        target=target[rows],
+        locations=locations[rows],
+        exclusion_distance=1,
+    )
+
+
+def protein_contrastive_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    from symcl.domains.protein import DistanceRegression
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        z1, z2, target, family, locations = protein_batch()
+        n = N_GLOBAL // world
+        mine = slice(rank * n, (rank + 1) * n)
+        a, b = z1[mine].clone().requires_grad_(), z2[mine].clone().requires_grad_()
+        loss = DistanceRegression(contrastive_weight=1.0)(a, b, protein_batch_for(mine, target, family, locations))
+        loss.backward()
+        results = {"loss": loss.detach(), "grad1": a.grad, "grad2": b.grad}
+        save_file(
+            {k: v.contiguous() for k, v in results.items()}, os.path.join(out_dir, f"protein.rank{rank}.safetensors")
+        )
+        dist.barrier()
     finally:
         dist.destroy_process_group()
     exit_without_finalising(0)  # skips a gloo teardown race of torch (see its docstring)

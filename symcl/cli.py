@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 
@@ -26,8 +27,18 @@ from symcl.training.loop import refuse_earlier_run, refuse_other_process_count
 USER_ERRORS = (UserInputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (and exit 2), like every other user error.
+
+    Subcommand parsers inherit the class, so the whole command tree answers this way.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="symcl",
         description="Symmetry-aware contrastive learning for crystals, DNA and proteins.",
     )

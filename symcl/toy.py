@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from symcl.cli import (
+    OneLineParser,
     add_training_arguments,
     parse_command_line,
     relaunch_if_distributed,
@@ -80,7 +81,7 @@ def mlp_encoder(length: int = 32, dim: int = 16, hidden: int = 64) -> nn.Module:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m symcl.toy``: train the toy encoder with the engine and the common flags."""
-    parser = argparse.ArgumentParser(prog="python -m symcl.toy", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m symcl.toy", description=__doc__.splitlines()[0])
     add_training_arguments(parser, steps=200, batch_size=64)
     parser.add_argument("--sleep", type=float, default=0.0, help=argparse.SUPPRESS)  # slows steps, for kill tests
     args = parse_command_line(parser, argv)

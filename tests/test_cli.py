@@ -180,3 +180,11 @@ def test_a_relaunch_refuses_to_resume_with_another_number_of_processes(monkeypat
     monkeypatch.setattr(symcl.cli, "relaunch_with_torchrun", lambda *a, **kw: pytest.fail("relaunched"))
     assert toy.main([*common, "--steps", "6", "--resume", "--nproc", "2"]) == 2
     assert "written by 1 process(es); resume it with the same number, not 2" in capsys.readouterr().err
+
+
+def test_a_bad_flag_is_one_line_naming_the_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["protein", "distances", "f.fa", "--method", "jc", "-o", "x.tsv"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("symcl protein distances: error: argument --method: invalid choice")

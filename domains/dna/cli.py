@@ -251,7 +251,7 @@ def _embed(args: argparse.Namespace) -> None:
         raise UserInputError(f"--stride must be at most the window ({window} bp). Got {args.stride} instead.")
     result = embed_sequences(
         model,
-        _read(args.input, min_length=args.min_length),
+        _read(args.input, min_length=args.min_length, shortest_kmer=_shortest_kmer(model)),
         window=window,
         stride=args.stride,
         batch_size=args.batch_size,
@@ -269,7 +269,8 @@ def _bin(args: argparse.Namespace) -> None:
 
     if args.features == "tnf" and args.model is not None:
         raise UserInputError(f"--model {args.model}: TNF features need no model; drop --model or --features tnf")
-    records = list(_read(args.input, min_length=args.min_length))
+    model, window = (None, None) if args.features == "tnf" else _model_and_window(args)
+    records = list(_read(args.input, min_length=args.min_length, shortest_kmer=_shortest_kmer(model)))
     if len(records) < args.bins:
         raise UserInputError(
             f"{args.input}: {len(records)} contig(s) of at least {args.min_length} bp, fewer than --bins {args.bins}"
@@ -277,7 +278,6 @@ def _bin(args: argparse.Namespace) -> None:
     if args.features == "tnf":
         features = tnf(records, pseudocount=1.0)
     else:
-        model, window = _model_and_window(args)
         features = embed_sequences(model, records, window=window, progress=not args.quiet).embeddings
     with warnings.catch_warnings():  # fewer distinct bins than --bins is reported below, in one line
         warnings.filterwarnings("ignore", message="Number of distinct clusters")
@@ -303,23 +303,41 @@ def _model_and_window(args: argparse.Namespace):
 _UNAMBIGUOUS = np.frombuffer(b"ACGTUacgtu", dtype=np.uint8)  # U reads as T
 
 
-def _read(path: str, *, min_length: int, require_one: bool = True):
+def _shortest_kmer(model) -> int:
+    """The fewest bases in a row that a model can read anything from (1 without k-mers; TNF: no model)."""
+    return 1 if model is None else min(getattr(model, "config", {}).get("kmer_sizes", [1]))
+
+
+def _has_run(informative: np.ndarray, k: int) -> bool:
+    """Whether ``informative`` (bool) holds k True values in a row."""
+    k = max(k, 1)
+    return len(informative) >= k and bool(np.lib.stride_tricks.sliding_window_view(informative, k).all(axis=1).any())
+
+
+def _read(path: str, *, min_length: int, require_one: bool = True, shortest_kmer: int = 1):
     """Stream the records of ``path``; print the skipped short records as one line to stderr.
 
     With ``require_one``, a file without a record of ``--min-length`` is an error naming both.
+    Records without ``shortest_kmer`` unambiguous bases in a row are named in a warning:
+    a k-mer model sees nothing in them, and they all get the same embedding.
     """
     from .reader import ReadSummary, read_records
 
     summary = ReadSummary()
     uninformative = []
     for record in read_records(path, min_length=min_length, summary=summary, warn=False):  # reported here instead
-        if not np.isin(record.seq, _UNAMBIGUOUS).any():
+        if not _has_run(np.isin(record.seq, _UNAMBIGUOUS), shortest_kmer):
             uninformative.append(record.id)
         yield record
     quiet = os.environ.get("RANK", "0") != "0"  # under torchrun, rank 0 alone reports
     if uninformative and not quiet:
+        lacking = (
+            "no A, C, G, T or U"
+            if shortest_kmer <= 1
+            else f"no {shortest_kmer} A/C/G/T/U in a row (the model's shortest k-mer)"
+        )
         print(
-            f"symcl: warning: {path}: {len(uninformative)} record(s) have no A, C, G, T or U, so their embeddings "
+            f"symcl: warning: {path}: {len(uninformative)} record(s) have {lacking}, so their embeddings "
             f"say nothing about them: {', '.join(uninformative[:5])}{', ...' if len(uninformative) > 5 else ''}",
             file=sys.stderr,
         )

@@ -187,9 +187,10 @@ def test_embed_without_model_uses_the_shipped_pretrained_model(shipped, tmp_path
 
 def test_embed_warns_about_records_without_a_base(trained, tmp_path, capsys):
     path = tmp_path / "gaps.fa"
-    path.write_text(">a\n" + "ACGT" * 100 + "\n>gap\n" + "N" * 400 + "\n>rna\n" + "ACGU" * 100 + "\n")
+    path.write_text(">a\n" + "ACGT" * 100 + "\n>gap\n" + "N" * 400 + "\n>rna\n" + "ACGU" * 100 + "\n>short\nAC\n")
     out = tmp_path / "gaps.npz"
     assert main(["dna", "embed", str(path), "--model", str(trained), "-o", str(out), "--quiet"]) == 0
-    assert "gaps.fa: 1 record(s) have no A, C, G, T or U, so their embeddings say nothing about them: gap\n" in (
-        capsys.readouterr().err
-    )
+    assert (  # the codon-phase model reads 3- to 5-mers: 2 bases give it nothing either
+        "gaps.fa: 2 record(s) have no 3 A/C/G/T/U in a row (the model's shortest k-mer), so their embeddings say "
+        "nothing about them: gap, short\n"
+    ) in (capsys.readouterr().err)

@@ -349,6 +349,31 @@ def _cluster(func: str, x: np.ndarray, n_clusters: Any, method: Any, seed: Any) 
     return model.fit_predict(x).astype(np.int64)
 
 
+SILHOUETTE_SAMPLE = 5000
+
+
+def kmeans_by_silhouette(x: np.ndarray, candidates: list[int], *, seed: int = 0) -> np.ndarray:
+    """k-means labels (int64) for the k of ``candidates`` with the best silhouette score.
+
+    The silhouette costs O(N^2), so beyond ``SILHOUETTE_SAMPLE`` rows it is scored on a
+    seeded random subset. Ties keep the smaller k. One thread: a few thousand rows
+    cluster in milliseconds, and OpenMP threads only add overhead.
+    """
+    from sklearn.metrics import silhouette_score
+    from threadpoolctl import threadpool_limits
+
+    n = len(x)
+    sample = {"sample_size": SILHOUETTE_SAMPLE, "random_state": seed} if n > SILHOUETTE_SAMPLE else {}
+    best, best_score = None, -np.inf
+    with threadpool_limits(limits=1):
+        for k in candidates:
+            labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x)
+            score = silhouette_score(x, labels, **sample) if 1 < len(set(labels)) < n else -1.0
+            if best is None or score > best_score + 1e-9:
+                best, best_score = labels, score
+    return best.astype(np.int64)
+
+
 # ----------------------------------------------------------------------- invariance
 
 

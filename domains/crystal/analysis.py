@@ -162,9 +162,6 @@ def anomaly_scores(
     return score / typical if typical > 0 else np.ones(len(z))
 
 
-SILHOUETTE_SAMPLE = 5000
-
-
 def cluster_sites(
     embeddings: np.ndarray, *, n_clusters: int | None = None, max_clusters: int = 8, seed: int = 0
 ) -> np.ndarray:
@@ -174,7 +171,7 @@ def cluster_sites(
     ----------
     n_clusters : int, optional
         Number of clusters; default: the k in 2..max_clusters with the best silhouette
-        score (1 cluster for fewer than 3 sites), computed on ``SILHOUETTE_SAMPLE``
+        score (1 cluster for fewer than 3 sites), computed on ``symcl.evaluation.SILHOUETTE_SAMPLE``
         random sites when there are more.
 
     Returns
@@ -182,9 +179,7 @@ def cluster_sites(
     ndarray
         int64 (N,), labels ordered by cluster size (0 is the largest).
     """
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
-    from threadpoolctl import threadpool_limits
+    from symcl.evaluation import kmeans_by_silhouette
 
     z = np.asarray(embeddings, dtype=np.float64)
     z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
@@ -199,16 +194,7 @@ def cluster_sites(
         return np.zeros(n, dtype=np.int64)
     else:
         candidates = list(range(2, min(max_clusters, n - 1) + 1))
-    # The silhouette costs O(N^2): a large image's sites are scored on a seeded random subset.
-    sample = {"sample_size": SILHOUETTE_SAMPLE, "random_state": seed} if n > SILHOUETTE_SAMPLE else {}
-    best, best_score = None, -np.inf
-    # A few thousand sites cluster in milliseconds on one thread; OpenMP threads only add overhead.
-    with threadpool_limits(limits=1):
-        for k in candidates:
-            labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(z)
-            score = silhouette_score(z, labels, **sample) if 1 < len(set(labels)) < n else -1.0
-            if best is None or score > best_score + 1e-9:
-                best, best_score = labels, score
+    best = kmeans_by_silhouette(z, candidates, seed=seed)
     counts = np.bincount(best)
     rank = np.empty_like(counts)
     rank[np.argsort(-counts, kind="stable")] = np.arange(len(counts))

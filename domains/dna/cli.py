@@ -148,7 +148,11 @@ def _add_bin(sub) -> None:
     parser.add_argument(
         "-o", "--output", required=True, type=output_file, metavar="BINS.tsv", help="output TSV (contig, bin)"
     )
-    parser.add_argument("--bins", type=int_at_least(1), required=True, help="number of bins")
+    parser.add_argument(
+        "--bins",
+        type=int_at_least(1),
+        help="number of bins (default: the number in 2-20 with the best silhouette score; k-means only)",
+    )
     parser.add_argument("--model", metavar="DIR", help="model directory from 'symcl dna train' (default: pretrained)")
     parser.add_argument(
         "--features",
@@ -271,7 +275,7 @@ def _bin(args: argparse.Namespace) -> None:
         raise UserInputError(f"--model {args.model}: TNF features need no model; drop --model or --features tnf")
     model, window = (None, None) if args.features == "tnf" else _model_and_window(args)
     records = list(_read(args.input, min_length=args.min_length, shortest_kmer=_shortest_kmer(model)))
-    if len(records) < args.bins:
+    if args.bins is not None and len(records) < args.bins:
         raise UserInputError(
             f"{args.input}: {len(records)} contig(s) of at least {args.min_length} bp, fewer than --bins {args.bins}"
         )
@@ -284,7 +288,10 @@ def _bin(args: argparse.Namespace) -> None:
         bins = bin_contigs(features, args.bins, method=args.method, seed=args.seed)
     save_bins(args.output, [r.id for r in records], bins)
     found = len(set(bins.tolist()))
-    fewer = f" (--bins {args.bins}: the contigs did not separate further)" if found < args.bins else ""
+    if args.bins is None:
+        fewer = " (chosen by silhouette)"
+    else:
+        fewer = f" (--bins {args.bins}: the contigs did not separate further)" if found < args.bins else ""
     print(f"binned {len(records)} contigs into {found} bins{fewer} -> {args.output}", file=sys.stderr)
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import symcl.evaluation
 from symcl.checkpoint import list_checkpoints
 from symcl.domains import crystal
 from symcl.training import TrainConfig, seed_everything
@@ -80,6 +81,6 @@ def test_anomaly_scores_and_clusters_of_many_sites_do_not_depend_on_the_chunks_o
     monkeypatch.setattr(analysis, "_NEIGHBOUR_CHUNK", 7)
     np.testing.assert_array_equal(crystal.anomaly_scores(z, k=4, reference=reference, progress=True), whole)
     # The silhouette that picks k is computed on a random subset when there are many sites.
-    monkeypatch.setattr(analysis, "SILHOUETTE_SAMPLE", 60)
+    monkeypatch.setattr(symcl.evaluation, "SILHOUETTE_SAMPLE", 60)
     labels = crystal.cluster_sites(z)
     assert labels.max() == 1 and len(set(labels[:150])) == 1 and len(set(labels[150:])) == 1

@@ -33,3 +33,14 @@ def test_agglomerative_binning_refuses_more_contigs_than_its_memory_allows(rng, 
     with pytest.raises(ValueError, match=r"about 0 GB for 30 contigs; it takes at most 20. Use k-means"):
         dna.bin_contigs(features, 3, method="agglomerative")
     assert dna.bin_contigs(features, 3).shape == (30,)  # k-means has no such limit
+
+
+def test_without_a_number_of_bins_k_means_chooses_it_by_silhouette(rng):
+    centres = rng.normal(size=(4, 16)) * 5
+    truth = np.repeat(np.arange(4), 15)
+    features = centres[truth] + rng.normal(size=(60, 16)) * 0.1
+    bins = dna.bin_contigs(features, None)
+    assert len(set(bins.tolist())) == 4 and all(len(set(bins[truth == g].tolist())) == 1 for g in range(4))
+    assert np.array_equal(dna.bin_contigs(features[:2], None), [0, 0])  # too few contigs to compare
+    with pytest.raises(ValueError, match="agglomerative binning needs a number of bins"):
+        dna.bin_contigs(features, None, method="agglomerative")

@@ -114,6 +114,11 @@ def test_bin_with_tnf_separates_three_genomes(contigs, tmp_path, capsys):
     for contig, bin_id in rows[1:]:
         bins_of.setdefault(truth[contig], set()).add(bin_id)
     assert all(len(b) == 1 for b in bins_of.values()) and len(set.union(*bins_of.values())) == 3
+    # Without --bins (the 'symcl dna bin FASTA -o bins.tsv'), the silhouette picks the number.
+    assert main(["dna", "bin", str(path), "--features", "tnf", "-o", str(out)]) == 0
+    assert "(chosen by silhouette)" in capsys.readouterr().err
+    chosen = [line.split("\t") for line in out.read_text().splitlines()[1:]]
+    assert [r[0] for r in chosen] == list(truth) and len({r[1] for r in chosen}) >= 2
 
 
 def test_bin_with_a_model_and_its_errors(contigs, trained, tmp_path, capsys):

@@ -59,15 +59,18 @@ def site_truth(
     return labels, near_defect
 
 
-def translation_invariance(model, settings: dict, n_pairs: int, seed: int) -> dict[str, float]:
+def translation_invariance(model, settings: dict, n_pairs: int, seed: int, offcentre: float) -> dict[str, float]:
     """Median cosine between lattice-translated views of one defect, and between different kinds.
 
     The views are those the model was trained on (``settings``, from its ``config.json``),
-    restricted to the demo's material.
+    restricted to the demo's material, with the window shifted so the defect sits
+    off-centre in a fraction ``offcentre`` of them (the issue's views (b); 0: views (a)).
     """
     config = getattr(model, "config", {})
     size = {"patch_size": int(config.get("patch_size", 48)), "pixel_size": float(config.get("pixel_size", 0.3))}
-    views = crystal.LatticeTranslationViews.from_settings(settings, materials=(MATERIAL,), **size)
+    views = crystal.LatticeTranslationViews.from_settings(
+        settings, materials=(MATERIAL,), offcentre_probability=offcentre, **size
+    )
     batch = views.sample(n_pairs, torch.Generator().manual_seed(seed))
     z1 = crystal.embed_patches(model, batch.view1.numpy()[:, 0])
     z2 = crystal.embed_patches(model, batch.view2.numpy()[:, 0])
@@ -101,7 +104,9 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
     ari = adjusted_rand_score(truth[matched], result.cluster[matched])
     auroc = _auroc(is_defect, result.anomaly, matched & ~near_defect)
     auroc_all = _auroc(is_defect, result.anomaly, matched)
-    invariance = translation_invariance(model, view_settings, 128 if quick else 512, seed)
+    invariance, shifted = (
+        translation_invariance(model, view_settings, 128 if quick else 512, seed, offcentre) for offcentre in (0.0, 1.0)
+    )
     metrics = [
         Metric(
             "sites found",
@@ -118,7 +123,16 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
             f"{auroc:.3f}",
             f"{auroc_all:.3f} counting the {int(near_defect.sum())} defect neighbours as pristine",
         ),
-        Metric("median cosine, same defect lattice-translated", f"{invariance['same']:.3f}", "target >= 0.95"),
+        Metric(
+            "median cosine, same defect lattice-translated, window re-centred",
+            f"{invariance['same']:.3f}",
+            "target >= 0.95",
+        ),
+        Metric(
+            "median cosine, same defect lattice-translated, window shifted (defect off-centre)",
+            f"{shifted['same']:.3f}",
+            "target >= 0.95; the shipped model is not trained for it",
+        ),
         Metric("median cosine, different defect kinds", f"{invariance['different']:.3f}", "target < 0.7"),
     ]
     kinds, counts = np.unique(truth, return_counts=True)
@@ -128,7 +142,8 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
         f"real micrograph: atomic columns found by peak finding, a patch cut at each, embedded with the shipped "
         f"pretrained encoder, scored for anomaly (distance from the pristine mode) and clustered. Sites by true "
         f"class: {', '.join(f'{k} {c}' for k, c in zip(kinds, counts, strict=True))}. Translation invariance is measured on "
-        f"pairs of lattice-translated views of the same defect. A pristine column next to a defect "
+        f"pairs of lattice-translated views of the same defect, with the window re-centred on the moved defect "
+        f"and with the window shifted so that the defect sits off-centre. A pristine column next to a defect "
         f"has the defect inside its patch, so such columns are left out of the clean anomaly AUROC."
     )
     figures = [

@@ -55,7 +55,8 @@ printed because the 2-core machine is shared and timings are noisy when it is bu
 
 Targets (PASS/FAIL): max |emb(x) - emb(rc(x))| <= 1e-5; probe accuracy on ``seen`` >=
 TNF + 0.10 at 150 and 500 bp and >= TNF at 1 and 5 kb; throughput >= 1 Mbp/s with 2
-threads; in-run training time <= 20 minutes. Writes ``benchmarks/results/bench_dna.json``.
+threads; the in-run model, timed, reaches the accuracy targets within 20 minutes.
+Writes ``benchmarks/results/bench_dna.json``.
 """
 
 from __future__ import annotations
@@ -462,26 +463,42 @@ def report(results: dict) -> str:
     return "\n".join(lines)
 
 
+def margin_over_tnf(length: int) -> float:
+    """The issue's margin over TNF: +0.10 up to 500 bp, no worse than TNF beyond."""
+    return 0.10 if length <= 500 else 0.0
+
+
 def targets(results: dict) -> list[dict]:
     out = []
     inv = results["invariance"]["pretrained"]["max_abs_diff"]
     out.append({"name": "max |emb(x) - emb(rc(x))| <= 1e-5", "value": f"{inv:.2e}", "pass": inv <= 1e-5})
     seen = results["panels"]["seen"]["scores"]
+
+    def reaches(model: str, length: int) -> bool:
+        return seen[length][model]["probe"] >= seen[length]["tnf"]["probe"] + margin_over_tnf(length)
+
     for length in LENGTHS:
-        margin = 0.10 if length <= 500 else 0.0
         ours, base = seen[length]["pretrained"]["probe"], seen[length]["tnf"]["probe"]
         out.append(
             {
-                "name": f"probe accuracy at {length} bp >= TNF + {margin:.2f} (seen panel)",
+                "name": f"probe accuracy at {length} bp >= TNF + {margin_over_tnf(length):.2f} (seen panel)",
                 "value": f"{ours:.3f} vs TNF {base:.3f} ({ours - base:+.3f})",
-                "pass": ours >= base + margin,
+                "pass": reaches("pretrained", length),
             }
         )
     speed = results["throughput_bp_s"]["pretrained, 2 threads"]
     out.append({"name": "throughput >= 1 Mbp/s (2 threads)", "value": f"{speed / 1e6:.2f} Mbp/s", "pass": speed >= 1e6})
     if "in-run" in results["training_s"]:
+        # The issue's target is the time to reach the accuracies, so the timed model must reach them.
         seconds = results["training_s"]["in-run"]
-        out.append({"name": "in-run training <= 20 min", "value": f"{seconds:.0f} s", "pass": seconds <= 1200})
+        reached = all(reaches("in-run", length) for length in LENGTHS)
+        out.append(
+            {
+                "name": "training reaches the accuracy targets in <= 20 min (the timed in-run model)",
+                "value": f"{seconds:.0f} s; its accuracies {'meet' if reached else 'miss'} the targets",
+                "pass": seconds <= 1200 and reached,
+            }
+        )
     return out
 
 

@@ -20,11 +20,12 @@ import torch
 from numpy.typing import ArrayLike
 from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, adjusted_rand_score, normalized_mutual_info_score
+from sklearn.metrics import accuracy_score, adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 Embeddings = np.ndarray | torch.Tensor
 
@@ -359,9 +360,6 @@ def kmeans_by_silhouette(x: np.ndarray, candidates: list[int], *, seed: int = 0)
     seeded random subset. Ties keep the smaller k. One thread: a few thousand rows
     cluster in milliseconds, and OpenMP threads only add overhead.
     """
-    from sklearn.metrics import silhouette_score
-    from threadpoolctl import threadpool_limits
-
     n = len(x)
     sample = {"sample_size": SILHOUETTE_SAMPLE, "random_state": seed} if n > SILHOUETTE_SAMPLE else {}
     best, best_score = None, -np.inf

@@ -289,10 +289,10 @@ def _bin(args: argparse.Namespace) -> None:
     save_bins(args.output, [r.id for r in records], bins)
     found = len(set(bins.tolist()))
     if args.bins is None:
-        fewer = " (chosen by silhouette)"
+        note = " (chosen by silhouette)"
     else:
-        fewer = f" (--bins {args.bins}: the contigs did not separate further)" if found < args.bins else ""
-    print(f"binned {len(records)} contigs into {found} bins{fewer} -> {args.output}", file=sys.stderr)
+        note = f" (--bins {args.bins}: the contigs did not separate further)" if found < args.bins else ""
+    print(f"binned {len(records)} contigs into {found} bins{note} -> {args.output}", file=sys.stderr)
 
 
 def _model_and_window(args: argparse.Namespace):
@@ -317,7 +317,6 @@ def _shortest_kmer(model) -> int:
 
 def _has_run(informative: np.ndarray, k: int) -> bool:
     """Whether ``informative`` (bool) holds k True values in a row."""
-    k = max(k, 1)
     return len(informative) >= k and bool(np.lib.stride_tricks.sliding_window_view(informative, k).all(axis=1).any())
 
 

@@ -19,7 +19,7 @@ import torch
 
 import symcl
 from symcl.distributed.context import exit_without_finalising, is_distributed, launched_by_torchrun
-from symcl.distributed.launch import relaunch_with_torchrun, restarted_by_torchrun
+from symcl.distributed.launch import relaunch_with_torchrun, report_error, restarted_by_torchrun
 from symcl.errors import TrainingError, UserInputError
 from symcl.training.config import DEFAULT_WARMUP_STEPS, TrainConfig
 from symcl.training.loop import refuse_earlier_run, refuse_other_process_count
@@ -79,10 +79,10 @@ def _status_of(run: Callable[[], int | None]) -> int:
     try:
         status = run()
     except USER_ERRORS as error:
-        print(f"symcl: error: {error}", file=sys.stderr)
+        report_error(str(error))
         return 2
     except TrainingError as error:
-        print(f"symcl: error: {error}", file=sys.stderr)
+        report_error(str(error))
         return 1
     except KeyboardInterrupt:
         print("symcl: interrupted", file=sys.stderr)

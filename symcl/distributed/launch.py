@@ -7,10 +7,14 @@ import os
 import runpy
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 # The worker command travels in the environment, not on torchrun's command line, where
 # torchrun's own parser would take options such as --max-restarts or -t for itself.
 _WORKER_ENV = "SYMCL_TORCHRUN_WORKER"
+# Where the workers leave their error messages, for the parent to print each once.
+_ERROR_DIR_ENV = "SYMCL_TORCHRUN_ERRORS"
 
 
 def relaunch_with_torchrun(module: str, argv: list[str], *, nproc: int, max_restarts: int = 0) -> int:
@@ -18,14 +22,39 @@ def relaunch_with_torchrun(module: str, argv: list[str], *, nproc: int, max_rest
 
     The workers see RANK/WORLD_SIZE and join the process group themselves. With
     ``max_restarts``, torchrun restarts all workers when one dies, and they resume from
-    the last checkpoint (see :func:`restarted_by_torchrun`). Returns torchrun's exit code.
+    the last checkpoint (see :func:`restarted_by_torchrun`). Each worker runs one
+    thread unless OMP_NUM_THREADS says otherwise (torchrun's default). Returns the exit
+    status of the first worker that failed (2 for a user error), 0 when all succeeded;
+    after a failure the workers' error messages are printed once each, not once per
+    worker.
     """
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        sys.executable, "-m", "symcl.distributed.agent", "--standalone",
         f"--nproc-per-node={nproc}", f"--max-restarts={max_restarts}",
         "-m", "symcl.distributed.launch",
     ]  # fmt: skip
-    return subprocess.call(command, env={**os.environ, _WORKER_ENV: json.dumps([module, *argv])})
+    with tempfile.TemporaryDirectory(prefix="symcl-errors-") as errors:
+        env = {**os.environ, _WORKER_ENV: json.dumps([module, *argv]), _ERROR_DIR_ENV: errors}
+        env.setdefault("OMP_NUM_THREADS", "1")  # what torchrun sets, without its banner
+        status = subprocess.call(command, env=env)
+        # A restarted run that succeeded leaves its first attempt's messages unprinted.
+        for message in (
+            [] if status == 0 else dict.fromkeys(path.read_text() for path in sorted(Path(errors).iterdir()))
+        ):
+            print(f"symcl: error: {message}", file=sys.stderr)
+    return status
+
+
+def report_error(message: str) -> None:
+    """Print ``symcl: error: message``; in a worker of :func:`relaunch_with_torchrun`, hand it to the parent.
+
+    Every worker meets the same bad input, so the parent prints each message once.
+    """
+    errors = os.environ.get(_ERROR_DIR_ENV)
+    if errors and "RANK" in os.environ and Path(errors).is_dir():
+        (Path(errors) / f"rank-{int(os.environ['RANK']):06d}.txt").write_text(message)
+    else:
+        print(f"symcl: error: {message}", file=sys.stderr)
 
 
 def restarted_by_torchrun() -> bool:

@@ -81,3 +81,14 @@ def test_resume_needs_the_same_number_of_processes(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2
     assert "written by 2 process(es); resume it with the same number, not 1" in result.stderr
+
+
+def test_a_workers_user_error_is_one_line_and_exit_2(tmp_path):
+    missing = tmp_path / "missing.fa"
+    result = subprocess.run(
+        [sys.executable, "-m", "symcl.cli", "dna", "train", str(missing), "--out", str(tmp_path / "run"),
+         "--nproc", "2", "--steps", "2", "--quiet"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"symcl: error: {missing}: no such file"]

@@ -291,7 +291,8 @@ def projected_spectrum(seqs, dim: int, seed: int = 0) -> np.ndarray:
         present = np.unique(unit.indices)  # only k-mers that occur need a random direction
         dense = unit[:, present] @ (rng.standard_normal((present.size, dim)) / np.sqrt(dim))
         similarity += dense @ dense.T
-    return similarity_distances(similarity / len(protein.DEFAULT_SEEDS), protein.DEFAULT_SEEDS)[0]
+    weight = np.mean([pattern.count("1") for _, pattern in protein.DEFAULT_SEEDS])
+    return similarity_distances(similarity / len(protein.DEFAULT_SEEDS), weight)[0]
 
 
 def projection_diagnostic(data: Path, dims: tuple[int, ...] = (128, 1024, 4096)) -> dict:

@@ -73,6 +73,9 @@ def spectrum_distances(
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """All-vs-all alignment-free distances d = -ln(mean cosine of spaced k-mer sets) / mean seed weight.
 
+    For each pair, the means run over the seeds that find a k-mer in both sequences, so
+    identical sequences are at 0 even when some seed is longer than they are.
+
     Parameters
     ----------
     seqs : sequence of str, Seq or SeqRecord, or ProteinSequences
@@ -94,18 +97,29 @@ def spectrum_distances(
     checked = _check_seeds(seeds)
     check_positive("max_distance", max_distance, "spectrum_distances")
     _, rows, _ = prepare_rows(seqs, False, "spectrum_distances")
-    similarity = np.zeros((len(rows), len(rows)))
+    similarity, weight, used = (np.zeros((len(rows), len(rows))) for _ in range(3))
     for alphabet, pattern in checked:
         unit = spectrum_matrix(rows, alphabet, pattern)
+        # A seed that finds no k-mer in one of the two (too short, or X every few residues)
+        # says nothing about the pair, so it is left out of the pair's mean.
+        both = np.outer(*(2 * [(unit.getnnz(axis=1) > 0).astype(float)]))
         similarity += (unit @ unit.T).toarray()
-    distances, saturated = similarity_distances(similarity / len(checked), checked, max_distance)
+        weight += both * pattern.count("1")
+        used += both
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_similarity = np.where(used > 0, similarity / used, 0.0)
+        mean_weight = np.where(used > 0, weight / used, 1.0)
+    distances, saturated = similarity_distances(mean_similarity, mean_weight, max_distance)
     return (distances, saturated) if return_saturated else distances
 
 
 def similarity_distances(
-    similarity: np.ndarray, seeds: Sequence[tuple[str, str]], max_distance: float = MAX_DISTANCE
+    similarity: np.ndarray, weight: float | np.ndarray, max_distance: float = MAX_DISTANCE
 ) -> tuple[np.ndarray, np.ndarray]:
-    """d = -ln(s) / mean seed weight of a mean cosine matrix s, symmetrised, capped and flagged.
+    """d = -ln(s) / w of a mean cosine matrix s, symmetrised, capped and flagged.
+
+    ``weight`` (w) is the mean number of residues the seeds read (the ``1`` of their
+    patterns): one number, or one per pair.
 
     Returns
     -------
@@ -114,7 +128,6 @@ def similarity_distances(
         ``max_distance`` (s <= 0 among them).
     """
     similarity = (similarity + similarity.T) / 2
-    weight = np.mean([pattern.count("1") for _, pattern in _check_seeds(seeds)])
     with np.errstate(divide="ignore", invalid="ignore"):
         distances, saturated = saturate(-np.log(np.minimum(similarity, 1.0)) / weight, float(max_distance))
     np.fill_diagonal(distances, 0.0)

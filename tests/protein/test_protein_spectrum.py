@@ -79,6 +79,13 @@ def test_pairs_without_a_shared_kmer_are_capped_and_flagged():
     assert d[0, 2] == 0 and not saturated[0, 2] and not saturated.diagonal().any()
 
 
+@pytest.mark.parametrize("text", ["MKVLW", "MKVLXAKVLXGHWLX" * 3])
+def test_identical_sequences_are_at_zero_when_a_seed_finds_no_kmer_in_them(text):
+    # "MKVLW" is shorter than the 6-wide seed; X every fifth residue leaves no 5- or 6-wide window
+    d, saturated = protein.spectrum_distances([text, text, "GHWKLMPAST"], return_saturated=True)
+    assert d[0, 1] == 0 and not saturated[0, 1]
+
+
 @pytest.mark.parametrize(
     "seeds",
     [[], "111", [("full", "101010")], [("full", "0110")], [("latin", "111")], [("full", "12")], [("full", "1" * 15)]],

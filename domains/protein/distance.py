@@ -3,7 +3,7 @@
 Three routes give the alignment counts of :mod:`~symcl.domains.protein.alignment`:
 
 - unaligned sequences are aligned pairwise with Biopython's ``PairwiseAligner``
-  (BLOSUM62, global, gap open -12 / extend -1, free end gaps; see
+  (BLOSUM62, global, gap open -12 / extend -1, end gaps scored alike; see
   :func:`~symcl.domains.protein.alignment.make_aligner`), all pairs spread over worker
   processes with a progress bar;
 - the rows of a multiple alignment are compared column by column, for all pairs at once
@@ -92,9 +92,8 @@ def pseudo_distance(
 
     Notes
     -----
-    With realignment, exchanging ``a`` and ``b`` may select another co-optimal
-    alignment and change the value slightly; :func:`distance_matrix` aligns each pair
-    once and mirrors it, so its result is exactly symmetric.
+    Exchanging ``a`` and ``b`` gives the same value: the pair is always aligned in the
+    same order (:func:`~symcl.domains.protein.alignment.pair_stats`).
     """
     _check_method_and_caps(method, max_distance, calibration, "pseudo_distance")
     rows = [clean_sequence(_text(x, name), aligned=aligned, record=name) for x, name in ((a, "a"), (b, "b"))]

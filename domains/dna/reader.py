@@ -8,10 +8,12 @@ counted in a :class:`ReadSummary` and reported with a warning, never dropped sil
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import os
 import warnings
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,14 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
 #: What a file of each format starts with (after leading blank lines).
 _MAGIC = {"fasta": ">", "fastq": "@", "genbank": "LOCUS"}
 _GZIP_MAGIC = b"\x1f\x8b"
+#: Text is UTF-8 (ids such as "contig_é1" stay as written); a byte that is not UTF-8 is
+#: read as latin-1 rather than refused, as the headers of old files may be.
+_DECODE_ERRORS = "symcl-latin-1-fallback"
+codecs.register_error(
+    _DECODE_ERRORS, lambda error: (error.object[error.start : error.end].decode("latin-1"), error.end)
+)
+#: What reading a damaged or unreadable file raises.
+_READ_ERRORS = (ValueError, AssertionError, EOFError, OSError, zlib.error)
 
 
 class Record(NamedTuple):
@@ -207,14 +217,20 @@ def read_records(
 
 def _parse(handle: io.TextIOBase, format: str, path: Path) -> Iterator:
     """Biopython's parser, with its (multi-line) errors turned into one-line user errors."""
-    _skip_blank_lines(handle)
-    records = SeqIO.parse(handle, format)
+
+    def parsed() -> Iterator:
+        _skip_blank_lines(handle)
+        yield from SeqIO.parse(handle, format)
+
+    records = parsed()
     while True:
         try:
             record = next(records)
         except StopIteration:
             return
-        except (ValueError, AssertionError, EOFError, OSError, UnicodeDecodeError) as error:
+        except zlib.error as error:  # not an OSError, unlike gzip's other complaints
+            raise UserInputError(f"{path}: damaged gzip file ({error})") from None
+        except _READ_ERRORS as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise UserInputError(f"{path}: malformed {format.upper()} file: {first_line}") from None
         yield record
@@ -260,11 +276,14 @@ def _open_text(path: Path) -> io.TextIOBase:
         raise FileNotFoundError(f"{path}: no such file")
     if path.is_dir():
         raise UserInputError(f"{path}: is a directory, not a sequence file")
+    if not path.is_file():  # the file is opened more than once (gzip check, format, records)
+        raise UserInputError(f"{path}: not a regular file (a pipe or a device); save the sequences to a file first")
     with open(path, "rb") as raw:
         gzipped = raw.read(2) == _GZIP_MAGIC
+    # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the text
     if gzipped:
-        return gzip.open(path, "rt", encoding="latin-1")
-    return open(path, encoding="latin-1")
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors=_DECODE_ERRORS)
+    return open(path, encoding="utf-8-sig", errors=_DECODE_ERRORS)
 
 
 def _first_text(path: Path) -> str:
@@ -274,6 +293,6 @@ def _first_text(path: Path) -> str:
             head = handle.read(4096)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise UserInputError(f"{path}: cannot be read as plain or gzipped text ({error})") from None
     return head.lstrip()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,7 +194,7 @@ def _read_text(path: Path) -> str:
     if data[:2] == _GZIP_MAGIC:
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, zlib.error) as error:
             raise UserInputError(f"{path}: damaged gzip file ({error})") from None
     try:
         return data.decode("utf-8-sig")  # -sig: a byte-order mark is not part of the text

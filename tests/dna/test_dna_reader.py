@@ -139,3 +139,33 @@ def test_bad_parameters(tmp_path):
 def test_blank_lines_before_the_first_record_are_skipped(tmp_path, name):
     path = _write(tmp_path / name, "\n  \n>a\nACGT\n>b\nGGCC\n")
     assert [r.id for r in dna.read_records(path)] == ["a", "b"]
+
+
+@pytest.mark.parametrize("where", ["start", "middle"])
+def test_a_damaged_gzip_file_is_one_line(tmp_path, where):
+    rng = np.random.default_rng(2)
+    text = "".join(f">r{i}\n{''.join(rng.choice(list('ACGT'), 2000))}\n" for i in range(20))
+    data = bytearray(gzip.compress(text.encode()))
+    data[40 if where == "start" else len(data) // 2] ^= 0xFF  # zlib.error, which is not an OSError
+    path = tmp_path / "damaged.fa.gz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(UserInputError, match=r"damaged\.fa\.gz: ") as info:
+        list(dna.read_records(path))
+    assert "\n" not in str(info.value)
+
+
+def test_utf8_ids_are_read_as_written_and_a_byte_order_mark_is_skipped(tmp_path):
+    path = tmp_path / "utf8.fa"
+    path.write_bytes("\ufeff>contig_é1 café\r\nACGT\n>contig_µ2\nGGCC\n".encode() + b">old_\xe93\nTTAA\n")
+    records = list(dna.read_records(path))
+    assert [r.id for r in records] == ["contig_é1", "contig_µ2", "old_é3"]  # a stray latin-1 byte too
+    assert records[0].description == "café"
+
+
+def test_a_pipe_is_refused_naming_the_path(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.fa"
+    os.mkfifo(fifo)
+    with pytest.raises(UserInputError, match=r"pipe\.fa: not a regular file"):
+        list(dna.read_records(fifo))

@@ -10,7 +10,7 @@ frequency (TNF) baseline, the view generator, the encoders and the pipeline func
     records = list(dna.read_records("contigs.fa.gz", min_length=1000))
     baseline = dna.tnf(records)                          # (n, 136)
     model = dna.load_pretrained()                        # or dna.load_model("runs/dna")
-    result = dna.embed_sequences(model, records, window=10_000)
+    result = dna.embed_sequences(model, records)         # windows of the model's training length
     result.embeddings                                    # (n, dim), same for either strand
     bins = dna.bin_contigs(result.embeddings, n_bins=10)  # contig -> bin
 

@@ -80,7 +80,7 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
 COMPLEMENT_TABLE, CODE_TABLE = _tables()
 
 
-SequenceLike = str | bytes | np.ndarray
+SequenceLike = str | bytes | bytearray | np.ndarray
 
 
 def encode(seq: SequenceLike, *, record_id: str = "<sequence>") -> np.ndarray:
@@ -134,14 +134,14 @@ def reverse_complement(seq: SequenceLike, *, record_id: str = "<sequence>") -> S
 
     Parameters
     ----------
-    seq : str, bytes or ndarray
+    seq : str, bytes, bytearray or ndarray
         The sequence; an ndarray must be ``uint8`` ASCII text, shape (L,).
     record_id : str
         Name of the record, used in error messages.
 
     Returns
     -------
-    str, bytes or ndarray
+    str, bytes, bytearray or ndarray
         The reverse complement, of the same type as ``seq``.
 
     Raises
@@ -164,6 +164,8 @@ def reverse_complement(seq: SequenceLike, *, record_id: str = "<sequence>") -> S
         return out.tobytes().decode("ascii")
     if isinstance(seq, bytes):
         return out.tobytes()
+    if isinstance(seq, bytearray):
+        return bytearray(out.tobytes())
     return out
 
 

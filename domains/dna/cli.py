@@ -20,6 +20,7 @@ from symcl.cli import (
     float_in,
     int_at_least,
     output_file,
+    positive_float,
     train_config_from,
 )
 from symcl.errors import UserInputError
@@ -108,7 +109,7 @@ def _add_train(sub) -> None:
         help="width of the projection head the loss sees, dropped after training "
         "(default 256 for the k-mer encoders, 0 = none for the CNNs, which end in their own head)",
     )
-    model.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature (default 0.1)")
+    model.add_argument("--temperature", type=positive_float, default=0.1, help="InfoNCE temperature (default 0.1)")
     parser.set_defaults(handler=_train)
 
 
@@ -189,8 +190,15 @@ def _train(args: argparse.Namespace) -> int | None:
         return relaunched
     config = train_config_from(args)
     records, labels = [], []
+    first_file: dict[str, str] = {}  # a record in two files would be its own negative
     for label, path in enumerate(args.inputs):
         for record in _read(path, min_length=args.window, require_one=False):  # checked over all files below
+            if record.id in first_file:
+                raise UserInputError(
+                    f"{path}: record {record.id!r} is also in {first_file[record.id]}; record ids must be unique "
+                    "across the training files (a file given twice?)"
+                )
+            first_file[record.id] = path
             records.append(record)
             labels.append(label)
     if not records:
@@ -213,8 +221,6 @@ def _train(args: argparse.Namespace) -> int | None:
         )
     except ValueError as error:
         raise UserInputError(str(error)) from None
-    if not args.temperature > 0:
-        raise UserInputError(f"--temperature must be > 0. Got {args.temperature} instead.")
     if args.encoder in ("codon_phase", "kmer"):
         options = {
             "kmer_sizes": args.kmer_sizes,
@@ -273,6 +279,8 @@ def _bin(args: argparse.Namespace) -> None:
 
     if args.features == "tnf" and args.model is not None:
         raise UserInputError(f"--model {args.model}: TNF features need no model; drop --model or --features tnf")
+    if args.method != "kmeans" and args.bins is None:  # before minutes of reading and embedding
+        raise UserInputError(f"--method {args.method} needs a number of bins (--bins); only k-means chooses one")
     model, window = (None, None) if args.features == "tnf" else _model_and_window(args)
     records = list(_read(args.input, min_length=args.min_length, shortest_kmer=_shortest_kmer(model)))
     if args.bins is not None and len(records) < args.bins:
@@ -299,12 +307,18 @@ def _model_and_window(args: argparse.Namespace):
     """The model of --model (or the pretrained one) on --device, and the window: --window or the training one."""
     from symcl.cli import resolve_device
 
-    from .models import load_model, pretrained_directory, read_model_config
+    from .models import load_model, pretrained_directory
 
     device = resolve_device(args.device)
     directory = args.model if args.model is not None else pretrained_directory()
-    trained = read_model_config(directory).get("dna", {}).get("views", {}).get("window")
-    return load_model(directory).to(device), args.window or trained or 1000
+    model = load_model(directory).to(device)
+    window = args.window or model.training_window or 1000
+    if window < _shortest_kmer(model):
+        raise UserInputError(
+            f"--window {window}: must be at least the model's shortest k-mer ({_shortest_kmer(model)} bp), or the "
+            "model sees nothing in a window"
+        )
+    return model, window
 
 
 _UNAMBIGUOUS = np.frombuffer(b"ACGTUacgtu", dtype=np.uint8)  # U reads as T

@@ -95,7 +95,7 @@ def embed_sequences(
     model: nn.Module,
     seqs: Iterable | SequenceLike,
     *,
-    window: int = 1000,
+    window: int | None = None,
     stride: int | None = None,
     batch_size: int = 64,
     per_window: bool = False,
@@ -113,8 +113,10 @@ def embed_sequences(
     seqs : iterable or one sequence
         Records (:class:`~symcl.domains.dna.reader.Record` or ``(id, seq)``), plain
         sequences (str, bytes, uint8 ASCII arrays; ids "0", "1", ...), or one sequence.
-    window : int
-        Window length in bp. A record no longer than that is one window.
+    window : int, optional
+        Window length in bp; default the model's training window (``training_window``,
+        set by :func:`~symcl.domains.dna.models.load_model`), else 1000. A record no
+        longer than that is one window. At least the model's shortest k-mer.
     stride : int, optional
         Maximum step between window starts in bp, at most ``window``; defaults to
         ``window`` (tiling without overlap, the last window aligned to the record end).
@@ -136,16 +138,23 @@ def embed_sequences(
     UserInputError
         An empty sequence, a duplicate id or an invalid character (naming the record).
     """
-    for name, value in (("window", window), ("batch_size", batch_size), ("stride", stride or window)):
+    window = window if window is not None else getattr(model, "training_window", None) or 1000
+    stride = stride if stride is not None else window
+    for name, value in (("window", window), ("batch_size", batch_size), ("stride", stride)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(
                 f"The '{name}' parameter of embed_sequences must be an integer >= 1. Got {value!r} instead."
             )
-    stride = stride or window
     if stride > window:
         raise ValueError(
             f"The 'stride' parameter of embed_sequences must be at most the window ({window} bp), so that the "
             f"windows cover every record. Got {stride} instead."
+        )
+    shortest_kmer = min(getattr(model, "config", {}).get("kmer_sizes", [1]))
+    if window < shortest_kmer:
+        raise ValueError(
+            f"The 'window' parameter of embed_sequences must be at least the model's shortest k-mer "
+            f"({shortest_kmer} bp), or the model sees nothing in a window. Got {window} instead."
         )
     first = next(model.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")  # inputs go where the model is
@@ -189,7 +198,7 @@ def strand_invariance(
     model: nn.Module,
     seqs: Iterable,
     *,
-    window: int = 1000,
+    window: int | None = None,
     stride: int | None = None,
     batch_size: int = 64,
 ) -> dict[str, float]:

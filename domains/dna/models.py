@@ -158,9 +158,15 @@ def load_model(directory: str | os.PathLike) -> nn.Module:
     Returns
     -------
     nn.Module
-        The encoder in eval mode, on CPU.
+        The encoder in eval mode, on CPU. Its ``training_window`` attribute is the window
+        length (bp) it was trained on (None when the directory does not say), the
+        default window of :func:`~symcl.domains.dna.embedding.embed_sequences`.
     """
-    return model_directory.load_model(directory, read_model_config(directory), build_encoder)
+    config = read_model_config(directory)
+    model = model_directory.load_model(directory, config, build_encoder)
+    window = config.get("dna", {}).get("views", {}).get("window")
+    model.training_window = int(window) if isinstance(window, int) and window > 0 else None
+    return model
 
 
 def pretrained_directory() -> Path:

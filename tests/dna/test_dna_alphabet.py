@@ -35,6 +35,8 @@ def test_u_complements_to_a_and_output_is_dna():
 
 def test_type_is_preserved():
     assert dna.reverse_complement(b"AACG") == b"CGTT"
+    assert dna.reverse_complement(bytearray(b"AACG")) == bytearray(b"CGTT")
+    assert isinstance(dna.reverse_complement(bytearray(b"AACG")), bytearray)
     text = np.frombuffer(b"AACG", dtype=np.uint8)
     out = dna.reverse_complement(text)
     assert isinstance(out, np.ndarray) and out.dtype == np.uint8

@@ -160,6 +160,24 @@ def test_user_errors_are_one_line_and_exit_2(shipped, tmp_path):
     assert not (tmp_path / "x.npz").exists()
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "{phix}", "{phix}", "--out", "{out}"], "{phix}: record 'NC_001422.1' is also in {phix}"),
+        (["train", "{phix}", "--out", "{out}", "--temperature", "inf"], "--temperature"),
+        (["embed", "{phix}", "-o", "{out}.npz", "--window", "2"], "--window 2: must be at least the model's shortest"),
+        (["bin", "{phix}", "-o", "{out}.tsv", "--method", "agglomerative"], "--method agglomerative needs a number"),
+    ],
+    ids=["same file twice", "infinite temperature", "window below the shortest k-mer", "agglomerative without bins"],
+)
+def test_more_user_errors_are_one_line_and_exit_2(shipped, tmp_path, args, message):
+    names = {"phix": str(shipped["phiX174.fa.gz"]), "out": str(tmp_path / "out")}
+    result = _symcl("dna", *(arg.format(**names) for arg in args), "--quiet")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert message.format(**names) in result.stderr
+
+
 def test_train_without_long_enough_records_is_a_user_error(shipped, tmp_path, capsys):
     code = main(
         ["dna", "train", str(shipped["phiX174.fa.gz"]), "--out", str(tmp_path / "r"), "--window", "6000", "--quiet"]

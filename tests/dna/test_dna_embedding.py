@@ -92,6 +92,18 @@ def test_bad_input(model):
         dna.embed_sequences(model, ["ACGT"], window=0)
     with pytest.raises(ValueError, match="'stride' parameter of embed_sequences must be at most the window"):
         dna.embed_sequences(model, ["ACGT"], window=10, stride=11)
+    with pytest.raises(ValueError, match="'stride' parameter of embed_sequences must be an integer >= 1"):
+        dna.embed_sequences(model, ["ACGT"], window=10, stride=0)
+
+
+def test_the_default_window_is_the_models_training_window(rng):
+    pretrained = dna.load_pretrained()
+    assert pretrained.training_window == 10_000
+    records = [("a", random_dna(rng, 3_000)), ("b", random_dna(rng, 25_000))]
+    default = dna.embed_sequences(pretrained, records).embeddings
+    np.testing.assert_array_equal(default, dna.embed_sequences(pretrained, records, window=10_000).embeddings)
+    with pytest.raises(ValueError, match=r"at least the model's shortest k-mer \(3 bp\)"):
+        dna.embed_sequences(pretrained, records, window=2)
 
 
 def test_save_embeddings_writes_arrays_without_pickles(model, tmp_path, rng):

@@ -65,20 +65,61 @@ def save_weights(path: str | os.PathLike, module: nn.Module, metadata: dict[str,
 
 
 def load_weights(path: str | os.PathLike, module: nn.Module) -> nn.Module:
-    """Load plain safetensors weights into ``module`` (strict); errors name the file."""
+    """Load plain safetensors weights into ``module`` (strict); errors name the file.
+
+    Every tensor must have the module's shape and dtype and, if floating, hold finite
+    values: a NaN weight would give NaN embeddings without a word.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such weights file")
+    check_weights_fit(path, module)
     try:
         with safe_open(str(path), framework="pt") as handle:
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except (SafetensorError, OSError, RuntimeError) as error:
         raise CheckpointError(f"{path}: corrupt or truncated weights file ({error})") from None
-    try:
-        module.load_state_dict(tensors)
-    except RuntimeError as error:
-        raise CheckpointError(f"{path}: weights do not fit the model ({error})") from None
+    expected = module.state_dict()
+    for name, tensor in tensors.items():
+        if tensor.dtype != expected[name].dtype:
+            raise CheckpointError(
+                f"{path}: tensor {name!r} is {tensor.dtype}, the model's is {expected[name].dtype}; not weights of "
+                "this model"
+            )
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(
+                f"{path}: tensor {name!r} holds NaN or infinite values; the file is damaged or its training diverged"
+            )
+    module.load_state_dict(tensors)
     return module
+
+
+def check_weights_fit(path: str | os.PathLike, module: nn.Module) -> None:
+    """Check the tensor names and shapes of a safetensors file against ``module``, reading only its header.
+
+    ``module`` may live on PyTorch's meta device, so an architecture can be checked
+    before any memory is allocated for it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such weights file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    except (SafetensorError, OSError, RuntimeError) as error:
+        raise CheckpointError(f"{path}: corrupt or truncated weights file ({error})") from None
+    expected = {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
+    missing, unexpected = sorted(expected.keys() - shapes.keys()), sorted(shapes.keys() - expected.keys())
+    wrong = [
+        f"{name} {shapes[name]} vs {expected[name]}"
+        for name in sorted(shapes)
+        if shapes[name] != expected.get(name, shapes[name])
+    ]
+    problems = [
+        f"{label}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"
+        for label, names in (("missing", missing), ("unexpected", unexpected), ("shape in file vs model", wrong))
+        if names
+    ]
+    if problems:
+        raise CheckpointError(f"{path}: weights do not fit the model ({'; '.join(problems)})")
 
 
 def checkpoint_path(directory: str | os.PathLike, step: int) -> Path:

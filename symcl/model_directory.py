@@ -11,10 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from symcl.atomic import read_json
-from symcl.checkpoint import load_weights
+from symcl.checkpoint import check_weights_fit, load_weights
 from symcl.data import data_path
 from symcl.errors import UserInputError
 
@@ -41,11 +42,18 @@ def read_model_config(directory: str | os.PathLike, domain: str) -> dict[str, An
 def load_model(
     directory: str | os.PathLike, config: dict[str, Any], build: Callable[[dict[str, Any]], nn.Module]
 ) -> nn.Module:
-    """Rebuild ``build(config["model"])`` and load the directory's weights; eval mode, CPU."""
+    """Rebuild ``build(config["model"])`` and load the directory's weights; eval mode, CPU.
+
+    The architecture is first built on PyTorch's meta device (no memory) and checked
+    against the weights file's header, so a damaged config.json cannot ask for terabytes.
+    """
     try:
-        model = build(config["model"])
+        with torch.device("meta"):
+            skeleton = build(config["model"])
     except ValueError as error:
         raise UserInputError(f"{Path(directory) / CONFIG_FILE}: {error}") from None
+    check_weights_fit(Path(directory) / MODEL_FILE, skeleton)
+    model = build(config["model"])
     load_weights(Path(directory) / MODEL_FILE, model)
     return model.eval()
 

@@ -117,6 +117,37 @@ def test_weights_round_trip_and_mismatch(tmp_path):
         load_weights(tmp_path / "missing.safetensors", model)
 
 
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda w: w.fill_(float("nan")), "tensor 'weight' holds NaN or infinite values"),
+        (lambda w: w.to(torch.int64), "tensor 'bias' is torch.int64, the model's is torch.float32"),
+    ],
+    ids=["NaN", "integers"],
+)
+def test_weights_that_would_give_wrong_numbers_are_refused(tmp_path, damage, message):
+    tensors = {k: v.detach().clone() for k, v in torch.nn.Linear(3, 2).state_dict().items()}
+    tensors = {k: damage(v) if message.startswith(f"tensor '{k}'") else v for k, v in tensors.items()}
+    save_file(tensors, str(tmp_path / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=f"model.safetensors: {message}"):
+        load_weights(tmp_path / "model.safetensors", torch.nn.Linear(3, 2))
+
+
+def test_a_model_directory_is_checked_before_its_model_is_built(tmp_path):
+    from symcl.model_directory import load_model
+
+    save_weights(tmp_path / "model.safetensors", torch.nn.Linear(3, 2))
+    built = []
+
+    def build(config):  # a damaged config.json asking for 4e12 floats must fail before allocating them
+        built.append(torch.empty(0).device.type)
+        return torch.nn.Linear(config["size"], config["size"])
+
+    with pytest.raises(CheckpointError, match=r"weights do not fit the model \(shape in file vs model: bias"):
+        load_model(tmp_path, {"model": {"size": 2_000_000}}, build)
+    assert built == ["meta"]
+
+
 def test_listing_ignores_temporary_files_and_pruning_keeps_the_newest(tmp_path):
     for step in (5, 100, 20):
         save_state(tmp_path / f"step-{step:08d}.safetensors", {"step": step})

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from symcl.atomic import make_directory
-from symcl.checkpoint import list_checkpoints, load_state, restore_rng
+from symcl.checkpoint import CheckpointError, list_checkpoints, load_state, restore_rng
 from symcl.distributed import average_gradients, init_distributed, is_main_process, rank, world_size
 from symcl.errors import TrainingError, UserInputError
 from symcl.metrics import alignment, effective_rank, uniformity
@@ -184,7 +184,15 @@ def refuse_other_process_count(out_dir: Path, processes: int) -> None:
     """Refuse to resume the newest checkpoint of ``out_dir`` with another number of processes."""
     found = list_checkpoints(out_dir / "checkpoints")
     if found:
-        _check_process_count(found[-1], len(load_state(found[-1])["rng"]), processes)
+        _check_process_count(found[-1], _written_by(found[-1], load_state(found[-1])), processes)
+
+
+def _written_by(path: Path, saved: Any) -> int:
+    """How many processes wrote a checkpoint: one RNG state each."""
+    try:
+        return len(saved["rng"])
+    except (KeyError, TypeError, IndexError) as error:
+        raise CheckpointError(f"{path}: damaged checkpoint, its RNG states cannot be read ({error!r})") from None
 
 
 def _check_process_count(path: Path, written_by: int, processes: int) -> None:
@@ -211,25 +219,52 @@ def _resume(state: TrainState, callbacks: list[Callback], metadata: dict[str, An
         return  # nothing to resume from: start at step 0
     path = found[-1]
     saved = load_state(path)
-    changed = state.config.differences(saved["config"])
-    if "metadata" in saved:  # checkpoints written before it was saved are not checked
-        as_json = [json.loads(json.dumps(m)) for m in (saved["metadata"], metadata)]  # tuples -> lists, once
-        changed |= _metadata_differences(*as_json)
+    try:
+        changed = state.config.differences(saved["config"])
+        if "metadata" in saved:  # checkpoints written before it was saved are not checked
+            as_json = [json.loads(json.dumps(m)) for m in (saved["metadata"], metadata)]  # tuples -> lists, once
+            changed |= _metadata_differences(*as_json)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise CheckpointError(f"{path}: damaged checkpoint, its configuration cannot be read ({error!r})") from None
     if changed:
         details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
         raise UserInputError(f"{path}: cannot resume with a different configuration ({details})")
+    _check_process_count(path, _written_by(path, saved), world_size())
+    try:
+        _restore(state, saved, callbacks)
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as error:
+        detail = " ".join(str(error).split())  # torch's load_state_dict errors run over many lines
+        detail = detail if len(detail) <= 300 else detail[:297] + "..."
+        raise CheckpointError(f"{path}: damaged checkpoint ({type(error).__name__}: {detail})") from None
+    state.last_checkpoint = path
+    if is_main_process():
+        print(f"symcl: resuming from {path} (step {state.step})", file=sys.stderr)
+    for callback in callbacks:
+        callback.load_state_dict(saved["callbacks"].get(type(callback).__name__, {}))
+
+
+def _restore(state: TrainState, saved: dict[str, Any], callbacks: list[Callback]) -> None:
+    """Put a checkpoint's state into the run; raises what a damaged checkpoint makes torch raise."""
+    step = saved["step"]
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise ValueError(f"step {step!r} is not a step number")
     state.model.load_state_dict(saved["model"])
     state.objective.load_state_dict(saved["objective"])
     state.optimizer.load_state_dict(saved["optimizer"])
     state.scheduler.load_state_dict(saved["scheduler"])
-    _check_process_count(path, len(saved["rng"]), world_size())
+    # The optimiser saved the learning rate of the old schedule; with other --steps the
+    # schedule differs, so the next step takes its rate from this run's schedule.
+    scheduler = state.scheduler  # a LambdaLR (warmup_cosine); written as its get_lr, for the same floats
+    rates = [
+        base * factor(scheduler.last_epoch)
+        for factor, base in zip(scheduler.lr_lambdas, scheduler.base_lrs, strict=True)
+    ]
+    for group, rate in zip(state.optimizer.param_groups, rates, strict=True):
+        group["lr"] = rate
     restore_rng(saved["rng"][rank()], state.data_generator)
-    state.step = saved["step"]
+    state.step = step
     state.stop_reason = saved["stop_reason"]
     state.history = saved["history"]
-    state.last_checkpoint = path
-    if is_main_process():
-        print(f"symcl: resuming from {path} (step {state.step})", file=sys.stderr)
     for callback in callbacks:
         callback.load_state_dict(saved["callbacks"].get(type(callback).__name__, {}))
 

@@ -51,6 +51,44 @@ def test_resume_refuses_a_different_configuration(tmp_path):
         fit(model, views, objective, config, out_dir=tmp_path, resume=True, progress=False)
 
 
+class LearningRateAtStart(Callback):
+    def on_train_start(self, state):
+        self.rate = state.optimizer.param_groups[0]["lr"]
+
+
+def test_resume_with_more_steps_continues_on_the_new_schedule(tmp_path):
+    from symcl.training.schedule import warmup_cosine_factor
+
+    fit(*toy_run(steps=20), out_dir=tmp_path, progress=False)
+    start = LearningRateAtStart()
+    model, views, objective, config = toy_run(steps=40)
+    fit(model, views, objective, config, out_dir=tmp_path, resume=True, callbacks=[start], progress=False)
+    assert start.rate == pytest.approx(config.lr * warmup_cosine_factor(20, 5, 40))  # not the old schedule's 0
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda state: state.update(step=-5), "step -5 is not a step number"),
+        (lambda state: state.pop("rng"), "its RNG states cannot be read"),
+        (lambda state: state["model"].update({k: v[:1] for k, v in state["model"].items()}), "size mismatch"),
+        (lambda state: state.update(config=[1]), "its configuration cannot be read"),
+    ],
+    ids=["negative step", "no RNG states", "wrong shapes", "configuration not a mapping"],
+)
+def test_a_damaged_checkpoint_is_one_clear_error_naming_it(tmp_path, damage, message):
+    from symcl.checkpoint import CheckpointError, list_checkpoints, load_state, save_state
+
+    fit(*toy_run(steps=10), out_dir=tmp_path, progress=False)
+    path = list_checkpoints(tmp_path / "checkpoints")[-1]
+    state = load_state(path)
+    damage(state)
+    save_state(path, state)
+    with pytest.raises(CheckpointError, match=f"step-00000010.safetensors: damaged checkpoint.*{message}") as info:
+        fit(*toy_run(steps=20), out_dir=tmp_path, resume=True, progress=False)
+    assert "\n" not in str(info.value)
+
+
 def test_resume_without_checkpoint_starts_from_scratch(tmp_path):
     state = fit(*toy_run(steps=10), out_dir=tmp_path, resume=True, progress=False)
     assert state.step == 10

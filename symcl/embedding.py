@@ -61,9 +61,11 @@ def embed(
     """
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"The 'batch_size' parameter of embed must be an integer >= 1. Got {batch_size!r} instead.")
+    first = next(model.parameters(), None)
     if device is None:
-        first = next(model.parameters(), None)
         device = first.device if first is not None else torch.device("cpu")
+    # float inputs take the model's float type: numpy's float64 arrays meet float32 weights
+    dtype = first.dtype if first is not None and first.is_floating_point() else None
     if distribute and world_size() > 1 and _known_length(data) >= world_size():
         return _embed_sharded(model, data, batch_size=batch_size, progress=progress, device=device, out=out)
     batches, total = _batches(data, batch_size)
@@ -74,7 +76,7 @@ def embed(
     try:
         with torch.no_grad():
             for batch in tqdm(batches, total=total, desc="embedding", unit="batch", disable=not progress):
-                z = model(_to(batch, device))
+                z = model(_to(batch, device, dtype))
                 rows = z.detach().to("cpu", torch.float32).numpy()
                 if out is None:
                     chunks.append(rows)
@@ -158,11 +160,12 @@ def _stack(samples: list) -> Any:
     return torch.stack([torch.as_tensor(s) for s in samples])
 
 
-def _to(batch: Any, device: torch.device) -> Any:
+def _to(batch: Any, device: torch.device, dtype: torch.dtype | None = None) -> Any:
+    """``batch`` on ``device``; its floating tensors in ``dtype`` (when given), integer ones as they are."""
     if isinstance(batch, np.ndarray):
         batch = torch.from_numpy(batch)
     if isinstance(batch, Tensor):
-        return batch.to(device)
+        return batch.to(device, dtype) if dtype is not None and batch.is_floating_point() else batch.to(device)
     if isinstance(batch, (tuple, list)):
-        return type(batch)(_to(b, device) for b in batch)
+        return type(batch)(_to(b, device, dtype) for b in batch)
     return batch

@@ -24,6 +24,13 @@ def test_array_input_keeps_order_dtype_and_eval_mode():
     assert not model.training
 
 
+def test_numpy_float64_input_meets_float32_weights():
+    model = _model()
+    data = np.random.default_rng(0).standard_normal((9, 5))  # numpy's default dtype
+    out = symcl.embed(model, data, progress=False)
+    np.testing.assert_allclose(out, symcl.embed(model, torch.from_numpy(data).float(), progress=False), rtol=1e-6)
+
+
 def test_sequence_iterator_and_dataloader_inputs_agree():
     model = _model()
     data = torch.randn(17, 5)

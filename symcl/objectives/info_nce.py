@@ -125,7 +125,8 @@ def masked_info_nce(
     )
     n = z1.shape[0]
     views = F.normalize(torch.cat([z1, z2]), dim=1)
-    keys = views if negatives is None else torch.cat([views, F.normalize(negatives, dim=1)])
+    # a queue's float32 entries join bf16 or float64 embeddings in the embeddings' type and device
+    keys = views if negatives is None else torch.cat([views, F.normalize(negatives.to(views), dim=1)])
     masks = _Masks(n, exclude, groups, negatives_exclude)
     weighting = _Weighting(float(hard_negative_beta), float(debias_tau_plus))
 

@@ -60,6 +60,15 @@ def test_value_and_gradient_match_float64_reference(use_bank, use_exclude, use_g
         torch.testing.assert_close(g, w, rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float64])
+def test_float32_negatives_join_embeddings_of_another_dtype(dtype):
+    g = torch.Generator().manual_seed(0)
+    z1, z2, bank = (torch.randn(n, 4, generator=g) for n in (6, 6, 5))
+    loss = symcl.info_nce(z1.to(dtype), z2.to(dtype), negatives=bank)  # a queue keeps float32 entries
+    assert loss.dtype == dtype
+    assert loss.float().item() == pytest.approx(symcl.info_nce(z1, z2, negatives=bank).item(), rel=2e-2)
+
+
 def test_negatives_exclude_matches_reference():
     z1, z2, bank, exclude, groups, negatives_exclude = _inputs()
     kwargs = dict(temperature=0.3, groups=groups, exclude=exclude, negatives_exclude=negatives_exclude)

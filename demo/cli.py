@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from symcl.cli import int_at_least, output_directory
+from symcl.cli import output_directory, seed_value
 
 
 def register(subparsers) -> None:
@@ -23,7 +23,7 @@ def register(subparsers) -> None:
         help="output directory (default symcl-demo)",
     )
     parser.add_argument("--quick", action="store_true", help="smaller inputs (about 20 seconds)")
-    parser.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--parts",
         nargs="+",

@@ -21,7 +21,7 @@ import symcl
 from symcl.distributed.context import exit_without_finalising, is_distributed, launched_by_torchrun
 from symcl.distributed.launch import relaunch_with_torchrun, report_error, restarted_by_torchrun
 from symcl.errors import TrainingError, UserInputError
-from symcl.training.config import DEFAULT_WARMUP_STEPS, TrainConfig
+from symcl.training.config import DEFAULT_WARMUP_STEPS, MAX_SEED, TrainConfig
 from symcl.training.loop import refuse_earlier_run, refuse_other_process_count
 
 USER_ERRORS = (UserInputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
@@ -119,7 +119,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, steps: int = 1000
         help=f"steps of linear learning-rate warm-up (default {DEFAULT_WARMUP_STEPS}, or a tenth of --steps when "
         "that is fewer)",
     )
-    parser.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--checkpoint-every",
         type=_non_negative_int,
@@ -226,6 +226,14 @@ def int_at_least(low: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def seed_value(text: str) -> int:
+    """An argparse ``type`` for --seed: an integer in [0, 2**32 - 1], what every generator here accepts."""
+    value = int_at_least(0)(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32 - 1], got {value}")
+    return value
 
 
 def positive_float(text: str) -> float:

@@ -21,6 +21,7 @@ from symcl.cli import (
     int_at_least,
     output_file,
     positive_float,
+    seed_value,
     train_config_from,
 )
 from symcl.errors import UserInputError
@@ -171,7 +172,7 @@ def _add_bin(sub) -> None:
         help="bin only contigs of at least this length (default 1000 bp)",
     )
     parser.add_argument("--window", type=int_at_least(1), help="window length in bp (default: the training window)")
-    parser.add_argument("--seed", type=int_at_least(0), default=0, help="k-means seed (default 0)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="k-means seed (default 0)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_bin)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+#: The largest seed: every generator seeded from it (numpy's, scikit-learn's, each rank's) accepts it.
+MAX_SEED = 2**32 - 1
 DEFAULT_WARMUP_STEPS = 50
 
 
@@ -67,13 +69,16 @@ class TrainConfig:
             ("eval_batch_size", 2),
             ("checkpoint_every", 0),
             ("keep_checkpoints", 1),
-            ("seed", 0),
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(
                     f"The '{name}' parameter of TrainConfig must be an integer >= {low}. Got {value!r} instead."
                 )
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(
+                f"The 'seed' parameter of TrainConfig must be an integer in [0, 2**32 - 1]. Got {self.seed!r} instead."
+            )
         warmup = self.warmup_steps
         if warmup is not None and (not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0):
             raise ValueError(

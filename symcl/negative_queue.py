@@ -47,15 +47,19 @@ class NegativeQueue(nn.Module):
         self.register_buffer("keys", torch.zeros(size, dim))
         self.register_buffer("group_ids", torch.zeros(size, dtype=torch.long))
         self.register_buffer("has_group", torch.zeros(size, dtype=torch.bool))
+        self.register_buffer("locations", torch.zeros(size, 2, dtype=torch.long))  # (source, position)
+        self.register_buffer("has_location", torch.zeros(size, dtype=torch.bool))
         self.register_buffer("written_at", torch.full((size,), -1, dtype=torch.long))  # -1: empty
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
         self.register_buffer("pointer", torch.zeros((), dtype=torch.long))
 
     @torch.no_grad()
-    def enqueue(self, keys: Tensor, groups: Tensor | None = None) -> None:
+    def enqueue(self, keys: Tensor, groups: Tensor | None = None, locations: Tensor | None = None) -> None:
         """Add a batch of keys (detached), overwriting the oldest entries.
 
-        Shapes: keys (B, d); groups (B,) integer ids, or None for ungrouped entries.
+        Shapes: keys (B, d); groups (B,) integer ids, or None for ungrouped entries;
+        locations (B, 2) integer (source, position), as in
+        :attr:`symcl.views.ViewBatch.locations`, or None.
         """
         if not isinstance(keys, Tensor) or keys.ndim != 2 or keys.shape[1] != self.dim:
             shape = tuple(keys.shape) if isinstance(keys, Tensor) else type(keys).__name__
@@ -67,6 +71,12 @@ class NegativeQueue(nn.Module):
             raise ValueError(
                 f"The 'groups' parameter of NegativeQueue.enqueue must have shape ({keys.shape[0]},). Got {shape} instead."
             )
+        if locations is not None and (not isinstance(locations, Tensor) or locations.shape != (len(keys), 2)):
+            shape = tuple(locations.shape) if isinstance(locations, Tensor) else type(locations).__name__
+            raise ValueError(
+                f"The 'locations' parameter of NegativeQueue.enqueue must have shape ({keys.shape[0]}, 2). Got {shape} "
+                "instead."
+            )
         keys = keys.detach()[-self.size :]
         self.step += 1
         slots = (self.pointer + torch.arange(len(keys), device=self.keys.device)) % self.size
@@ -77,6 +87,11 @@ class NegativeQueue(nn.Module):
         else:
             self.group_ids[slots] = groups.detach()[-self.size :].to(torch.long)
             self.has_group[slots] = True
+        if locations is None:
+            self.has_location[slots] = False
+        else:
+            self.locations[slots] = locations.detach()[-self.size :].to(self.locations)
+            self.has_location[slots] = True
         self.pointer.copy_((self.pointer + len(keys)) % self.size)
 
     def usable(self) -> Tensor:
@@ -102,6 +117,19 @@ class NegativeQueue(nn.Module):
         usable = self.usable()
         same = groups.to(self.group_ids.device)[:, None] == self.group_ids[usable][None, :]
         return same & self.has_group[usable][None, :]
+
+    def nearby_mask(self, locations: Tensor, distance: int) -> Tensor:
+        """Bool (N, M): entry k comes from the same source as sample i, closer than ``distance``.
+
+        The queue's side of :func:`symcl.views.nearby_mask`: an earlier window overlapping
+        sample i's is no negative of it. Columns follow :meth:`negatives`; entries
+        enqueued without locations are never excluded.
+        """
+        usable = self.usable()
+        here, there = locations.to(self.locations.device), self.locations[usable]
+        same_source = here[:, 0, None] == there[None, :, 0]
+        close = (here[:, 1, None] - there[None, :, 1]).abs() < distance
+        return same_source & close & self.has_location[usable][None, :]
 
     def __len__(self) -> int:
         return int(self.usable().sum())

@@ -82,6 +82,23 @@ def test_group_exclusion_reaches_the_loss():
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+def test_nearby_locations_exclude_queue_entries_too():
+    # Entries from an earlier step of the same source, closer than the distance, are no negatives;
+    # one of the same source but far away, and one of another source, stay negatives.
+    g = torch.Generator().manual_seed(2)
+    old = torch.randn(3, 3, generator=g)
+    old_locations = torch.tensor([[0, 100], [0, 90_000], [1, 100]])
+    z1, z2 = torch.randn(2, 3, generator=g), torch.randn(2, 3, generator=g)
+    locations = torch.tensor([[0, 5_000], [1, 60_000]])
+    loss_fn = InfoNCE(0.5, queue=NegativeQueue(size=8, dim=3))
+    loss_fn.queue.enqueue(old, locations=old_locations)
+    loss = loss_fn(z1, z2, locations=locations, exclusion_distance=10_000)
+    expected = reference_info_nce(
+        z1, z2, temperature=0.5, negatives=old, negatives_exclude=torch.tensor([[True, False, False]] + [[False] * 3])
+    )
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
 def test_eval_mode_reads_but_never_writes_the_queue():
     loss_fn = InfoNCE(queue=NegativeQueue(size=8, dim=3)).eval()
     loss_fn(torch.randn(4, 3), torch.randn(4, 3))

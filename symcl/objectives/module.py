@@ -70,7 +70,8 @@ class InfoNCE(nn.Module):
         """Loss of a batch. Shapes: z1, z2 (N, d); exclude (N, N) bool; groups (N,) int.
 
         ``locations`` (N, 2) int (source, position) adds :func:`symcl.views.nearby_mask`
-        with ``exclusion_distance`` to ``exclude``, over the gathered batch of all ranks.
+        with ``exclusion_distance`` to ``exclude``, over the gathered batch of all ranks,
+        and to the queue's entries (:meth:`NegativeQueue.nearby_mask`).
         """
         anchor_rows, scale = None, 1
         if world_size() > 1:
@@ -89,6 +90,9 @@ class InfoNCE(nn.Module):
             negatives = self.queue.negatives()
             if groups is not None:
                 negatives_exclude = self.queue.exclusion_mask(groups)
+            if locations is not None and exclusion_distance > 0:
+                nearby = self.queue.nearby_mask(locations, exclusion_distance)
+                negatives_exclude = nearby if negatives_exclude is None else negatives_exclude | nearby
         loss = (
             masked_info_nce(
                 z1,
@@ -106,5 +110,5 @@ class InfoNCE(nn.Module):
             * scale
         )
         if self.queue is not None and self.training:
-            self.queue.enqueue(z2.detach(), groups)  # after the loss: the old bank is used first
+            self.queue.enqueue(z2.detach(), groups, locations)  # after the loss: the old bank is used first
         return loss

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -75,9 +77,23 @@ def run_guarded(run: Callable[[], int | None]) -> int:
     return status
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (a scheduler's kill, or torchrun stopping the other workers)."""
+
+
+def _terminate(signum: int, frame: object) -> NoReturn:
+    raise Terminated
+
+
 def _status_of(run: Callable[[], int | None]) -> int:
+    # SIGTERM unwinds like Ctrl-C, so a file being written leaves no temporary file behind.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         status = run()
+    except Terminated:
+        print("symcl: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except USER_ERRORS as error:
         report_error(str(error))
         return 2
@@ -87,6 +103,9 @@ def _status_of(run: Callable[[], int | None]) -> int:
     except KeyboardInterrupt:
         print("symcl: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return status if isinstance(status, int) else 0
 
 

@@ -131,6 +131,20 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path):
     _assert_identical(_weights(whole), _weights(killed))
 
 
+def test_sigterm_while_writing_checkpoints_leaves_no_temporary_file(tmp_path):
+    # A checkpoint every step, so the signal most likely lands while one is being written.
+    command = _toy_command(tmp_path, "--sleep", "0.02")
+    command[command.index("--checkpoint-every") + 1] = "1"
+    process = subprocess.Popen(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=subprocess.PIPE, text=True)
+    while not (tmp_path / "checkpoints" / "step-00000010.safetensors").exists() and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, "the run ended before it could be stopped"
+    assert stderr.strip().splitlines()[-1] == "symcl: terminated"
+    assert not [path.name for path in (tmp_path / "checkpoints").iterdir() if path.name.startswith(".")]
+
+
 def test_a_fresh_run_refuses_a_folder_with_an_earlier_runs_checkpoints(tmp_path):
     fit(*toy_run(steps=20), out_dir=tmp_path, progress=False)
     # Mixed with this run's, they would be what a later resume picks up.

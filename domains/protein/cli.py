@@ -403,6 +403,11 @@ def run_train(args: argparse.Namespace) -> int | None:
         if not (math.isfinite(value) and (value > 0 if strict else value >= 0)):
             rule = "> 0" if strict else ">= 0"
             raise UserInputError(f"{flag} must be a finite number {rule}. Got {value} instead.")
+    kmer_sizes = args.kmer_sizes
+    if args.encoder == "kmer" and (max(kmer_sizes) > MAX_KMER_SIZE or len(set(kmer_sizes)) != len(kmer_sizes)):
+        raise UserInputError(
+            f"--kmer-sizes must be distinct integers in [1, {MAX_KMER_SIZE}]. Got {kmer_sizes} instead."
+        )
     main_process = os.environ.get("RANK", "0") == "0"
     families = []
     for path in args.inputs:
@@ -433,10 +438,6 @@ def run_train(args: argparse.Namespace) -> int | None:
     sampler = PairSampler(families, cross_family_fraction=args.cross_family_fraction, max_distance=args.max_distance)
     seed_everything(args.seed)  # the model's initial weights depend on the seed only
     if args.encoder == "kmer":
-        if max(args.kmer_sizes) > MAX_KMER_SIZE or len(set(args.kmer_sizes)) != len(args.kmer_sizes):
-            raise UserInputError(
-                f"--kmer-sizes must be distinct integers in [1, {MAX_KMER_SIZE}]. Got {args.kmer_sizes} instead."
-            )
         model = ProteinKmerBag(
             dim=args.dim,
             kmer_sizes=args.kmer_sizes,

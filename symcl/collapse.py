@@ -20,7 +20,11 @@ class CollapseMonitor:
     """Early-stopping rule on uniformity (Wang & Isola 2020).
 
     A run is stopped once uniformity has been worse than its best value by more than
-    ``min_delta`` for ``patience`` consecutive evaluations. The loss and alignment are
+    ``max(min_delta, relative_delta * |best|)`` for ``patience`` consecutive evaluations.
+    The relative part keeps the rule off the normal give-and-take of alignment and
+    uniformity: a healthy run often gives back a few per cent of its best uniformity
+    while alignment tightens (the toy set-up of the tests does), where a collapsing one
+    heads for 0. The loss and alignment are
     not trusted on their own: a collapsing encoder keeps improving both while its
     embeddings crowd together. When they improved during the degradation the stop is
     reported as a collapse.
@@ -36,17 +40,19 @@ class CollapseMonitor:
         Why the run stopped, in words; empty while it runs.
     """
 
-    def __init__(self, patience: int = 3, min_delta: float = 1e-3):
+    def __init__(self, patience: int = 3, min_delta: float = 1e-3, relative_delta: float = 0.1):
         if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
             raise ValueError(
                 f"The 'patience' parameter of CollapseMonitor must be an integer >= 1. Got {patience!r} instead."
             )
-        if not (isinstance(min_delta, (int, float)) and math.isfinite(min_delta) and min_delta >= 0):
-            raise ValueError(
-                f"The 'min_delta' parameter of CollapseMonitor must be finite and >= 0. Got {min_delta!r} instead."
-            )
+        for name, value in (("min_delta", min_delta), ("relative_delta", relative_delta)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(
+                    f"The '{name}' parameter of CollapseMonitor must be finite and >= 0. Got {value!r} instead."
+                )
         self.patience = patience
         self.min_delta = float(min_delta)
+        self.relative_delta = float(relative_delta)
         self._reset()
 
     def _reset(self) -> None:
@@ -70,7 +76,9 @@ class CollapseMonitor:
         if self.best_ is None or current.uniformity < self.best_.uniformity - self.min_delta:
             self.best_ = current
             self.bad_evaluations_ = 0
-        elif current.uniformity > self.best_.uniformity + self.min_delta:
+        elif current.uniformity > self.best_.uniformity + max(
+            self.min_delta, self.relative_delta * abs(self.best_.uniformity)
+        ):
             self.bad_evaluations_ += 1
         else:
             self.bad_evaluations_ = 0
@@ -103,11 +111,13 @@ class CollapseMonitor:
             "history": [vars(e) for e in self.history_],
             "patience": self.patience,
             "min_delta": self.min_delta,
+            "relative_delta": self.relative_delta,
         }
 
     def load_state_dict(self, state: dict) -> None:
         """Replay a saved history, restoring every derived attribute."""
         self.patience, self.min_delta = state["patience"], state["min_delta"]
+        self.relative_delta = state.get("relative_delta", 0.0)  # checkpoints from before it existed used none
         self._reset()
         for e in state["history"]:
             self.update(e["step"], uniformity=e["uniformity"], alignment=e["alignment"], loss=e["loss"])

@@ -75,7 +75,8 @@ def embed(
     filled = 0
     try:
         with torch.no_grad():
-            for batch in tqdm(batches, total=total, desc="embedding", unit="batch", disable=not progress):
+            # shown after a second, so that quick calls print no bar
+            for batch in tqdm(batches, total=total, desc="embedding", unit="batch", disable=not progress, delay=1.0):
                 z = model(_to(batch, device, dtype))
                 rows = z.detach().to("cpu", torch.float32).numpy()
                 if out is None:

@@ -254,7 +254,8 @@ def _embed_windows(
     model: nn.Module, windows: Iterator, batch_size: int, device: Any, progress: bool
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Batches of (record, start, end, embeddings) for a stream of windows."""
-    bar = tqdm(desc="embedding", unit="bp", unit_scale=True, disable=not progress)
+    # shown after a second: a quick run, or an input error found at once, prints no empty bar
+    bar = tqdm(desc="embedding", unit="bp", unit_scale=True, disable=not progress, delay=1.0)
     batch: list[tuple[int, int, int, np.ndarray]] = []
     with torch.inference_mode(), bar:
         for item in windows:

@@ -65,7 +65,7 @@ def nj_tree(distance_matrix: np.ndarray, names: Sequence[str], *, progress: bool
     if n == 1:
         return Tree(root=clades[0], rooted=False)
     d = matrix.copy()
-    bar = ProgressBar(total=max(n - 2, 0), desc="neighbour joining", unit="join", disable=not progress)
+    bar = ProgressBar(total=max(n - 2, 0), desc="neighbour joining", unit="join", disable=not progress, delay=1.0)
     while n > 2:
         active = d[:n, :n]
         r = active.sum(axis=1) / (n - 2)

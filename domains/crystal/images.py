@@ -75,7 +75,8 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
         try:
             data = skimage.io.imread(path)
         except Exception as error:  # imageio raises several types for broken files
-            raise UserInputError(f"{path}: not a readable image ({type(error).__name__}: {error})") from None
+            kind = "PNG" if suffix == ".png" else "JPEG"
+            raise UserInputError(f"{path}: not a readable {kind} image ({_unreadable_reason(path, error)})") from None
         data = _grey(np.asarray(data))
     elif suffix in RSCIIO_SUFFIXES:
         data, pixel_size = _read_rsciio(path, RSCIIO_SUFFIXES[suffix])
@@ -124,6 +125,25 @@ def _grey(data: np.ndarray) -> np.ndarray:
 
         return rgb2gray(data[..., :3])
     return data
+
+
+_IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
+
+
+def _unreadable_reason(path: Path, error: Exception) -> str:
+    """Why imageio could not read a PNG/JPEG file, in a few words on one line.
+
+    imageio's own message for content it does not recognise spans several lines and
+    suggests installing plugins, which does not help with a file that is no image.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if not head:
+        return "the file is empty"
+    if not head.startswith(_IMAGE_SIGNATURES):
+        return "its content is neither PNG nor JPEG"
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else 'no details'}"
 
 
 def _read_rsciio(path: Path, plugin: str) -> tuple[np.ndarray, float | None]:

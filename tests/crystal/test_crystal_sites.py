@@ -137,6 +137,27 @@ def test_read_image_formats(tmp_path, mos2_image):
         crystal.read_image(tmp_path / "nan.npy")
 
 
+def test_an_unreadable_png_or_jpeg_is_one_line_naming_why(tmp_path, mos2_image):
+    from matplotlib.image import imsave
+
+    imsave(tmp_path / "good.png", mos2_image.image, cmap="gray")
+    files = {
+        "text.png": b"hello\n",
+        "empty.png": b"",
+        "text.jpg": b"hello\n",
+        "cut.png": (tmp_path / "good.png").read_bytes()[:200],
+    }
+    reasons = {"text": "its content is neither PNG nor JPEG", "empty": "the file is empty", "cut": "truncated"}
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(UserInputError) as error:
+            crystal.read_image(tmp_path / name)
+        message = str(error.value)
+        kind = "PNG" if name.endswith(".png") else "JPEG"
+        assert message.startswith(f"{tmp_path / name}: not a readable {kind} image (") and "\n" not in message
+        assert reasons[name.split(".")[0]] in message and "pip install" not in message
+
+
 def test_most_anomalous_ranks_interior_sites_unless_all_are_edge_sites(tmp_path):
     n = 6
     sites = crystal.Sites(np.arange(2 * n, dtype=float).reshape(n, 2), np.ones(n), 0.2, 1.8)

@@ -46,7 +46,7 @@ from .defects import (
     substitute,
 )
 from .encoders import ENCODERS, PatchCNN, PatchEnsemble, build_encoder, normalise_patches
-from .images import check_image, read_image
+from .images import MultiPageWarning, check_image, read_image
 from .imaging import (
     Imaging,
     detector_noise,
@@ -82,6 +82,7 @@ __all__ = [
     "KINDS",
     "MATERIALS",
     "MIN_FIELD_OF_VIEW",
+    "MultiPageWarning",
     "Columns",
     "Defect",
     "Imaging",

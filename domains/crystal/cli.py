@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 from symcl.cli import (
     add_command_group,
@@ -322,7 +323,7 @@ def _embed(args: argparse.Namespace) -> None:
     from symcl.cli import resolve_device
 
     from .analysis import analyse_image, save_analysis
-    from .images import read_image
+    from .images import MultiPageWarning, read_image
     from .models import load_model, pretrained_directory
 
     if not 0 < args.threshold < 1:
@@ -330,7 +331,11 @@ def _embed(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)
     directory = args.model if args.model is not None else pretrained_directory()
     model = load_model(directory).to(device)
-    image, recorded = read_image(args.input)
+    with warnings.catch_warnings(record=True) as notes:  # printed below in one line each
+        warnings.simplefilter("always", MultiPageWarning)
+        image, recorded = read_image(args.input)
+    for note in notes:
+        print(f"symcl: warning: {note.message}", file=sys.stderr)
     pixel_size = args.pixel_size if args.pixel_size is not None else recorded
     if pixel_size is None:
         raise UserInputError(f"{args.input}: the file records no pixel size; pass --pixel-size in Å/px")

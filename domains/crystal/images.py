@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +22,18 @@ PLAIN_SUFFIXES = (".npy", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 _UNIT_IN_ANGSTROM = {"å": 1.0, "a": 1.0, "angstrom": 1.0, "nm": 10.0, "pm": 0.01, "µm": 1e4, "um": 1e4}
 
 
+class MultiPageWarning(UserWarning):
+    """A TIFF holds several pages (a stack or series); only the first is read."""
+
+
 def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
     """Read a microscope image.
 
     Parameters
     ----------
     path : path
-        .npy (a 2-D array), .tif/.tiff (first page), .png/.jpg (colour converted to grey), or
+        .npy (a 2-D array), .tif/.tiff (first page; a :class:`MultiPageWarning` when there are
+        more), .png/.jpg (colour converted to grey, alpha dropped), or
         .dm3/.dm4/.emd when the optional ``rosettasciio`` package is installed.
 
     Returns
@@ -64,8 +70,11 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
             with tifffile.TiffFile(path) as tiff:
                 page = tiff.pages[0]
                 data, axes = np.asarray(page.asarray()), page.axes
+                pages = len(tiff.pages)
         except Exception as error:  # tifffile raises several types for broken files
             raise UserInputError(f"{path}: not a readable TIFF image ({type(error).__name__}: {error})") from None
+        if pages > 1:  # a stack or series: say which frame the sites come from
+            warnings.warn(f"{path}: the TIFF has {pages} pages; page 1 is analysed", MultiPageWarning, stacklevel=2)
         if axes == "SYX":  # planar colour: the samples come first
             data = np.moveaxis(data, 0, -1)
         data = _grey(data)
@@ -120,10 +129,13 @@ def check_image(image: np.ndarray, *, name: str = "image") -> np.ndarray:
 
 
 def _grey(data: np.ndarray) -> np.ndarray:
+    """Grey levels of an (H, W, C) image: RGB(A) converted, grey+alpha (C = 2) without its alpha."""
     if data.ndim == 3 and data.shape[-1] in (3, 4):
         from skimage.color import rgb2gray
 
         return rgb2gray(data[..., :3])
+    if data.ndim == 3 and data.shape[-1] == 2:
+        return data[..., 0]
     return data
 
 

@@ -194,3 +194,14 @@ def test_an_implausible_column_spacing_warns_about_the_pixel_size(simulated, tra
     assert "outside the usual 1-8 Å; check --pixel-size" in capsys.readouterr().err
     assert main([*argv, "--pixel-size", "0.2"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_embed_warns_in_one_line_that_a_multi_page_tiff_is_read_from_page_1(simulated, trained, tmp_path, capsys):
+    import tifffile
+
+    image = np.load(simulated / "image.npy")
+    tifffile.imwrite(tmp_path / "stack.tif", np.stack([image, image]), photometric="minisblack")
+    argv = ["crystal", "embed", str(tmp_path / "stack.tif"), "--pixel-size", "0.2", "--spacing", "1.824"]
+    assert main([*argv, "--model", str(trained), "--quiet", "-o", str(tmp_path / "e")]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == [f"symcl: warning: {tmp_path / 'stack.tif'}: the TIFF has 2 pages; page 1 is analysed"]

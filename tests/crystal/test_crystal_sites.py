@@ -158,6 +158,21 @@ def test_an_unreadable_png_or_jpeg_is_one_line_naming_why(tmp_path, mos2_image):
         assert reasons[name.split(".")[0]] in message and "pip install" not in message
 
 
+def test_grey_alpha_png_is_read_and_a_multi_page_tiff_warns(tmp_path, mos2_image):
+    import tifffile
+    from PIL import Image
+
+    image = mos2_image.image
+    levels = np.round(255 * (image - image.min()) / np.ptp(image)).astype(np.uint8)
+    Image.fromarray(np.stack([levels, np.full_like(levels, 255)], axis=-1), mode="LA").save(tmp_path / "la.png")
+    grey, _ = crystal.read_image(tmp_path / "la.png")
+    np.testing.assert_array_equal(grey, levels)
+    tifffile.imwrite(tmp_path / "stack.tif", np.stack([image, image[::-1], image[:, ::-1]]), photometric="minisblack")
+    with pytest.warns(crystal.MultiPageWarning, match="stack.tif: the TIFF has 3 pages; page 1 is analysed"):
+        data, _ = crystal.read_image(tmp_path / "stack.tif")
+    np.testing.assert_array_equal(data, image)
+
+
 def test_most_anomalous_ranks_interior_sites_unless_all_are_edge_sites(tmp_path):
     n = 6
     sites = crystal.Sites(np.arange(2 * n, dtype=float).reshape(n, 2), np.ones(n), 0.2, 1.8)

@@ -240,7 +240,8 @@ def projected_crystal(
         Beam periods per column; defaults to 1 for 2-D materials and 5 for bulk ones.
     """
     if isinstance(material, Atoms):
-        return project(material, zone_axis=zone_axis, thickness=thickness or 1, tolerance=tolerance)
+        default_thickness = 1 if _is_two_d(material) else _BULK_THICKNESS
+        return project(material, zone_axis=zone_axis, thickness=thickness or default_thickness, tolerance=tolerance)
     if isinstance(material, str) and (match := _NAME_WITH_AXIS.match(material.strip())):
         named_axis = tuple(int(v) for v in match.group(2, 3, 4))
         if tuple(zone_axis) not in ((0, 0, 1), named_axis):
@@ -300,7 +301,7 @@ def project(
     if not (isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance > 0):
         raise ValueError(f"The 'tolerance' parameter of project must be > 0. Got {tolerance!r} instead.")
     cell = np.array(atoms.cell, dtype=float)
-    two_d = np.linalg.norm(cell[2]) < 1e-8 or not atoms.pbc[2]
+    two_d = _is_two_d(atoms)
     if np.linalg.norm(np.cross(cell[0], cell[1])) < 1e-8:
         raise ValueError("The 'atoms' parameter of project needs two independent in-plane cell vectors.")
     if two_d:
@@ -458,6 +459,11 @@ def lattice_rotations(lattice: np.ndarray, *, tolerance: float = 1e-3) -> np.nda
         if np.abs(integer - np.round(integer)).max() < tolerance:
             found.append(rotation)
     return np.array(found)
+
+
+def _is_two_d(atoms: Atoms) -> bool:
+    """A 2-D material: a zero or non-periodic third cell vector."""
+    return bool(np.linalg.norm(np.array(atoms.cell)[2]) < 1e-8 or not atoms.pbc[2])
 
 
 def _lookup(name: str) -> tuple[Callable[[], Atoms], int]:

@@ -81,6 +81,16 @@ def test_read_structure_with_ase_io(tmp_path):
     assert crystal.project(crystal.read_structure(vasp)).n_columns == 4
 
 
+def test_a_structure_from_a_file_defaults_to_the_bulk_or_2d_thickness(tmp_path):
+    from ase.io import write
+
+    write(tmp_path / "sto.cif", crystal.build_structure("SrTiO3"))
+    sto = crystal.projected_crystal(crystal.read_structure(tmp_path / "sto.cif"))
+    assert sto.thickness == crystal.projected_crystal("SrTiO3").thickness == 5
+    assert sorted(len(n) for n in sto.numbers) == [5, 5, 5, 10]
+    assert crystal.projected_crystal(crystal.build_structure("MoS2")).thickness == 1
+
+
 def test_structure_errors(tmp_path):
     with pytest.raises(UserInputError, match="Unknown material 'Unobtainium'"):
         crystal.projected_crystal("Unobtainium")

@@ -28,9 +28,9 @@ from tqdm.auto import tqdm
 
 from symcl.atomic import atomic_write, make_directory
 
-from .images import check_image
+from .images import MAX_IMAGE_PIXELS, check_image
 from .padding import estimate_lattice
-from .sites import Sites, cut_patches, find_sites, resample
+from .sites import PLAUSIBLE_SPACING, Sites, cut_patches, find_sites, resample, resampled_shape
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,6 +262,7 @@ def analyse_image(
     config = getattr(model, "config", {})
     target = float(config.get("pixel_size", pixel_size))
     patch_size = int(config.get("patch_size", 48))
+    _check_resampled_size(image.shape, pixel_size, target, sites.spacing)
     resampled, scale = resample(image, pixel_size, target)
     positions = (sites.positions + 0.5) * scale - 0.5
     lattice = None
@@ -275,6 +276,27 @@ def analyse_image(
     labels = cluster_sites(embeddings[interior], n_clusters=n_clusters)
     cluster = _nearest_centroid(embeddings, embeddings[interior], labels)
     return SiteAnalysis(sites=sites, embeddings=embeddings, anomaly=anomaly, cluster=cluster, edge=edge)
+
+
+def _check_resampled_size(shape: tuple[int, int], pixel_size: float, target: float, spacing: float) -> None:
+    """Refuse a pixel size that would resample the image beyond MAX_IMAGE_PIXELS (it would run out of memory)."""
+    from symcl.errors import UserInputError
+
+    height, width = resampled_shape(shape, pixel_size, target)
+    if height * width <= MAX_IMAGE_PIXELS:
+        return
+    low, high = PLAUSIBLE_SPACING
+    hint = f"; the columns found are {spacing:.3g} Å apart (usually {low:g}-{high:g} Å)" if spacing > high else ""
+    raise UserInputError(
+        f"pixel_size (--pixel-size) {pixel_size:g} Å/px: the {shape[0]} x {shape[1]} px image resampled to the "
+        f"model's {target:g} Å/px would be {_count(height)} x {_count(width)} px, over the limit of "
+        f"{MAX_IMAGE_PIXELS:,} pixels{hint}; check the pixel size"
+    )
+
+
+def _count(n: int) -> str:
+    """A pixel count for a message: with thousands separators, or in e-notation when absurdly large."""
+    return f"{n:,}" if n < 10**9 else f"{n:.3g}"
 
 
 def save_analysis(

@@ -26,6 +26,9 @@ from symcl.cli import (
 )
 from symcl.errors import UserInputError
 
+from .images import MAX_IMAGE_PIXELS
+from .sites import PLAUSIBLE_SPACING
+
 
 def register(subparsers) -> None:
     sub = add_command_group(subparsers, "crystal", "lattice-translation embeddings of microscopy defects")
@@ -221,17 +224,14 @@ def _add_embed(sub) -> None:
     parser.set_defaults(handler=_embed)
 
 
-MAX_SIMULATED_PIXELS = 8192 * 8192
-
-
 def _simulate(args: argparse.Namespace) -> None:
     from .simulate import simulate, write_simulation
     from .structures import read_structure
 
     height, width = args.size
-    if height * width > MAX_SIMULATED_PIXELS:  # the columns' render needs several float copies of the frame
+    if height * width > MAX_IMAGE_PIXELS:  # the columns' render needs several float copies of the frame
         raise UserInputError(
-            f"--size {height} {width}: at most {MAX_SIMULATED_PIXELS:,} pixels (e.g. 8192 x 8192) per image; "
+            f"--size {height} {width}: at most {MAX_IMAGE_PIXELS:,} pixels (e.g. 8192 x 8192) per image; "
             "simulate several smaller images instead"
         )
     material = read_structure(args.structure) if args.structure else args.material
@@ -314,9 +314,6 @@ def _train(args: argparse.Namespace) -> int | None:
     if os.environ.get("RANK", "0") == "0":  # one line, also under torchrun
         print(f"trained a crystal patch encoder on {', '.join(args.materials)} -> {args.out}", file=sys.stderr)
     return None
-
-
-PLAUSIBLE_SPACING = (1.0, 8.0)  # Å between neighbouring projected columns (graphene 1.4, fcc [001] about 2)
 
 
 def _embed(args: argparse.Namespace) -> None:

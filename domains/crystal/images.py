@@ -19,6 +19,9 @@ from symcl.errors import UserInputError
 #: Suffixes read by the optional rosettasciio package (``pip install rosettasciio``).
 RSCIIO_SUFFIXES = {".dm3": "digitalmicrograph", ".dm4": "digitalmicrograph", ".emd": "emd"}
 PLAIN_SUFFIXES = (".npy", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
+#: The most pixels of an image simulated, or analysed at the model's pixel size: rendering
+#: and the lattice estimate each need several float copies of the frame.
+MAX_IMAGE_PIXELS = 8192 * 8192
 _UNIT_IN_ANGSTROM = {"å": 1.0, "a": 1.0, "angstrom": 1.0, "nm": 10.0, "pm": 0.01, "µm": 1e4, "um": 1e4}
 
 

@@ -21,6 +21,10 @@ from symcl.errors import UserInputError
 
 from .images import check_image
 
+#: Å between neighbouring projected columns of real crystals (graphene 1.4, fcc [001] about 2);
+#: a spacing far outside points to a wrong pixel size.
+PLAUSIBLE_SPACING = (1.0, 8.0)
+
 
 @dataclass(frozen=True, eq=False)
 class Sites:
@@ -314,15 +318,21 @@ def resample(image: np.ndarray, pixel_size: float, target: float) -> tuple[np.nd
     """
     from skimage.transform import resize
 
-    _check_positive("pixel_size", pixel_size)
-    _check_positive("target", target)
     h, w = image.shape
+    shape = resampled_shape((h, w), pixel_size, target)
     factor = pixel_size / target
-    shape = (max(1, round(h * factor)), max(1, round(w * factor)))
     if shape == (h, w):
         return np.asarray(image, dtype=np.float32), np.ones(2)
     out = resize(image, shape, order=1, mode="reflect", anti_aliasing=factor < 1, preserve_range=True)
     return out.astype(np.float32), np.array([shape[1] / w, shape[0] / h])
+
+
+def resampled_shape(shape: tuple[int, int], pixel_size: float, target: float) -> tuple[int, int]:
+    """(H', W') of an (H, W) image at ``pixel_size`` Å/px resampled to ``target`` Å/px (:func:`resample`)."""
+    _check_positive("pixel_size", pixel_size)
+    _check_positive("target", target)
+    factor = pixel_size / target
+    return max(1, round(shape[0] * factor)), max(1, round(shape[1] * factor))
 
 
 def cut_patches(

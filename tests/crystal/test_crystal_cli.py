@@ -205,3 +205,16 @@ def test_embed_warns_in_one_line_that_a_multi_page_tiff_is_read_from_page_1(simu
     assert main([*argv, "--model", str(trained), "--quiet", "-o", str(tmp_path / "e")]) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert warnings == [f"symcl: warning: {tmp_path / 'stack.tif'}: the TIFF has 2 pages; page 1 is analysed"]
+
+
+def test_embed_refuses_a_pixel_size_that_would_resample_beyond_the_pixel_limit(simulated, trained, tmp_path, capsys):
+    image = str(simulated / "image.npy")  # 128 x 128 px at 0.2 Å/px; the model's patches are 0.3 Å/px
+    argv = ["crystal", "embed", image, "--model", str(trained), "--quiet", "-o", str(tmp_path / "e")]
+    message = _one_line_error(capsys, [*argv, "--pixel-size", "20"])
+    assert (
+        f"{image}: pixel_size (--pixel-size) 20 Å/px: the 128 x 128 px image resampled to the model's 0.3 Å/px "
+        "would be 8,533 x 8,533 px, over the limit of 67,108,864 pixels; the columns found are 180 Å apart "
+        "(usually 1-8 Å); check the pixel size"
+    ) in message
+    message = _one_line_error(capsys, [*argv, "--pixel-size", "1e300"])
+    assert "would be 4.27e+302 x 4.27e+302 px, over the limit" in message

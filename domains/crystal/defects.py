@@ -41,7 +41,9 @@ class Defect:
         One of :data:`DEFECT_KINDS`.
     position : (float, float), optional
         Where to place it, (x, y) in Å in the image frame: the defect goes to the
-        nearest column (the nearest hollow site for an adatom). None: a random site.
+        nearest column (the nearest hollow site for an adatom) at least 2 Å inside the
+        image. A position outside the image, more than one lattice period from such a
+        site, or whose site already holds a defect is refused. None: a random site.
     element : str, optional
         substitution: the new element (required); adatom: its element (default: the
         heaviest element of the crystal); vacancy: which element to remove (default:

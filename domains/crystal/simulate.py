@@ -13,7 +13,7 @@ import csv
 import io
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -264,6 +264,7 @@ def simulate(
         interior=interior,
         hollows=hollows,
         hollow_interior=_inside(apparent(hollows), shape, _EDGE / pixel_size),
+        in_image=lambda point: bool(_inside(apparent(point[None]), shape, 0.0)[0]),
         defect_kinds=defect_kinds,
         dopants=dopants,
         adatoms=adatoms,
@@ -386,6 +387,7 @@ def _place_defects(
     interior: np.ndarray,
     hollows: np.ndarray,
     hollow_interior: np.ndarray,
+    in_image: Callable[[np.ndarray], bool],
     defect_kinds: Sequence[str],
     dopants: Sequence[str],
     adatoms: Sequence[str],
@@ -395,6 +397,7 @@ def _place_defects(
 ) -> tuple[list[PlacedDefect], np.ndarray, list[tuple[np.ndarray, tuple[int, ...], int]]]:
     """Apply the defects in place to ``numbers``; returns the records, the defect of each column and new columns."""
     defect_of = np.full(len(positions), -1)
+    adatom_of = np.full(len(hollows), -1)  # the adatom defect on each hollow site
     extra: list[tuple[np.ndarray, tuple[int, ...], int]] = []  # an adatom's column, its atoms, its defect
     placed: list[PlacedDefect] = []
     spacing = float(crystal.period_lengths.max())
@@ -431,6 +434,7 @@ def _place_defects(
             _, after = choices[rng.integers(len(choices))]
             taken.append(pool_positions[i])
             if adatom:
+                adatom_of[i] = len(placed)
                 placed.append(_record(kind, pool_positions[i], -1, (), after))
                 extra.append((pool_positions[i], after, len(placed) - 1))
             else:
@@ -441,7 +445,7 @@ def _place_defects(
 
     if isinstance(defects, Defect):
         defects = [defects]
-    for spec in defects:
+    for k, spec in enumerate(defects):
         if not isinstance(spec, Defect):
             raise TypeError(f"The 'defects' parameter of simulate must hold Defect objects. Got {type(spec).__name__}.")
         adatom = spec.kind == "adatom"
@@ -455,16 +459,17 @@ def _place_defects(
         if spec.position is None:
             index = [int(i) for i in rng.permutation(np.nonzero(ok)[0]) if free(pool[i])]
         else:
-            allowed = np.ones(len(pool), dtype=bool) if adatom else defect_of == -1
+            allowed = hollow_interior if adatom else interior
             if spec.sublattice is not None:
-                allowed &= site_of == spec.sublattice
-            distance = np.where(allowed, np.linalg.norm(pool - np.array(spec.position), axis=1), np.inf)
-            index = [int(np.argmin(distance))] if np.isfinite(distance.min()) else []
+                allowed = allowed & (site_of == spec.sublattice)
+            occupant = adatom_of if adatom else defect_of
+            index = [_requested_site(k, spec, pool, allowed, occupant, spacing, in_image)]
         if not index:
             raise UserInputError(f"No free site for the {spec.kind} defect {spec} in this field of view.")
         i = int(index[0])
         taken.append(pool[i])
         if adatom:
+            adatom_of[i] = len(placed)
             z = atomic_number(spec.element) if spec.element else max(crystal.elements)
             placed.append(_record("adatom", pool[i], -1, (), (z,)))
             extra.append((pool[i], (z,), len(placed) - 1))
@@ -484,6 +489,46 @@ def _place_defects(
         numbers[i] = after
         defect_of[i] = len(placed) - 1
     return placed, defect_of, extra
+
+
+def _requested_site(
+    k: int,
+    spec: Defect,
+    pool: np.ndarray,
+    allowed: np.ndarray,
+    occupant: np.ndarray,
+    reach: float,
+    in_image: Callable[[np.ndarray], bool],
+) -> int:
+    """The site (index into ``pool``) nearest to ``spec.position`` among the ``allowed`` ones.
+
+    Refused (UserInputError naming ``defects[k]``): a position outside the image, one
+    whose nearest allowed site lies more than ``reach`` Å away (e.g. in the margin
+    beyond the image), and one whose nearest allowed site already holds a defect
+    (``occupant`` >= 0), which would otherwise move the defect to another site or
+    stack two on one.
+    """
+    point = np.asarray(spec.position, dtype=np.float64)
+    where = f"defects[{k}] ({spec.kind} at ({point[0]:g}, {point[1]:g}) Å)"
+    site = "hollow site" if spec.kind == "adatom" else "column"
+    if not in_image(point):
+        raise UserInputError(
+            f"{where}: the position is outside the image; give (x, y) in Å inside its field of view, from (0, 0) at "
+            "the centre of the top-left pixel"
+        )
+    distance = np.where(allowed, np.linalg.norm(pool - point, axis=1), np.inf)
+    i = int(np.argmin(distance))
+    if not np.isfinite(distance[i]) or distance[i] > reach:
+        raise UserInputError(
+            f"{where}: the nearest {site} at least {_EDGE:g} Å inside the image is {distance[i]:.2f} Å away; "
+            f"it must be within one lattice period ({reach:.2f} Å)"
+        )
+    if occupant[i] >= 0:
+        raise UserInputError(
+            f"{where}: the nearest {site}, at ({pool[i, 0]:.2f}, {pool[i, 1]:.2f}) Å, already holds "
+            f"defects[{occupant[i]}]; give each defect its own {site}"
+        )
+    return i
 
 
 def _record(kind: str, position: np.ndarray, sublattice: int, before: tuple, after: tuple) -> PlacedDefect:

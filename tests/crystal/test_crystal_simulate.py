@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from symcl.domains import crystal
+from symcl.domains.crystal import Defect
 from symcl.errors import UserInputError
 
 
@@ -108,6 +109,33 @@ def test_explicit_defects_of_every_kind():
         crystal.simulate("kryptonite")
     with pytest.raises(UserInputError, match="Cannot place"):
         crystal.simulate("graphene", defects=[crystal.Defect("antisite")], shape=(64, 64), rng=0)
+
+
+@pytest.mark.parametrize(
+    ("defects", "message"),
+    [
+        ([Defect("vacancy", position=(-50.0, -50.0))], "defects[0] (vacancy at (-50, -50) Å): the position is outside"),
+        ([Defect("adatom", position=(25.0, 5.0))], "defects[0] (adatom at (25, 5) Å): the position is outside"),
+        ([Defect("vacancy", position=(0.1, 0.1))], "nearest column at least 2 Å inside the image is 4.56 Å away"),
+        (
+            [Defect("vacancy", position=(10.0, 10.0)), Defect("substitution", position=(10.0, 10.0), element="W")],
+            "defects[1] (substitution at (10, 10) Å): the nearest column, at (11.07, 9.86) Å, already holds defects[0]",
+        ),
+        (
+            [Defect("adatom", position=(10.0, 10.0)), Defect("adatom", position=(10.0, 10.0))],
+            "defects[1] (adatom at (10, 10) Å): the nearest hollow site, at (9.49, 10.77) Å, already holds defects[0]",
+        ),
+    ],
+    ids=["outside", "adatom outside", "beyond the edge strip", "same column", "same hollow"],
+)
+def test_explicit_defect_positions_outside_the_image_or_on_a_taken_site_are_refused(defects, message):
+    with pytest.raises(UserInputError) as error:
+        crystal.simulate("MoS2", shape=(100, 100), pixel_size=0.2, defects=defects, rng=0)
+    assert message in str(error.value) and "\n" not in str(error.value)
+    neighbours = [Defect("vacancy", position=(10.0, 10.0)), Defect("vacancy", position=(11.0, 8.0))]
+    sim = crystal.simulate("MoS2", shape=(100, 100), pixel_size=0.2, defects=neighbours, rng=0)
+    assert len({(d.x, d.y) for d in sim.defects}) == 2  # neighbouring columns are fine
+    assert all(0 <= d.x_px <= 99 and 0 <= d.y_px <= 99 for d in sim.defects)
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,7 @@ from .structures import (
     project,
     projected_crystal,
     read_structure,
+    translation_classes,
 )
 from .views import MIN_FIELD_OF_VIEW, LatticeTranslationViews, ViewParams
 
@@ -139,5 +140,6 @@ __all__ = [
     "simulate",
     "substitute",
     "train",
+    "translation_classes",
     "write_simulation",
 ]

@@ -435,6 +435,71 @@ def hollow_sites(lattice: np.ndarray, positions: np.ndarray, *, grid: int = 48) 
     return np.array(sites)
 
 
+def translation_classes(crystal: ProjectedCrystal, *, tolerance: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """Which basis columns, and which hollow sites, are one physical site repeated within the cell.
+
+    A projected cell need not be primitive: the conventional cell of an fcc metal seen
+    along [001] holds 4 identical columns, Si [001] 8 and NaCl [001] 4, each a
+    translation of the others. A translation ``t`` is a symmetry of the crystal when it
+    maps every column onto a column of the same content (modulo the lattice; contents
+    compared as the image sees them, as multisets of atoms, since a translation with a
+    component along the beam changes their depth order). Sites that such a ``t`` maps
+    onto each other are the same physical site.
+
+    Parameters
+    ----------
+    crystal : ProjectedCrystal
+    tolerance : float
+        Å; below the 0.3 Å that separate two columns and the 0.5 Å that separate two
+        hollow sites, above rounding in a structure file and the hollow sites' grid.
+
+    Returns
+    -------
+    column_class : ndarray
+        int64 (S,): for each basis column, the smallest index of a column equivalent to it.
+    hollow_class : ndarray
+        int64 (H,): the same for the hollow sites.
+    """
+    content = [tuple(sorted(numbers)) for numbers in crystal.numbers]
+    positions, lattice = crystal.positions, crystal.lattice
+
+    def is_symmetry(t: np.ndarray) -> bool:
+        return all(
+            any(
+                content[k] == content[i] and _periodic_distance(positions[i] + t, positions[k], lattice) < tolerance
+                for k in range(len(positions))
+            )
+            for i in range(len(positions))
+        )
+
+    translations = [
+        positions[j] - positions[0]
+        for j in range(len(positions))
+        if content[j] == content[0] and is_symmetry(positions[j] - positions[0])
+    ]
+    return (
+        _translation_representatives(positions, translations, lattice, tolerance),
+        _translation_representatives(crystal.hollows, translations, lattice, tolerance),
+    )
+
+
+def _translation_representatives(
+    points: np.ndarray, translations: list[np.ndarray], lattice: np.ndarray, tolerance: float
+) -> np.ndarray:
+    """int64 (N,): the smallest index j with points[j] = points[i] + t for some t of ``translations`` (0 included)."""
+    return np.array(
+        [
+            min(
+                j
+                for j in range(len(points))
+                if any(_periodic_distance(p + t, points[j], lattice) < tolerance for t in translations)
+            )
+            for p in points
+        ],
+        dtype=np.int64,
+    )
+
+
 def lattice_rotations(lattice: np.ndarray, *, tolerance: float = 1e-3) -> np.ndarray:
     """The proper rotations that map a 2-D lattice onto itself (its point group's rotations).
 

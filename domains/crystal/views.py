@@ -27,9 +27,12 @@ parameters first, then the deterministic rendering):
    added as the exact difference of its column (one Gaussian per patch); then the rows
    are jittered and the noise drawn, for the whole batch at once.
 
-Samples that are the same physical site up to a lattice translation (same material,
-site, kind and defect) are excluded from each other's negatives (``ViewBatch.exclude``),
-or made positives (``groups``) with ``equivalent_positives=True``.
+Samples that are the same physical site up to a translation of the crystal (same
+material, kind and defect, and sites that a translation maps onto each other: the same
+basis column, or one of the identical columns of a cell that is not primitive, see
+:func:`~symcl.domains.crystal.structures.translation_classes`) are excluded from each
+other's negatives (``ViewBatch.exclude``), or made positives (``groups``) with
+``equivalent_positives=True``.
 """
 
 from __future__ import annotations
@@ -47,7 +50,14 @@ from symcl.views import ViewBatch
 
 from .defects import ADATOMS, DOPANTS, KINDS, defect_outcomes
 from .imaging import FWHM_PER_SIGMA, detector_noise, expected_counts, render_image, shift_rows
-from .structures import ProjectedCrystal, cells_covering, column_positions, lattice_rotations, projected_crystal
+from .structures import (
+    ProjectedCrystal,
+    cells_covering,
+    column_positions,
+    lattice_rotations,
+    projected_crystal,
+    translation_classes,
+)
 
 MIN_FIELD_OF_VIEW = 12.0  # Å: a patch must cover at least this, and two lattice periods
 
@@ -62,6 +72,8 @@ class _Table:
     outcomes: dict[tuple[str, int], np.ndarray]  # (kind, site) -> new intensities
     shifts: np.ndarray  # (n, 2) int lattice combinations m of the off-centre windows, m != 0
     rotations: np.ndarray  # (R, 2, 2)
+    column_class: np.ndarray  # (S,) the first basis column that a translation of the crystal maps each onto
+    hollow_class: np.ndarray  # (H,) the same for the hollow sites
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,10 @@ class ViewParams:
         hollow for adatoms) and index of the defect among the site's outcomes.
     delta : ndarray
         float64 (B,), the intensity added at the site (new - old; 0 for pristine).
+    equivalent_site : ndarray
+        int64 (B,), the first site (basis column, or hollow for adatoms) that a
+        translation of the crystal maps ``site`` onto: equal for the identical columns
+        of a cell that is not primitive (e.g. the 4 of fcc [001]).
     world : ndarray
         int64 (2, B), the world of each view.
     centre : ndarray
@@ -90,6 +106,7 @@ class ViewParams:
     site: np.ndarray
     outcome: np.ndarray
     delta: np.ndarray
+    equivalent_site: np.ndarray
     world: np.ndarray
     centre: np.ndarray
     window: np.ndarray
@@ -389,6 +406,7 @@ class LatticeTranslationViews:
         site = np.empty(n, dtype=np.int64)
         outcome = np.empty(n, dtype=np.int64)
         delta = np.empty(n)
+        equivalent_site = np.empty(n, dtype=np.int64)
         point = np.empty((n, 2))
         u = rng.random((n, 3))
         for i in range(n):  # a few table look-ups per sample; the rendering is vectorised
@@ -404,6 +422,7 @@ class LatticeTranslationViews:
             point[i] = table.crystal.hollows[s] if name == "adatom" else table.crystal.positions[s]
             old = 0.0 if name == "adatom" else table.intensity[s]
             delta[i] = 0.0 if name == "pristine" else values[o] - old
+            equivalent_site[i] = (table.hollow_class if name == "adatom" else table.column_class)[s]
 
         worlds: list[World] = []
         world = np.empty((2, n), dtype=np.int64)
@@ -431,6 +450,7 @@ class LatticeTranslationViews:
                 site=site,
                 outcome=outcome,
                 delta=delta,
+                equivalent_site=equivalent_site,
                 world=world,
                 centre=centre,
                 window=window,
@@ -514,7 +534,10 @@ class LatticeTranslationViews:
         length = np.linalg.norm(m @ crystal.lattice, axis=1)
         shifts = m[(length > 1e-9) & (length <= limit)]
         rotations = lattice_rotations(crystal.lattice) if self.rotations else np.eye(2)[None]
-        return _Table(crystal, crystal.intensities(self.gamma), sites, values, shifts, rotations)
+        column_class, hollow_class = translation_classes(crystal)
+        return _Table(
+            crystal, crystal.intensities(self.gamma), sites, values, shifts, rotations, column_class, hollow_class
+        )
 
     def _slack(self, table: _Table) -> tuple[int, int]:
         """(r, e) in px: how far rounding to a whole cell can move a window, and the room for phases."""
@@ -670,13 +693,16 @@ _ID_RADIX = 1024  # sites and outcomes per (material, kind) stay far below it
 
 
 def equivalence_ids(params: ViewParams) -> np.ndarray:
-    """int64 (B,): one id per (material, kind, site, outcome), the same in every batch.
+    """int64 (B,): one id per (material, kind, equivalent site, outcome), the same in every batch.
 
+    The site is ``equivalent_site``, so the identical columns of a cell that is not
+    primitive (related by a translation of the crystal) share ids: they are one physical
+    site. Their outcome lists are the same, as outcomes depend on the column's content.
     Ids must not depend on the batch: distributed training gathers the groups of every
     rank, and a negatives queue keeps them across steps, so batch-local numbering would
     make unrelated sites share a group.
     """
-    if max(params.site.max(initial=0), params.outcome.max(initial=0)) >= _ID_RADIX:
+    if max(params.equivalent_site.max(initial=0), params.outcome.max(initial=0)) >= _ID_RADIX:
         raise ValueError(f"site and outcome indices must be below {_ID_RADIX} to form equivalence ids")
     material_kind = params.material.astype(np.int64) * len(KINDS) + params.kind
-    return (material_kind * _ID_RADIX + params.site) * _ID_RADIX + params.outcome
+    return (material_kind * _ID_RADIX + params.equivalent_site) * _ID_RADIX + params.outcome

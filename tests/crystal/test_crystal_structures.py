@@ -91,6 +91,23 @@ def test_a_structure_from_a_file_defaults_to_the_bulk_or_2d_thickness(tmp_path):
     assert crystal.projected_crystal(crystal.build_structure("MoS2")).thickness == 1
 
 
+def test_translation_classes_merge_the_identical_columns_of_a_conventional_cell():
+    centred = {
+        "Au": crystal.projected_crystal("Au"),  # 4 columns per cubic cell, a translation of a/2 (1, 1) apart
+        "Si": crystal.projected_crystal(bulk("Si", "diamond", a=5.43, cubic=True)),  # 8
+        "NaCl": crystal.projected_crystal(bulk("NaCl", "rocksalt", a=5.64, cubic=True)),  # 4: Na-Cl and Cl-Na
+    }
+    for name, c in centred.items():
+        columns, hollows = crystal.translation_classes(c)
+        assert columns.tolist() == [0] * c.n_columns and hollows.tolist() == [0] * len(c.hollows), name
+    # Distinct sites stay distinct: graphene's two C columns, SrTiO3 [001]'s two O columns (a translation
+    # maps one onto the other, but Sr onto TiO) are not translations of each other.
+    for name in ("MoS2", "graphene", "SrTiO3", "SrTiO3[110]"):
+        c = crystal.projected_crystal(name)
+        columns, hollows = crystal.translation_classes(c)
+        assert columns.tolist() == list(range(c.n_columns)) and hollows.tolist() == list(range(len(c.hollows)))
+
+
 def test_structure_errors(tmp_path):
     with pytest.raises(UserInputError, match="Unknown material 'Unobtainium'"):
         crystal.projected_crystal("Unobtainium")

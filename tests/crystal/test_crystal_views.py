@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from ase.build import bulk
 
 from symcl.domains import crystal
 from symcl.views import ViewBatch
@@ -85,6 +86,21 @@ def test_equivalent_sites_are_excluded_and_others_are_not(views):
     np.testing.assert_array_equal(batch.exclude.numpy(), expected)
     assert expected.any()  # pristine sites of one material and sublattice recur in a batch
     np.testing.assert_array_equal(batch.labels.numpy(), params.kind)
+
+
+@pytest.mark.parametrize("material", ["Au", bulk("Si", "diamond", a=5.43, cubic=True)], ids=["Au", "Si"])
+def test_identical_columns_of_a_conventional_cell_are_never_each_others_negatives(material):
+    # Au [001] has 4 identical columns per cubic cell and Si [001] 8: the same physical site, one
+    # translation of the crystal apart. Keyed on the basis column, 3/4 of such pairs were negatives.
+    views = crystal.LatticeTranslationViews((material,), kinds=("pristine", "vacancy"), noise=False, **SMALL)
+    n = 64
+    rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=torch.Generator().manual_seed(1))))
+    params, _ = views.draw_params(n, rng)
+    exclude = _batch(views, seed=1, n=n).exclude.numpy()
+    identical = (params.kind[:, None] == params.kind[None]) & (params.outcome[:, None] == params.outcome[None])
+    np.fill_diagonal(identical, False)
+    np.testing.assert_array_equal(exclude, identical)
+    assert len(set(params.site.tolist())) > 1  # the batch holds several of the identical columns
 
 
 def test_lattice_translated_pristine_views_are_nearly_identical():

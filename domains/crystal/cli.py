@@ -22,6 +22,7 @@ from symcl.cli import (
     non_negative_float,
     output_directory,
     positive_float,
+    seed_value,
     train_config_from,
 )
 from symcl.errors import UserInputError
@@ -101,7 +102,7 @@ def _add_simulate(sub) -> None:
         metavar=("DX", "DY"),
         help="drift per frame, Å (default 0 0)",
     )
-    parser.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="random seed (default 0)")
     parser.set_defaults(handler=_simulate)
 
 

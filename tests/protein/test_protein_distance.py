@@ -163,10 +163,9 @@ def test_a_divergent_real_family_is_realigned_in_agreement_with_its_msa():
     from scipy.stats import spearmanr
 
     aligned = protein.read_sequences(data_path("protein", "RRM_1.aligned.fa"))
-    d_msa = protein.distance_matrix(aligned, "scoredist")
-    d_pair = protein.distance_matrix(
-        protein.read_sequences(data_path("protein", "RRM_1.fa")), "scoredist", progress=False
-    )
+    d_msa, _ = protein.distance_matrix(aligned, "scoredist", return_saturated=True)
+    unaligned = protein.read_sequences(data_path("protein", "RRM_1.fa"))
+    d_pair, _ = protein.distance_matrix(unaligned, "scoredist", progress=False, return_saturated=True)
     upper = np.triu_indices(len(aligned), k=1)
     assert d_pair[upper].min() > 0.1
     assert spearmanr(d_msa[upper], d_pair[upper]).statistic > 0.8

@@ -239,8 +239,6 @@ def _resume(state: TrainState, callbacks: list[Callback], metadata: dict[str, An
     state.last_checkpoint = path
     if is_main_process():
         print(f"symcl: resuming from {path} (step {state.step})", file=sys.stderr)
-    for callback in callbacks:
-        callback.load_state_dict(saved["callbacks"].get(type(callback).__name__, {}))
 
 
 def _restore(state: TrainState, saved: dict[str, Any], callbacks: list[Callback]) -> None:

@@ -21,8 +21,13 @@ import torch
 
 import symcl
 from symcl.distributed.context import exit_without_finalising, is_distributed, launched_by_torchrun
-from symcl.distributed.launch import relaunch_with_torchrun, report_error, restarted_by_torchrun
-from symcl.errors import TrainingError, UserInputError
+from symcl.distributed.launch import (
+    in_relaunched_worker,
+    relaunch_with_torchrun,
+    report_error,
+    restarted_by_torchrun,
+)
+from symcl.errors import Terminated, TrainingError, UserInputError
 from symcl.training.config import DEFAULT_WARMUP_STEPS, MAX_SEED, TrainConfig
 from symcl.training.loop import refuse_earlier_run, refuse_other_process_count
 
@@ -77,10 +82,6 @@ def run_guarded(run: Callable[[], int | None]) -> int:
     return status
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived (a scheduler's kill, or torchrun stopping the other workers)."""
-
-
 def _terminate(signum: int, frame: object) -> NoReturn:
     raise Terminated
 
@@ -92,7 +93,7 @@ def _status_of(run: Callable[[], int | None]) -> int:
     try:
         status = run()
     except Terminated:
-        print("symcl: terminated", file=sys.stderr)
+        _report_stop("symcl: terminated")
         return 128 + signal.SIGTERM
     except USER_ERRORS as error:
         report_error(str(error))
@@ -101,12 +102,17 @@ def _status_of(run: Callable[[], int | None]) -> int:
         report_error(str(error))
         return 1
     except KeyboardInterrupt:
-        print("symcl: interrupted", file=sys.stderr)
+        _report_stop("symcl: interrupted")
         return 130
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
     return status if isinstance(status, int) else 0
+
+
+def _report_stop(message: str) -> None:
+    if not in_relaunched_worker():  # the parent of relaunched workers says it once for all
+        print(message, file=sys.stderr)
 
 
 def add_command_group(subparsers, name: str, help: str) -> argparse._SubParsersAction:

@@ -7,3 +7,7 @@ class UserInputError(ValueError):
 
 class TrainingError(RuntimeError):
     """Training cannot go on, e.g. the loss became non-finite. The CLI exits with status 1."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (a scheduler's kill, or torchrun stopping its workers); unwinds like Ctrl-C."""

@@ -28,9 +28,8 @@ def main(argv: list[str]) -> int:
             print(f"symcl: error: worker rank {rank} was killed by {failure.signal_name()}", file=sys.stderr)
             return 1
         return failure.exitcode
-    except SignalException as stopped:  # Ctrl-C or a kill reached the agent; the workers were stopped
-        print(f"symcl: interrupted ({stopped.sigval.name})", file=sys.stderr)
-        return 130
+    except SignalException as stopped:  # Ctrl-C or SIGTERM: the workers were stopped; the parent says so
+        return 128 + stopped.sigval
     return 0
 
 

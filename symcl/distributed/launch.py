@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from symcl.errors import Terminated
 
 # The worker command travels in the environment, not on torchrun's command line, where
 # torchrun's own parser would take options such as --max-restarts or -t for itself.
@@ -36,7 +39,7 @@ def relaunch_with_torchrun(module: str, argv: list[str], *, nproc: int, max_rest
     with tempfile.TemporaryDirectory(prefix="symcl-errors-") as errors:
         env = {**os.environ, _WORKER_ENV: json.dumps([module, *argv]), _ERROR_DIR_ENV: errors}
         env.setdefault("OMP_NUM_THREADS", "1")  # what torchrun sets, without its banner
-        status = subprocess.call(command, env=env)
+        status = _supervise(subprocess.Popen(command, env=env))
         # A restarted run that succeeded leaves its first attempt's messages unprinted.
         for message in (
             [] if status == 0 else dict.fromkeys(path.read_text() for path in sorted(Path(errors).iterdir()))
@@ -45,14 +48,37 @@ def relaunch_with_torchrun(module: str, argv: list[str], *, nproc: int, max_rest
     return status
 
 
+def _supervise(agent: subprocess.Popen) -> int:
+    """Wait for the agent; when this process is stopped, the agent stops its workers first.
+
+    Ctrl-C reaches the agent and the workers itself (one process group); a SIGTERM
+    sent to this process alone is passed on. Either way the run is over only when the
+    agent is, so no worker keeps training unsupervised.
+    """
+    try:
+        return agent.wait()
+    except Terminated:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait()
+        raise
+    except KeyboardInterrupt:
+        agent.wait()
+        raise
+
+
+def in_relaunched_worker() -> bool:
+    """True in a worker started by :func:`relaunch_with_torchrun`, whose parent reports for it."""
+    errors = os.environ.get(_ERROR_DIR_ENV)
+    return bool(errors) and "RANK" in os.environ and Path(errors).is_dir()
+
+
 def report_error(message: str) -> None:
     """Print ``symcl: error: message``; in a worker of :func:`relaunch_with_torchrun`, hand it to the parent.
 
     Every worker meets the same bad input, so the parent prints each message once.
     """
-    errors = os.environ.get(_ERROR_DIR_ENV)
-    if errors and "RANK" in os.environ and Path(errors).is_dir():
-        (Path(errors) / f"rank-{int(os.environ['RANK']):06d}.txt").write_text(message)
+    if in_relaunched_worker():
+        (Path(os.environ[_ERROR_DIR_ENV]) / f"rank-{int(os.environ['RANK']):06d}.txt").write_text(message)
     else:
         print(f"symcl: error: {message}", file=sys.stderr)
 

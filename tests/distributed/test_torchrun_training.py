@@ -92,3 +92,17 @@ def test_a_workers_user_error_is_one_line_and_exit_2(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"symcl: error: {missing}: no such file"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds workers through /proc")
+def test_sigterm_to_the_launcher_stops_its_workers_and_says_so_once(tmp_path):
+    launcher = subprocess.Popen(_toy(tmp_path, "--sleep", "0.1", "--steps", "400"), stderr=subprocess.PIPE, text=True)
+    while not (tmp_path / "checkpoints" / "step-00000020.safetensors").exists() and launcher.poll() is None:
+        time.sleep(0.05)
+    launcher.send_signal(signal.SIGTERM)
+    _, stderr = launcher.communicate(timeout=120)
+    assert launcher.returncode == 128 + signal.SIGTERM
+    assert stderr.strip().splitlines() == ["symcl: terminated"]
+    assert _worker_pid(tmp_path, 0) is None and _worker_pid(tmp_path, 1) is None
+    assert not (tmp_path / "model.safetensors").exists()  # no orphaned worker trained on to the end

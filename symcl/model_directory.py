@@ -52,6 +52,11 @@ def load_model(
             skeleton = build(config["model"])
     except ValueError as error:
         raise UserInputError(f"{Path(directory) / CONFIG_FILE}: {error}") from None
+    except (RuntimeError, OverflowError, MemoryError) as error:  # sizes beyond any machine
+        raise UserInputError(
+            f"{Path(directory) / CONFIG_FILE}: the model it describes cannot be built ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else 'no details'}); the file is damaged"
+        ) from None
     check_weights_fit(Path(directory) / MODEL_FILE, skeleton)
     model = build(config["model"])
     load_weights(Path(directory) / MODEL_FILE, model)

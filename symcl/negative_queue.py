@@ -131,6 +131,12 @@ class NegativeQueue(nn.Module):
         close = (here[:, 1, None] - there[None, :, 1]).abs() < distance
         return same_source & close & self.has_location[usable][None, :]
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # Queues saved before entries had locations load as entries without one.
+        for name in ("locations", "has_location"):
+            state_dict.setdefault(prefix + name, torch.zeros_like(getattr(self, name)))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def __len__(self) -> int:
         return int(self.usable().sum())
 

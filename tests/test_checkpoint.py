@@ -148,6 +148,15 @@ def test_a_model_directory_is_checked_before_its_model_is_built(tmp_path):
     assert built == ["meta"]
 
 
+def test_a_model_too_large_for_any_machine_is_one_clear_error(tmp_path):
+    from symcl.errors import UserInputError
+    from symcl.model_directory import load_model
+
+    save_weights(tmp_path / "model.safetensors", torch.nn.Linear(3, 2))
+    with pytest.raises(UserInputError, match="config.json: the model it describes cannot be built"):
+        load_model(tmp_path, {"model": {"size": 2**40}}, lambda c: torch.nn.Conv2d(c["size"], c["size"], 3))
+
+
 def test_listing_ignores_temporary_files_and_pruning_keeps_the_newest(tmp_path):
     for step in (5, 100, 20):
         save_state(tmp_path / f"step-{step:08d}.safetensors", {"step": step})

@@ -99,6 +99,15 @@ def test_nearby_locations_exclude_queue_entries_too():
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+def test_a_queue_saved_before_entries_had_locations_loads():
+    queue = NegativeQueue(size=4, dim=3)
+    queue.enqueue(torch.ones(2, 3), torch.tensor([0, 1]))
+    older = {k: v for k, v in queue.state_dict().items() if k not in ("locations", "has_location")}
+    restored = NegativeQueue(size=4, dim=3)
+    restored.load_state_dict(older)
+    assert torch.equal(restored.negatives(), queue.negatives()) and not restored.has_location.any()
+
+
 def test_eval_mode_reads_but_never_writes_the_queue():
     loss_fn = InfoNCE(queue=NegativeQueue(size=8, dim=3)).eval()
     loss_fn(torch.randn(4, 3), torch.randn(4, 3))

@@ -74,13 +74,14 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
                 page = tiff.pages[0]
                 data, axes = np.asarray(page.asarray()), page.axes
                 pages = len(tiff.pages)
+                alpha = bool(page.extrasamples) and int(page.extrasamples[0]) in _TIFF_ALPHA
         except Exception as error:  # tifffile raises several types for broken files
             raise UserInputError(f"{path}: not a readable TIFF image ({type(error).__name__}: {error})") from None
         if pages > 1:  # a stack or series: say which frame the sites come from
             warnings.warn(f"{path}: the TIFF has {pages} pages; page 1 is analysed", MultiPageWarning, stacklevel=2)
         if axes == "SYX":  # planar colour: the samples come first
             data = np.moveaxis(data, 0, -1)
-        data = _grey(data)
+        data = _grey(data, grey_alpha=alpha)
     elif suffix in (".png", ".jpg", ".jpeg"):
         import skimage.io
 
@@ -89,7 +90,7 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
         except Exception as error:  # imageio raises several types for broken files
             kind = "PNG" if suffix == ".png" else "JPEG"
             raise UserInputError(f"{path}: not a readable {kind} image ({_unreadable_reason(path, error)})") from None
-        data = _grey(np.asarray(data))
+        data = _grey(np.asarray(data), grey_alpha=True)  # two channels in a PNG are grey + alpha
     elif suffix in RSCIIO_SUFFIXES:
         data, pixel_size = _read_rsciio(path, RSCIIO_SUFFIXES[suffix])
     else:
@@ -131,13 +132,21 @@ def check_image(image: np.ndarray, *, name: str = "image") -> np.ndarray:
     return array
 
 
-def _grey(data: np.ndarray) -> np.ndarray:
-    """Grey levels of an (H, W, C) image: RGB(A) converted, grey+alpha (C = 2) without its alpha."""
+#: TIFF ExtraSamples values of an alpha channel (associated, unassociated).
+_TIFF_ALPHA = (1, 2)
+
+
+def _grey(data: np.ndarray, *, grey_alpha: bool) -> np.ndarray:
+    """Grey levels of an (H, W, C) image: RGB(A) converted; with ``grey_alpha``, C = 2 is grey + alpha.
+
+    Two channels that are not grey + alpha (two detectors in one TIFF, say) are left as
+    they are, for :func:`check_image` to refuse rather than a guess to pick one.
+    """
     if data.ndim == 3 and data.shape[-1] in (3, 4):
         from skimage.color import rgb2gray
 
         return rgb2gray(data[..., :3])
-    if data.ndim == 3 and data.shape[-1] == 2:
+    if data.ndim == 3 and data.shape[-1] == 2 and grey_alpha:
         return data[..., 0]
     return data
 

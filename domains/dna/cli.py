@@ -190,16 +190,10 @@ def _train(args: argparse.Namespace) -> int | None:
     if relaunched is not None:
         return relaunched
     config = train_config_from(args)
+    _refuse_a_file_given_twice(args.inputs)  # its records would be each other's negatives
     records, labels = [], []
-    first_file: dict[str, str] = {}  # a record in two files would be its own negative
     for label, path in enumerate(args.inputs):
         for record in _read(path, min_length=args.window, require_one=False):  # checked over all files below
-            if record.id in first_file:
-                raise UserInputError(
-                    f"{path}: record {record.id!r} is also in {first_file[record.id]}; record ids must be unique "
-                    "across the training files (a file given twice?)"
-                )
-            first_file[record.id] = path
             records.append(record)
             labels.append(label)
     if not records:
@@ -252,6 +246,16 @@ def _train(args: argparse.Namespace) -> int | None:
     if os.environ.get("RANK", "0") == "0":  # one line, also under torchrun
         print(f"trained a {args.encoder} DNA encoder on {len(records)} records -> {args.out}", file=sys.stderr)
     return None
+
+
+def _refuse_a_file_given_twice(paths: list[str]) -> None:
+    """Record ids may repeat across genomes (contig_1 in each assembly); the same file twice may not."""
+    first: dict[str, str] = {}
+    for path in paths:
+        key = os.path.realpath(path)
+        if key in first:
+            raise UserInputError(f"{path}: given twice (also as {first[key]}); each training file once")
+        first[key] = path
 
 
 def _embed(args: argparse.Namespace) -> None:

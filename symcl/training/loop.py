@@ -232,7 +232,7 @@ def _resume(state: TrainState, callbacks: list[Callback], metadata: dict[str, An
     _check_process_count(path, _written_by(path, saved), world_size())
     try:
         _restore(state, saved, callbacks)
-    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as error:
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as error:
         detail = " ".join(str(error).split())  # torch's load_state_dict errors run over many lines
         detail = detail if len(detail) <= 300 else detail[:297] + "..."
         raise CheckpointError(f"{path}: damaged checkpoint ({type(error).__name__}: {detail})") from None
@@ -246,6 +246,8 @@ def _restore(state: TrainState, saved: dict[str, Any], callbacks: list[Callback]
     step = saved["step"]
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
         raise ValueError(f"step {step!r} is not a step number")
+    if not isinstance(saved["history"], dict) or not isinstance(saved["callbacks"], dict):
+        raise TypeError("its history and callbacks' states must be mappings")
     state.model.load_state_dict(saved["model"])
     state.objective.load_state_dict(saved["objective"])
     state.optimizer.load_state_dict(saved["optimizer"])

@@ -199,6 +199,20 @@ def test_grey_alpha_png_is_read_and_a_multi_page_tiff_warns(tmp_path, mos2_image
     np.testing.assert_array_equal(data, image)
 
 
+def test_a_two_channel_tiff_without_alpha_is_refused_not_guessed(tmp_path, mos2_image):
+    import tifffile
+
+    image = mos2_image.image.astype(np.float32)
+    two = np.stack([image, image[::-1]], axis=-1)  # e.g. HAADF and ABF of one scan
+    tifffile.imwrite(tmp_path / "two.tif", two, photometric="minisblack", planarconfig="contig")
+    with pytest.raises(UserInputError, match=r"two\.tif: expected a 2-D image"):
+        crystal.read_image(tmp_path / "two.tif")
+    tifffile.imwrite(
+        tmp_path / "alpha.tif", two, photometric="minisblack", planarconfig="contig", extrasamples=["unassalpha"]
+    )
+    np.testing.assert_array_equal(crystal.read_image(tmp_path / "alpha.tif")[0], image)
+
+
 def test_most_anomalous_ranks_interior_sites_unless_all_are_edge_sites(tmp_path):
     n = 6
     sites = crystal.Sites(np.arange(2 * n, dtype=float).reshape(n, 2), np.ones(n), 0.2, 1.8)

@@ -163,7 +163,7 @@ def test_user_errors_are_one_line_and_exit_2(shipped, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "{phix}", "{phix}", "--out", "{out}"], "{phix}: record 'NC_001422.1' is also in {phix}"),
+        (["train", "{phix}", "{phix}", "--out", "{out}"], "{phix}: given twice (also as {phix})"),
         (["train", "{phix}", "--out", "{out}", "--temperature", "inf"], "--temperature"),
         (["embed", "{phix}", "-o", "{out}.npz", "--window", "2"], "--window 2: must be at least the model's shortest"),
         (["bin", "{phix}", "-o", "{out}.tsv", "--method", "agglomerative"], "--method agglomerative needs a number"),
@@ -176,6 +176,19 @@ def test_more_user_errors_are_one_line_and_exit_2(shipped, tmp_path, args, messa
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert message.format(**names) in result.stderr
+
+
+def test_genomes_may_reuse_record_ids(tmp_path):
+    rng = np.random.default_rng(3)
+    for name in ("genome_a.fa", "genome_b.fa"):  # assemblers name contigs contig_1, contig_2 in every genome
+        (tmp_path / name).write_text(
+            "".join(f">contig_{i}\n{''.join(rng.choice(list('ACGT'), 3000))}\n" for i in (1, 2))
+        )
+    result = _symcl(
+        "dna", "train", str(tmp_path / "genome_a.fa"), str(tmp_path / "genome_b.fa"), "--out", str(tmp_path / "run"),
+        "--steps", "2", "--batch-size", "8", "--window", "1000", "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
 
 
 def test_train_without_long_enough_records_is_a_user_error(shipped, tmp_path, capsys):

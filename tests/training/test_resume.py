@@ -73,8 +73,10 @@ def test_resume_with_more_steps_continues_on_the_new_schedule(tmp_path):
         (lambda state: state.pop("rng"), "its RNG states cannot be read"),
         (lambda state: state["model"].update({k: v[:1] for k, v in state["model"].items()}), "size mismatch"),
         (lambda state: state.update(config=[1]), "its configuration cannot be read"),
+        (lambda state: state.update(scheduler=5), "AttributeError"),
+        (lambda state: state.update(history=None), "history and callbacks' states must be mappings"),
     ],
-    ids=["negative step", "no RNG states", "wrong shapes", "configuration not a mapping"],
+    ids=["negative step", "no RNG states", "wrong shapes", "configuration not a mapping", "scheduler", "history"],
 )
 def test_a_damaged_checkpoint_is_one_clear_error_naming_it(tmp_path, damage, message):
     from symcl.checkpoint import CheckpointError, list_checkpoints, load_state, save_state

@@ -460,22 +460,19 @@ def translation_classes(crystal: ProjectedCrystal, *, tolerance: float = 0.25) -
     hollow_class : ndarray
         int64 (H,): the same for the hollow sites.
     """
-    content = [tuple(sorted(numbers)) for numbers in crystal.numbers]
+    contents = [tuple(sorted(numbers)) for numbers in crystal.numbers]
+    label = np.array([contents.index(c) for c in contents])
+    same_content = label[:, None] == label[None, :]
     positions, lattice = crystal.positions, crystal.lattice
 
     def is_symmetry(t: np.ndarray) -> bool:
-        return all(
-            any(
-                content[k] == content[i] and _periodic_distance(positions[i] + t, positions[k], lattice) < tolerance
-                for k in range(len(positions))
-            )
-            for i in range(len(positions))
-        )
+        close = _periodic_distances(positions + t, positions, lattice) < tolerance
+        return bool((close & same_content).any(axis=1).all())  # every column lands on its like
 
     translations = [
         positions[j] - positions[0]
-        for j in range(len(positions))
-        if content[j] == content[0] and is_symmetry(positions[j] - positions[0])
+        for j in np.nonzero(label == label[0])[0]
+        if is_symmetry(positions[j] - positions[0])
     ]
     return (
         _translation_representatives(positions, translations, lattice, tolerance),
@@ -487,17 +484,12 @@ def _translation_representatives(
     points: np.ndarray, translations: list[np.ndarray], lattice: np.ndarray, tolerance: float
 ) -> np.ndarray:
     """int64 (N,): the smallest index j with points[j] = points[i] + t for some t of ``translations`` (0 included)."""
-    return np.array(
-        [
-            min(
-                j
-                for j in range(len(points))
-                if any(_periodic_distance(p + t, points[j], lattice) < tolerance for t in translations)
-            )
-            for p in points
-        ],
-        dtype=np.int64,
-    )
+    if not len(points):
+        return np.zeros(0, dtype=np.int64)
+    matched = np.zeros((len(points), len(points)), dtype=bool)
+    for t in translations:
+        matched |= _periodic_distances(points + t, points, lattice) < tolerance
+    return np.argmax(matched, axis=1).astype(np.int64)  # the first True of each row
 
 
 def lattice_rotations(lattice: np.ndarray, *, tolerance: float = 1e-3) -> np.ndarray:
@@ -623,11 +615,16 @@ def _group_columns(flat: np.ndarray, lattice: np.ndarray, tolerance: float) -> t
     return np.array(positions), members
 
 
-def _periodic_distance(p: np.ndarray, q: np.ndarray, lattice: np.ndarray) -> float:
-    frac = (p - q) @ np.linalg.inv(lattice)
+def _periodic_distances(p: np.ndarray, q: np.ndarray, lattice: np.ndarray) -> np.ndarray:
+    """(len(p), len(q)): the distance from each point of ``p`` to each of ``q``, modulo the lattice."""
+    frac = (p[:, None, :] - q[None, :, :]) @ np.linalg.inv(lattice)
     frac -= np.round(frac)
     shifts = np.array([[i, j] for i in (-1, 0, 1) for j in (-1, 0, 1)])
-    return float(np.linalg.norm((frac + shifts) @ lattice, axis=1).min())
+    return np.linalg.norm((frac[:, :, None, :] + shifts) @ lattice, axis=-1).min(axis=-1)
+
+
+def _periodic_distance(p: np.ndarray, q: np.ndarray, lattice: np.ndarray) -> float:
+    return float(_periodic_distances(np.asarray(p)[None], np.asarray(q)[None], lattice)[0, 0])
 
 
 def _cell_range(n: int) -> np.ndarray:

@@ -137,6 +137,9 @@ def embed_sequences(
     ------
     UserInputError
         An empty sequence, a duplicate id or an invalid character (naming the record).
+    ValueError
+        A window, stride or batch size that is not a positive integer, a stride longer
+        than the window, or a window shorter than the model's shortest k-mer.
     """
     window = window if window is not None else getattr(model, "training_window", None) or 1000
     stride = stride if stride is not None else window

@@ -89,7 +89,7 @@ def run_dna(out_dir: Path, *, quick: bool, seed: int, progress: bool = True) -> 
         _plot_scores(part / "dna_binning.png", scores),
     ]
     summary = (
-        f"The six shipped genomes (phages, a plasmid, a mitochondrion and 20-kb slices of three bacteria) "
+        f"The six shipped genomes (a phage, a plasmid, a mitochondrion and 20-kb slices of three bacteria) "
         f"were cut into non-overlapping fragments of {', '.join(map(str, lengths))} bp, each reverse-complemented "
         f"with probability 0.5, and embedded with the shipped pretrained encoder. Reverse-complementing every "
         f"fragment changes its embedding by at most {invariance['max_abs_diff']:.2e} (matched cosine "

@@ -153,7 +153,8 @@ def _add_bin(sub) -> None:
     parser.add_argument(
         "--bins",
         type=int_at_least(1),
-        help="number of bins (default: the number in 2-20 with the best silhouette score; k-means only)",
+        help="number of bins (default: the number in 2-20 with the best silhouette score, one bin for fewer than "
+        "3 contigs; k-means only)",
     )
     parser.add_argument("--model", metavar="DIR", help="model directory from 'symcl dna train' (default: pretrained)")
     parser.add_argument(
@@ -302,7 +303,7 @@ def _bin(args: argparse.Namespace) -> None:
     save_bins(args.output, [r.id for r in records], bins)
     found = len(set(bins.tolist()))
     if args.bins is None:
-        note = " (chosen by silhouette)"
+        note = " (chosen by silhouette)" if len(records) >= 3 else " (fewer than 3 contigs: one bin)"
     else:
         note = f" (--bins {args.bins}: the contigs did not separate further)" if found < args.bins else ""
     print(f"binned {len(records)} contigs into {found} bins{note} -> {args.output}", file=sys.stderr)

@@ -163,6 +163,7 @@ def test_read_image_formats(tmp_path, mos2_image):
         crystal.read_image(tmp_path / "nan.npy")
 
 
+@pytest.mark.filterwarnings("ignore:The legacy `DICOM` plugin:DeprecationWarning")  # imageio tries every plugin
 def test_an_unreadable_png_or_jpeg_is_one_line_naming_why(tmp_path, mos2_image):
     from matplotlib.image import imsave
 

@@ -68,17 +68,20 @@ class SyncBatchNorm(nn.Module):
             )
         dims = [0] + list(range(2, x.dim()))
         channels = x.shape[1]
+        shape = [1, channels] + [1] * (x.dim() - 2)
         count = torch.tensor([x.numel() / channels], dtype=x.dtype, device=x.device)
-        stats = _AllReduceSum.apply(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
-        total = stats[-1]
-        mean = stats[:channels] / total
-        var = stats[channels : 2 * channels] / total - mean * mean
+        # Two passes (the mean, then the squared deviations from it): E[x²] - E[x]² loses
+        # every digit in float32 when the mean is large against the spread.
+        sums = _AllReduceSum.apply(torch.cat([x.sum(dims), count]))
+        total = sums[-1]
+        mean = sums[:channels] / total
+        centred = x - mean.view(shape)
+        var = _AllReduceSum.apply((centred * centred).sum(dims)) / total
         with torch.no_grad():
             self.num_batches_tracked += 1
             self.running_mean.lerp_(mean.to(self.running_mean.dtype), self.momentum)
             self.running_var.lerp_((var * total / (total - 1)).to(self.running_var.dtype), self.momentum)
-        shape = [1, channels] + [1] * (x.dim() - 2)
-        out = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        out = centred * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:
             out = out * self.weight.view(shape) + self.bias.view(shape)
         return out
@@ -101,7 +104,10 @@ def _convert_cpu(module: nn.Module) -> nn.Module:
             raise ValueError(f"convert_sync_batchnorm needs running statistics with a fixed momentum. Got {module}.")
         synced = SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine)
         synced.load_state_dict(module.state_dict())
-        return synced.to(module.running_mean.device, module.running_mean.dtype)
+        synced = synced.to(module.running_mean.device, module.running_mean.dtype)
+        if module.affine:  # the same Parameter objects: frozen stays frozen, an optimiser keeps them
+            synced.weight, synced.bias = module.weight, module.bias
+        return synced.train(module.training)
     for name, child in module.named_children():
         module.add_module(name, _convert_cpu(child))
     return module

@@ -66,9 +66,27 @@ def block_diagonal(mask: Tensor) -> Tensor:
     return torch.block_diag(*blocks).bool()
 
 
+_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.uint8, torch.int8, torch.int16,
+           torch.int32, torch.int64, torch.bool)  # fmt: skip
+_MAX_DIMS = 8
+
+
 def _check_equal_rows(x: Tensor) -> None:
-    rows = torch.tensor([x.shape[0]], device=x.device)
-    every = [torch.empty_like(rows) for _ in range(world_size())]
-    dist.all_gather(every, rows)
-    if len({int(r) for r in every}) != 1:
-        raise ValueError(f"All ranks must gather the same number of rows. Got {[int(r) for r in every]}.")
+    """Every rank must send one shape and dtype; otherwise gloo mixes up the bytes or aborts.
+
+    Each rank shares a fixed-size description (number of rows, the other sizes padded to
+    ``_MAX_DIMS``, the dtype), so every rank sees every mismatch and raises the same error.
+    """
+    if not 1 <= x.dim() <= _MAX_DIMS:
+        raise ValueError(f"gather takes tensors of 1 to {_MAX_DIMS} dimensions. Got shape {tuple(x.shape)}.")
+    dtype = _DTYPES.index(x.dtype) if x.dtype in _DTYPES else len(_DTYPES)
+    described = torch.tensor([*x.shape, *([-1] * (_MAX_DIMS - x.dim())), dtype], device=x.device)
+    every = [torch.empty_like(described) for _ in range(world_size())]
+    dist.all_gather(every, described)
+    rows = [int(d[0]) for d in every]
+    if len(set(rows)) != 1:
+        raise ValueError(f"All ranks must gather the same number of rows. Got {rows}.")
+    if len({tuple(d.tolist()) for d in every}) != 1:
+        shapes = [tuple(v for v in d[:-1].tolist() if v >= 0) for d in every]
+        names = [str(_DTYPES[i]) if i < len(_DTYPES) else "another dtype" for i in (int(d[-1]) for d in every)]
+        raise ValueError(f"All ranks must gather tensors of one shape and dtype. Got shapes {shapes}, dtypes {names}.")

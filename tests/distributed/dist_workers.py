@@ -150,3 +150,31 @@ def protein_contrastive_worker(rank: int, world: int, init_file: str, out_dir: s
     finally:
         dist.destroy_process_group()
     exit_without_finalising(0)  # skips a gloo teardown race of torch (see its docstring)
+
+
+def sync_batchnorm_float32_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    """float32 features far from zero against their spread; each rank normalises its half with SyncBatchNorm."""
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        features = float32_features_far_from_zero()
+        half = features.shape[0] // world
+        out = SyncBatchNorm(features.shape[1])(features[rank * half : (rank + 1) * half])
+        mismatch = ""
+        try:  # ranks sending tensors of different widths must be refused on every rank
+            from symcl.distributed import gather
+
+            gather(torch.zeros(2, 3 + rank))
+        except ValueError as error:
+            mismatch = str(error)
+        save_file({"out": out.detach()}, os.path.join(out_dir, f"bn.rank{rank}.safetensors"))
+        with open(os.path.join(out_dir, f"gather.rank{rank}.txt"), "w") as handle:
+            handle.write(mismatch)
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+    exit_without_finalising(0)  # skips a gloo teardown race of torch (see its docstring)
+
+
+def float32_features_far_from_zero() -> torch.Tensor:
+    generator = torch.Generator().manual_seed(4)
+    return (torch.randn(256, 4, generator=generator) + 4000.0).float()

@@ -41,11 +41,13 @@ Protocol (the issue's):
   either: the targets pool the materials). The encoder's accuracies carry 95 % Wilson
   score intervals (binomial, over the test patches), which say which differences
   between models the test set can resolve. The held-out conditions must
-  lie outside the model's training ranges (its ``config.json``: the dose range minus its
-  excluded bands, the largest jitter); the script prints those ranges and checks this
-  as a target. The shipped model draws its
+  not be training conditions (its ``config.json``: the dose range minus its excluded
+  bands, the largest jitter); the script prints those ranges and checks this as a
+  target. The shipped model draws its
   training doses log-uniformly from 1.5e4-1.5e7 e-/Å² except the bands 3.3e4-7.5e4 and
-  3.3e6-7.5e6 (so no training dose is within a factor 1.5 of a test dose) and a jitter
+  3.3e6-7.5e6 (so no training dose is within a factor 1.5 of a test dose, but training
+  doses lie on both sides of each: the dose rows test interpolation across a gap, not
+  extrapolation beyond the range; only the jitter lies beyond it) and a jitter
   of at most 0.1 Å. Normalised pixels are the baseline.
 * **Ideal observer.** For every test patch, the least error with which an observer
   knowing everything but the noise names its kind: it knows the site (which column or
@@ -62,13 +64,14 @@ Protocol (the issue's):
 * **Anomaly AUROC.** In the first 40 test images per material (10 at the reference
   conditions) every column (and adatom) whose patch fits in the image is a site, scored
   by ``crystal.anomaly_scores`` (mean cosine distance to its 10 nearest sites of the
-  same image); AUROC of defect sites against pristine sites with no defect in their
-  patch, pooled over the images. The defects' neighbours are left out: their patches
-  hold the defect off-centre, and an encoder trained with views (b) sees a defect
-  anywhere within a lattice period of the window centre, so they share its embedding by
-  design (the AUROC counting them as pristine is printed too; the shipped model is
-  trained on views (a) only, the protocol stays so that recipes compare). Its 95 %
-  interval is Hanley and McNeil's (1982) normal approximation.
+  same image); AUROC of defect sites against every pristine site, pooled over the
+  images (the target). Pristine sites with a defect elsewhere in their patch (the
+  defects' neighbours) are the hardest: their patches hold the defect off-centre. The
+  AUROC without them is printed beside it, not as a target (until 3 December it was the
+  target, a choice meant for encoders trained with views (b), which see a defect
+  anywhere within a lattice period of the window centre; the shipped model is trained
+  on views (a) only). Its 95 % interval is Hanley and McNeil's (1982) normal
+  approximation.
 * **Speed.** View generation (positive pairs/s, batches of 512, the training settings)
   on 2 threads (the default: one per view; the target is for the 2-core machine) and,
   beside it, on 1 thread; embedding (patches/s, ``crystal.embed_patches``, 2048 patches
@@ -122,7 +125,8 @@ MATERIALS = ("MoS2", "graphene", "SrTiO3", "SrTiO3[110]")
 FIT_DOSES = (1.5e5, 5e5, 1.5e6)
 FIT_JITTER = 0.05
 TRAIN_CONDITIONS = {"dose": 5e5, "jitter": FIT_JITTER}  # the middle fitting dose, scored for reference
-# Scoring: held-out images at a dose below and a dose above the training range, with a jitter above it
+# Scoring: held-out images at two doses the training leaves out (no training dose within a factor 1.5;
+# training doses on both sides), with a jitter above the training maximum
 # (the targets); for reference, at the probe-fitting conditions, and at each held-out dose with the
 # fitting jitter, which tells what the dose and what the jitter cost.
 TEST_CONDITIONS = {
@@ -164,7 +168,7 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 def training_ranges(settings: dict | None) -> dict:
-    """The dose and jitter ranges the model was trained on, and whether each held-out condition lies outside them."""
+    """The dose and jitter ranges the model was trained on, and whether each held-out condition is no training one."""
     settings = settings or {}
     dose = [float(v) for v in settings.get("dose", (1e5, 2e6))]
     bands = [[float(v) for v in band] for band in settings.get("dose_exclude", ())]
@@ -694,10 +698,12 @@ def fmt_accuracy(accuracy: float, n: int) -> str:
     return f"{accuracy:.3f} ({low:.3f}-{high:.3f})"
 
 
-def fmt_auroc(anomaly: dict) -> str:
-    """The anomaly AUROC with its 95 % interval."""
-    low, high = auroc_interval(anomaly["auroc"], anomaly["n_defect"], anomaly["n_pristine"])
-    return f"{anomaly['auroc']:.3f} ({low:.3f}-{high:.3f})"
+def fmt_auroc(anomaly: dict, *, all_sites: bool = False) -> str:
+    """The anomaly AUROC with its 95 % interval: against the clean pristine sites, or against every pristine site."""
+    value = anomaly["auroc_all_sites"] if all_sites else anomaly["auroc"]
+    negatives = anomaly["n_pristine"] + (anomaly["n_neighbours"] if all_sites else 0)
+    low, high = auroc_interval(value, anomaly["n_defect"], negatives)
+    return f"{value:.3f} ({low:.3f}-{high:.3f})"
 
 
 def report(results: dict) -> str:
@@ -830,13 +836,17 @@ def targets(results: dict) -> list[dict]:
                 "value": fmt_accuracy(k["knn"], n),
                 "pass": k["knn"] >= 0.95,
             },
-            {"name": f"anomaly AUROC >= 0.97 ({name})", "value": fmt_auroc(a), "pass": a["auroc"] >= 0.97},
+            {
+                "name": f"anomaly AUROC >= 0.97 ({name}; every pristine site)",
+                "value": f"{fmt_auroc(a, all_sites=True)}; without the defects' neighbours {a['auroc']:.3f}",
+                "pass": a["auroc_all_sites"] >= 0.97,
+            },
         ]
     ranges = results["settings"]["training_ranges"]
     outside = all(all(v.values()) for v in ranges["held_out"].values())
     out.append(
         {
-            "name": "held-out test doses and jitter outside the training ranges",
+            "name": "held-out test doses and jitter are no training conditions",
             "value": f"{describe_ranges(ranges)}; tests: "
             + ", ".join(f"{TEST_CONDITIONS[n]['dose']:g} / {TEST_CONDITIONS[n]['jitter']:g} Å" for n in HELD_OUT),
             "pass": outside,

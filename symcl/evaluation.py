@@ -361,6 +361,11 @@ def kmeans_by_silhouette(x: np.ndarray, candidates: list[int], *, seed: int = 0)
     cluster in milliseconds, and OpenMP threads only add overhead.
     """
     n = len(x)
+    if not candidates or any(not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= n for k in candidates):
+        raise ValueError(
+            f"The 'candidates' parameter of kmeans_by_silhouette must be a non-empty list of integers in [1, {n}] "
+            f"(the number of rows). Got {candidates!r} instead."
+        )
     sample = {"sample_size": SILHOUETTE_SAMPLE, "random_state": seed} if n > SILHOUETTE_SAMPLE else {}
     best, best_score = None, -np.inf
     with threadpool_limits(limits=1):

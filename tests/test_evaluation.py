@@ -6,6 +6,7 @@ from symcl.evaluation import (
     cluster,
     cluster_scores,
     invariance_score,
+    kmeans_by_silhouette,
     knn_accuracy,
     linear_probe,
     linear_probe_split,
@@ -226,6 +227,7 @@ def test_collapsed_embeddings_look_invariant_but_have_no_gap():
         ),
         (lambda x, y: invariance_score(x, x[:-1]), ValueError, r"'z' and 'z_transformed'.*same shape"),
         (lambda x, y: invariance_score(x[:1], x[:1]), ValueError, r"'z'.*n_samples >= 2"),
+        (lambda x, y: kmeans_by_silhouette(x, []), ValueError, r"'candidates'.*non-empty list.*\[1, 240\]"),
     ],
 )
 def test_invalid_input_raises_naming_the_parameter(blobs, call, error, match):

@@ -184,6 +184,10 @@ def cluster_sites(
     z = np.asarray(embeddings, dtype=np.float64)
     z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
     n = len(z)
+    if not isinstance(max_clusters, int) or isinstance(max_clusters, bool) or max_clusters < 2:
+        raise ValueError(
+            f"The 'max_clusters' parameter of cluster_sites must be an integer >= 2. Got {max_clusters!r} instead."
+        )
     if n_clusters is not None:
         if not isinstance(n_clusters, int) or isinstance(n_clusters, bool) or not 1 <= n_clusters <= n:
             raise ValueError(

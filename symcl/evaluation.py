@@ -243,13 +243,13 @@ def knn_accuracy(x: Embeddings, y: ArrayLike, *, k: int = 5, metric: str = "cosi
             f"The 'k' parameter of {func} must be < the number of samples ({x.shape[0]}). Got {k} instead."
         )
     _check_choice(func, "metric", metric, KNN_METRICS)
-    classes, codes = np.unique(y, return_inverse=True)
+    _, codes = np.unique(y, return_inverse=True)
     neighbours = NearestNeighbors(n_neighbors=k, metric=metric).fit(x).kneighbors(return_distance=False)
     neighbour_codes = codes[neighbours]  # (n, k), nearest first
     rows = np.arange(len(codes))
-    votes = np.zeros((len(codes), len(classes)), dtype=np.int64)
-    np.add.at(votes, (rows[:, None], neighbour_codes), 1)
-    is_top = votes[rows[:, None], neighbour_codes] == votes.max(axis=1, keepdims=True)
+    # the votes for each neighbour's class, (n, k): memory k² per sample, not one count per class
+    votes = (neighbour_codes[:, :, None] == neighbour_codes[:, None, :]).sum(axis=2)
+    is_top = votes == votes.max(axis=1, keepdims=True)
     predicted = neighbour_codes[rows, is_top.argmax(axis=1)]  # first (nearest) neighbour of a top class
     return float(np.mean(predicted == codes))
 

@@ -252,15 +252,22 @@ def _project(x: np.ndarray, method: str, seed: int) -> tuple[np.ndarray, str]:
     return PCA(n_components=2, random_state=seed).fit_transform(x), "PCA"
 
 
+_MISSING = "missing"  # the legend entry of NaN labels
+
+
 def _encode(labels: np.ndarray) -> tuple[list[Any], np.ndarray, np.ndarray]:
-    """Distinct labels (sorted when comparable), integer code per point, count per label."""
-    distinct = list(dict.fromkeys(labels.tolist()))
+    """Distinct labels (sorted when comparable), integer code per point, count per label.
+
+    NaN, the usual mark of a missing label, is one label: NaN != NaN would make each its own.
+    """
+    values = [_MISSING if isinstance(v, float) and v != v else v for v in labels.tolist()]
+    distinct = list(dict.fromkeys(values))
     try:
         distinct = sorted(distinct)
     except TypeError:  # mixed types keep their order of first appearance
         pass
     index = {label: i for i, label in enumerate(distinct)}
-    codes = np.array([index[label] for label in labels.tolist()], dtype=np.int64)
+    codes = np.array([index[label] for label in values], dtype=np.int64)
     return distinct, codes, np.bincount(codes, minlength=len(distinct))
 
 

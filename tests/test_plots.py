@@ -104,6 +104,13 @@ def test_embedding_map_handles_labels(tmp_path, labels):
     assert_png(path)
 
 
+def test_nan_labels_are_one_missing_label():
+    from symcl.plots import _encode
+
+    distinct, codes, counts = _encode(np.array([np.nan, 1.0, np.nan, 2.0]))
+    assert distinct == ["missing", 1.0, 2.0] and codes.tolist() == [0, 1, 0, 2] and counts.tolist() == [2, 1, 1]
+
+
 def test_embedding_map_of_one_dimensional_embeddings(tmp_path):
     assert_png(plot_embedding_map(np.arange(10.0)[:, None], [0, 1] * 5, tmp_path / "line.png", method="pca"))
 

@@ -142,7 +142,7 @@ def _probe_predict(
     _check_min_classes(func, "train_y", train_y)
     C = _check_positive_float(func, "C", C)
     max_iter = _check_int(func, "max_iter", max_iter, minimum=1)
-    seed = _check_int(func, "seed", seed, minimum=0)
+    seed = _check_seed(func, seed)
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=seed))
     probe.fit(train_x, train_y)
     return probe.predict(test_x)
@@ -195,7 +195,7 @@ def linear_probe_split(
         raise TypeError(f"The 'test_size' parameter of {func} must be a float. Got {type(test_size).__name__} instead.")
     if not 0 < test_size < 1:
         raise ValueError(f"The 'test_size' parameter of {func} must be in (0, 1). Got {test_size!r} instead.")
-    seed = _check_int(func, "seed", seed, minimum=0)
+    seed = _check_seed(func, seed)
     n_test = math.ceil(test_size * len(y))
     if n_test < len(classes) or len(y) - n_test < len(classes):
         raise ValueError(
@@ -340,7 +340,7 @@ def _cluster(func: str, x: np.ndarray, n_clusters: Any, method: Any, seed: Any) 
             f"Got {n_clusters} instead."
         )
     _check_choice(func, "method", method, CLUSTER_METHODS)
-    seed = _check_int(func, "seed", seed, minimum=0)
+    seed = _check_seed(func, seed)
     if n_clusters == 1:  # nothing to fit, and agglomerative clustering refuses a single sample
         return np.zeros(x.shape[0], dtype=np.int64)
     if method == "kmeans":
@@ -484,6 +484,14 @@ def _check_min_classes(func: str, name: str, y: np.ndarray) -> int:
     if n_classes < 2:
         raise ValueError(f"The '{name}' parameter of {func} must contain at least 2 classes. Got {n_classes} instead.")
     return n_classes
+
+
+def _check_seed(func: str, seed: Any) -> int:
+    """A seed scikit-learn accepts: an integer in [0, 2**32 - 1]."""
+    seed = _check_int(func, "seed", seed, minimum=0)
+    if seed > 2**32 - 1:
+        raise ValueError(f"The 'seed' parameter of {func} must be at most 2**32 - 1. Got {seed} instead.")
+    return seed
 
 
 def _check_int(func: str, name: str, value: Any, *, minimum: int) -> int:

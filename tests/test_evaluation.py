@@ -227,6 +227,7 @@ def test_collapsed_embeddings_look_invariant_but_have_no_gap():
         ),
         (lambda x, y: invariance_score(x, x[:-1]), ValueError, r"'z' and 'z_transformed'.*same shape"),
         (lambda x, y: invariance_score(x[:1], x[:1]), ValueError, r"'z'.*n_samples >= 2"),
+        (lambda x, y: linear_probe(x, y, x, y, seed=2**32), ValueError, r"'seed' parameter of linear_probe.*2\*\*32"),
         (lambda x, y: kmeans_by_silhouette(x, []), ValueError, r"'candidates'.*non-empty list.*\[1, 240\]"),
     ],
 )

@@ -37,8 +37,10 @@ def uniformity(z: Tensor, t: float = 2.0) -> Tensor:
     _check_matrix("uniformity", "z", z, min_rows=2)
     if not t > 0:
         raise ValueError(f"The 't' parameter of uniformity must be > 0. Got {t!r} instead.")
-    sq_dists = torch.pdist(F.normalize(z, dim=1), p=2).pow(2)
-    return torch.logsumexp(-t * sq_dists, dim=0) - math.log(sq_dists.numel())
+    low_precision = z.dtype in (torch.float16, torch.bfloat16)  # pdist has no half-precision kernel on CPU
+    sq_dists = torch.pdist(F.normalize(z.float() if low_precision else z, dim=1), p=2).pow(2)
+    value = torch.logsumexp(-t * sq_dists, dim=0) - math.log(sq_dists.numel())
+    return value.to(z.dtype) if low_precision else value
 
 
 def effective_rank(z: Tensor, eps: float = 1e-12) -> float:
@@ -72,3 +74,5 @@ def _check_matrix(func: str, name: str, z: Tensor, *, min_rows: int) -> None:
         raise ValueError(
             f"The '{name}' parameter of {func} must have shape (N, d) with N >= {min_rows}. Got {tuple(z.shape)} instead."
         )
+    if not torch.isfinite(z).all():  # a NaN would give a NaN metric, or an SVD error, without a word
+        raise ValueError(f"The '{name}' parameter of {func} must be finite. It holds NaN or infinite values.")

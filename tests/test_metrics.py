@@ -45,3 +45,13 @@ def test_metric_input_validation():
         symcl.effective_rank([[1.0]])
     with pytest.raises(ValueError, match="'t'.*> 0"):
         symcl.uniformity(torch.randn(3, 4), t=0)
+    nan = torch.tensor([[float("nan"), 0.0], [1.0, 0.0]])
+    for metric in (symcl.uniformity, symcl.effective_rank, lambda z: symcl.alignment(z, z)):
+        with pytest.raises(ValueError, match="must be finite. It holds NaN or infinite values"):
+            metric(nan)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_uniformity_in_half_precision(dtype):
+    z = torch.randn(20, 8, generator=torch.Generator().manual_seed(0))
+    assert symcl.uniformity(z.to(dtype)).float().item() == pytest.approx(symcl.uniformity(z).item(), abs=0.02)

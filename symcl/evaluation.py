@@ -191,8 +191,9 @@ def linear_probe_split(
             f"The 'y' parameter of {func} must have at least 2 samples per class for a stratified split. "
             f"Got {counts.min()} for class {classes[counts.argmin()]!r} instead."
         )
-    if isinstance(test_size, bool) or not isinstance(test_size, (int, float)):
+    if isinstance(test_size, bool) or not isinstance(test_size, (int, float, np.integer, np.floating)):
         raise TypeError(f"The 'test_size' parameter of {func} must be a float. Got {type(test_size).__name__} instead.")
+    test_size = float(test_size)  # numpy scalars too
     if not 0 < test_size < 1:
         raise ValueError(f"The 'test_size' parameter of {func} must be in (0, 1). Got {test_size!r} instead.")
     seed = _check_seed(func, seed)

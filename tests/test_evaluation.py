@@ -36,6 +36,7 @@ def test_linear_probe_separates_blobs(blobs):
     train = np.arange(len(y)) % 2 == 0
     assert linear_probe(x[train], y[train], x[~train], y[~train]) == 1.0
     assert linear_probe_split(x, y, test_size=0.3, seed=0) == 1.0
+    assert linear_probe_split(x, y, test_size=np.float32(0.3), seed=0) == 1.0  # numpy scalars are floats too
 
 
 def test_probe_predictions_are_the_probe_s_and_name_the_misclassified(blobs, random_labels):

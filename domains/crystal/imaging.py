@@ -337,7 +337,9 @@ def detector_noise(
     ndarray
         float32 (..., H, W), the recorded counts.
     """
-    expected = np.asarray(expected, dtype=np.float32)
+    # Interpolated scan-line jitter undershoots beside sharp columns (Catmull-Rom); with
+    # little background that left λ below 0, and Poisson refused it. Counts cannot be negative.
+    expected = np.maximum(np.asarray(expected, dtype=np.float32), np.float32(0.0))
     read = np.broadcast_to(np.asarray(read_noise, dtype=np.float32)[..., None, None], expected.shape)
     normal = standard_normal(expected.shape, rng)
     # Where λ is large, shot and read noise are one Gaussian of variance λ + read²: one draw.

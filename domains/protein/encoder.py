@@ -167,7 +167,7 @@ class ProteinCNN(nn.Module):
         return self.head(pooled.flatten(1))
 
 
-def segment_weights(mask: Tensor, segments: int) -> Tensor:
+def segment_weights(mask: Tensor, segments: int, *, span: Tensor | None = None) -> Tensor:
     """Pooling weights of ``segments`` overlapping stretches of each sequence, by relative position.
 
     Residue i of a sequence of length L sits at relative position u = (i + 1/2) / L in
@@ -180,13 +180,16 @@ def segment_weights(mask: Tensor, segments: int) -> Tensor:
     features of its stretch instead of being averaged into the whole sequence.
 
     Shapes: mask (B, 1, L) float, 1 at residues, 0 at padding -> weights (B, S, L). A
-    row without a valid position gets all-zero weights (it pools to zero).
+    row without a valid position gets all-zero weights (it pools to zero). ``span``
+    (B, 1, 1), when the mask also has holes inside a sequence (k-mers over an ambiguity
+    code), is the number of positions the relative positions run over; default the
+    mask's count, right when it only marks the padding.
     """
     lengths = mask.sum(dim=2, keepdim=True)  # (B, 1, 1)
     if segments == 1:
         return mask / lengths.clamp(min=1.0)
     position = torch.arange(mask.shape[2], dtype=mask.dtype, device=mask.device).view(1, 1, -1)
-    relative = (position + 0.5) / lengths  # (B, 1, L)
+    relative = (position + 0.5) / (lengths if span is None else span).clamp(min=1.0)  # (B, 1, L)
     centres = (torch.arange(segments, dtype=mask.dtype, device=mask.device).view(1, -1, 1) + 0.5) / segments
     weights = (1.0 - segments * (relative - centres).abs()).clamp(min=0.0) * mask  # (B, S, L)
     return weights / weights.sum(dim=2, keepdim=True).clamp(min=1e-12)

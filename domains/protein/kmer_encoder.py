@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from symcl.layers import check_sizes
 
-from .encoder import check_codes, segment_weights
+from .encoder import PAD_CODE, check_codes, segment_weights
 from .kmer import N_STANDARD, check_kmer_size, kmer_indices
 
 
@@ -109,11 +109,15 @@ class ProteinKmerBag(nn.Module):
         """Shape: codes (B, L) -> embeddings (B, dim), float32."""
         check_codes(codes)
         segments = self.config["segments"]
+        residues = (codes != PAD_CODE).sum(dim=1).view(-1, 1, 1)  # (B, 1, 1)
         parts = []
         for k, table in zip(self.config["kmer_sizes"], self.tables, strict=True):
             index = kmer_indices(codes, k)  # (B, W)
             mask = (index < N_STANDARD**k).unsqueeze(1).to(table.weight.dtype)  # (B, 1, W)
-            weights = segment_weights(mask, segments)  # (B, S, W); all zero without a k-mer
+            # Positions run over all windows of the sequence, k-mers over X, B or Z included:
+            # counting only the valid ones would push every position after an X along.
+            windows = (residues - k + 1).clamp(min=0).to(mask.dtype)
+            weights = segment_weights(mask, segments, span=windows)  # (B, S, W); all zero without a k-mer
             parts.append(torch.bmm(weights, table(index)))  # (B, S, C)
         bag = torch.cat(parts, dim=2).flatten(1)  # (B, S * C * len(kmer_sizes))
         return self.head(self.norm(bag))

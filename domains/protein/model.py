@@ -182,7 +182,8 @@ def regression_evaluator(sampler: PairSampler, batch_size: int, *, seed: int, de
 
     batch = sampler.sample(batch_size, torch.Generator().manual_seed(seed + 1)).to(device)
     target = batch.target.cpu().numpy().astype(float)
-    below = target < sampler.max_distance
+    # the targets are float32, so the cap must be too: 2.3 rounds down in float32
+    below = target < float(np.float32(sampler.max_distance))
 
     @torch.no_grad()
     def evaluate(model: nn.Module) -> dict[str, float]:

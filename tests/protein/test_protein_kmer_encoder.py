@@ -124,3 +124,14 @@ def test_train_rejects_bad_kmer_sizes(tmp_path, capsys):
     argv = ["protein", "train", COX2, "--out", str(tmp_path), "--simulated", "0", "--encoder", "kmer"]
     assert main([*argv, "--kmer-sizes", "2", "5"]) == 2
     assert "--kmer-sizes must be distinct integers in [1, 4]. Got [2, 5] instead." in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("segments", [8, 16])
+def test_residues_after_ambiguous_letters_are_pooled(segments):
+    # Relative positions counted over the valid k-mers only pushed everything after a run
+    # of X past the last segment, so these two sequences embedded identically.
+    torch.manual_seed(0)
+    model = protein.ProteinKmerBag(segments=segments).eval()
+    a, b = "X" * 25 + "MVLSPADKTNVKAAWGKVGAHAGEY", "X" * 25 + "MSSHHHHHHSSGLVPRGSHMASMTG"
+    z = protein.embed_sequences(model, [a, b])
+    assert np.abs(z[0] - z[1]).max() > 0.05

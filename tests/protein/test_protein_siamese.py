@@ -212,6 +212,15 @@ def test_optional_contrastive_term_on_near_pairs(generator):
         protein.DistanceRegression(contrastive_weight=-1.0)
 
 
+def test_the_evaluator_finds_the_capped_pairs_when_the_cap_is_not_a_float32(model):
+    from symcl.domains.protein.model import regression_evaluator
+
+    families = protein.simulated_families(3, np.random.default_rng(0), max_distance=2.3)  # 2.3 rounds down in float32
+    sampler = protein.PairSampler(families, max_distance=2.3)
+    metrics = regression_evaluator(sampler, 64, seed=0)(model)
+    assert np.isfinite(metrics["cap_recall"])  # NaN when every cross-family pair counted as below the cap
+
+
 def test_shipped_pretrained_model_gives_a_symmetric_zero_diagonal_matrix(family):
     directory = protein.pretrained_directory()
     assert (directory / "model.safetensors").stat().st_size <= 5 * 2**20

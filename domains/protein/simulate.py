@@ -231,9 +231,8 @@ def simulate_family(
         Source of all randomness (tree, root, rates, substitutions).
     mean_branch_length : float
         Mean branch length of :func:`random_tree` (> 0), substitutions per site. With
-        the joining topology the mean pairwise distance grows somewhat faster than
-        ``2 ln(N) * mean_branch_length`` (measured: 4.8 for N = 8 and 8.9 for N = 32,
-        against 4.2 and 6.9, with branch lengths of mean 1).
+        the joining topology the mean pairwise distance grows with N, somewhat faster
+        than ``2 ln(N) * mean_branch_length`` and the more so the larger N.
     alpha, n_categories, model
         See :func:`evolve`.
     name : str

@@ -27,6 +27,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from symcl.training.config import MAX_SEED
+
 Embeddings = np.ndarray | torch.Tensor
 
 CLUSTER_METHODS = ("kmeans", "agglomerative")
@@ -490,7 +492,7 @@ def _check_min_classes(func: str, name: str, y: np.ndarray) -> int:
 def _check_seed(func: str, seed: Any) -> int:
     """A seed scikit-learn accepts: an integer in [0, 2**32 - 1]."""
     seed = _check_int(func, "seed", seed, minimum=0)
-    if seed > 2**32 - 1:
+    if seed > MAX_SEED:
         raise ValueError(f"The 'seed' parameter of {func} must be at most 2**32 - 1. Got {seed} instead.")
     return seed
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from symcl.views import nearby_pairs
+
 
 class NegativeQueue(nn.Module):
     """Fixed-size FIFO bank of negatives, with entry ages and optional group ids.
@@ -126,10 +128,8 @@ class NegativeQueue(nn.Module):
         enqueued without locations are never excluded.
         """
         usable = self.usable()
-        here, there = locations.to(self.locations.device), self.locations[usable]
-        same_source = here[:, 0, None] == there[None, :, 0]
-        close = (here[:, 1, None] - there[None, :, 1]).abs() < distance
-        return same_source & close & self.has_location[usable][None, :]
+        close = nearby_pairs(locations.to(self.locations.device), self.locations[usable], distance)
+        return close & self.has_location[usable][None, :]
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         # Queues saved before entries had locations load as entries without one.

@@ -54,9 +54,13 @@ def nearby_mask(locations: Tensor, distance: int) -> Tensor:
 
     ``locations`` is (N, 2) int64 (source, position), as in :attr:`ViewBatch.locations`.
     """
-    source, position = locations[:, 0], locations[:, 1]
-    mask = (source[:, None] == source[None, :]) & ((position[:, None] - position[None, :]).abs() < distance)
-    return mask.fill_diagonal_(False)
+    return nearby_pairs(locations, locations, distance).fill_diagonal_(False)
+
+
+def nearby_pairs(here: Tensor, there: Tensor, distance: int) -> Tensor:
+    """(N, M) bool: ``here[i]`` and ``there[j]`` (source, position) share a source and are closer than ``distance``."""
+    same_source = here[:, 0, None] == there[None, :, 0]
+    return same_source & ((here[:, 1, None] - there[None, :, 1]).abs() < distance)
 
 
 class ViewGenerator(Protocol):

@@ -39,7 +39,7 @@ def gather_with_grad(x: Tensor) -> Tensor:
     """
     if world_size() == 1:
         return x
-    _check_equal_rows(x)
+    _check_same_layout(x)
     return _GatherWithGrad.apply(x)
 
 
@@ -48,7 +48,7 @@ def gather(x: Tensor) -> Tensor:
     """Concatenate ``x`` from all ranks in rank order, without gradients."""
     if world_size() == 1:
         return x
-    _check_equal_rows(x)
+    _check_same_layout(x)
     parts = [torch.empty_like(x) for _ in range(world_size())]
     dist.all_gather(parts, x.contiguous())
     return torch.cat(parts)
@@ -71,7 +71,7 @@ _DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.ui
 _MAX_DIMS = 8
 
 
-def _check_equal_rows(x: Tensor) -> None:
+def _check_same_layout(x: Tensor) -> None:
     """Every rank must send one shape and dtype; otherwise gloo mixes up the bytes or aborts.
 
     Each rank shares a fixed-size description (number of rows, the other sizes padded to

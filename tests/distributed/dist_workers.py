@@ -5,6 +5,8 @@ slice, and writes what it computed to ``out_dir`` for the test to compare.
 """
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
@@ -23,6 +25,20 @@ OPTIONS = {
     "nearby samples excluded": dict(nearby=True),
 }
 EXCLUSION_DISTANCE = 4
+
+
+@contextmanager
+def gloo_group(rank: int, world: int, init_file: str) -> Iterator[None]:
+    """The block runs in a gloo process group; at its end every rank waits for the others, then leaves.
+
+    The barrier keeps a rank from tearing gloo down while another still talks to it.
+    """
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        yield
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
 
 
 def make_model() -> nn.Module:
@@ -60,8 +76,7 @@ def make_loss(options: dict, bank, bank_groups) -> InfoNCE:
 
 
 def global_negatives_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
+    with gloo_group(rank, world, init_file):
         x1, x2, local_excludes, groups, bank, bank_groups, locations = make_batch()
         n = N_GLOBAL // world
         mine = slice(rank * n, (rank + 1) * n)
@@ -84,9 +99,6 @@ def global_negatives_worker(rank: int, world: int, init_file: str, out_dir: str)
             save_file(
                 {k: v.contiguous() for k, v in results.items()}, os.path.join(out_dir, f"{name}.rank{rank}.safetensors")
             )
-        dist.barrier()  # no rank tears gloo down while the other still talks to it
-    finally:
-        dist.destroy_process_group()
     exit_without_finalising(0)  # skips a gloo teardown race of torch (see its docstring)
 
 
@@ -94,8 +106,7 @@ def embed_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     """Embeds 11 samples (an uneven split) as an array and as a list of samples."""
     import symcl
 
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
+    with gloo_group(rank, world, init_file):
         torch.manual_seed(0)
         model = nn.Linear(4, 3)
         data = torch.arange(44, dtype=torch.float32).view(11, 4)
@@ -104,9 +115,6 @@ def embed_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
             "list": torch.from_numpy(symcl.embed(model, list(data), batch_size=2, progress=False)),
         }
         save_file(results, os.path.join(out_dir, f"embed.rank{rank}.safetensors"))
-        dist.barrier()  # as above
-    finally:
-        dist.destroy_process_group()
     exit_without_finalising(0)  # skips a gloo teardown race of torch (see its docstring)
 
 
@@ -134,8 +142,7 @@ def protein_batch_for(rows, target, family, locations) -> ViewBatch:
 def protein_contrastive_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     from symcl.domains.protein import DistanceRegression
 
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
+    with gloo_group(rank, world, init_file):
         z1, z2, target, family, locations = protein_batch()
         n = N_GLOBAL // world
         mine = slice(rank * n, (rank + 1) * n)
@@ -146,16 +153,12 @@ def protein_contrastive_worker(rank: int, world: int, init_file: str, out_dir: s
         save_file(
             {k: v.contiguous() for k, v in results.items()}, os.path.join(out_dir, f"protein.rank{rank}.safetensors")
         )
-        dist.barrier()
-    finally:
-        dist.destroy_process_group()
     exit_without_finalising(0)  # skips a gloo teardown race of torch (see its docstring)
 
 
 def sync_batchnorm_float32_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     """float32 features far from zero against their spread; each rank normalises its half with SyncBatchNorm."""
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
+    with gloo_group(rank, world, init_file):
         features = float32_features_far_from_zero()
         half = features.shape[0] // world
         out = SyncBatchNorm(features.shape[1])(features[rank * half : (rank + 1) * half])
@@ -169,9 +172,6 @@ def sync_batchnorm_float32_worker(rank: int, world: int, init_file: str, out_dir
         save_file({"out": out.detach()}, os.path.join(out_dir, f"bn.rank{rank}.safetensors"))
         with open(os.path.join(out_dir, f"gather.rank{rank}.txt"), "w") as handle:
             handle.write(mismatch)
-        dist.barrier()
-    finally:
-        dist.destroy_process_group()
     exit_without_finalising(0)  # skips a gloo teardown race of torch (see its docstring)
 
 

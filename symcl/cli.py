@@ -217,6 +217,23 @@ def train_config_from(args: argparse.Namespace) -> TrainConfig:
     )
 
 
+def fill_encoder_options(args: argparse.Namespace, options: dict[str, tuple[object, tuple[str, ...]]]) -> None:
+    """Fill the encoder-specific options left unset; refuse one given for an encoder it does not shape.
+
+    `options` maps an option's destination to its default and the encoders it applies to; its
+    parser default is None, so that a value given can be told from the default.
+    """
+    for dest, (default, encoders) in options.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, default)
+        elif args.encoder not in encoders:
+            flag = "--" + dest.replace("_", "-")
+            raise UserInputError(
+                f"{flag} applies to --encoder {' or '.join(encoders)} only; it would be ignored with "
+                f"--encoder {args.encoder}"
+            )
+
+
 def resolve_device(name: str) -> str:
     """Check a --device value; "auto" picks CUDA when present."""
     if name == "auto":

@@ -26,6 +26,17 @@ from symcl.cli import (
 )
 from symcl.errors import UserInputError
 
+_KMER_ENCODERS = ("codon_phase", "kmer")
+_CNN_ENCODERS = ("strand_invariant", "plain")
+
+#: The options that shape some encoders only: their defaults and the encoders they apply to.
+ENCODER_OPTIONS = {
+    "kmer_sizes": ([3, 4, 5], _KMER_ENCODERS),
+    "hidden": (256, _KMER_ENCODERS),
+    "out_dim": (64, _KMER_ENCODERS),
+    "dim": (64, _CNN_ENCODERS),
+}
+
 
 def register(subparsers) -> None:
     sub = add_command_group(subparsers, "dna", "strand-invariant DNA embeddings for metagenomics")
@@ -83,7 +94,7 @@ def _add_train(sub) -> None:
         "--kmer-sizes",
         type=int_at_least(1),
         nargs="+",
-        default=[3, 4, 5],
+        default=None,
         metavar="K",
         help="k-mer lengths of the codon_phase and kmer encoders, each 1..8 (default 3 4 5)",
     )
@@ -93,16 +104,18 @@ def _add_train(sub) -> None:
     model.add_argument(
         "--hidden",
         type=int_at_least(0),
-        default=256,
+        default=None,
         help="codon_phase and kmer: hidden width of the MLP on the pooled bags (default 256; kmer: 0 = none)",
     )
     model.add_argument(
         "--out-dim",
         type=int_at_least(0),
-        default=64,
+        default=None,
         help="codon_phase and kmer: embedding width (default 64; kmer: 0 = the pooled bag itself)",
     )
-    model.add_argument("--dim", type=int_at_least(1), default=64, help="embedding dimension of the CNNs (default 64)")
+    model.add_argument(
+        "--dim", type=int_at_least(1), default=None, help="strand_invariant and plain: embedding width (default 64)"
+    )
     model.add_argument(
         "--projection",
         type=int_at_least(0),
@@ -180,13 +193,14 @@ def _add_bin(sub) -> None:
 
 
 def _train(args: argparse.Namespace) -> int | None:
-    from symcl.cli import relaunch_if_distributed, wants_resume
+    from symcl.cli import fill_encoder_options, relaunch_if_distributed, wants_resume
     from symcl.training import seed_everything
 
     from .encoders import ENCODERS
     from .models import train
     from .views import DnaViews
 
+    fill_encoder_options(args, ENCODER_OPTIONS)
     relaunched = relaunch_if_distributed(args, "symcl.cli")  # --nproc N: rerun this command under torchrun
     if relaunched is not None:
         return relaunched
@@ -217,7 +231,7 @@ def _train(args: argparse.Namespace) -> int | None:
         )
     except ValueError as error:
         raise UserInputError(str(error)) from None
-    if args.encoder in ("codon_phase", "kmer"):
+    if args.encoder in _KMER_ENCODERS:
         options = {
             "kmer_sizes": args.kmer_sizes,
             "channels": args.channels,

@@ -46,6 +46,9 @@ SPECTRUM = "spectrum"
 #: The value of ``--model`` given without a directory: the shipped pretrained model.
 PRETRAINED = object()
 
+#: The options that shape one encoder only: their defaults and the encoders they apply to.
+ENCODER_OPTIONS = {"kmer_sizes": ([1, 2, 3], ("kmer",)), "hidden": (256, ("kmer",)), "blocks": (3, ("cnn",))}
+
 
 def register(subparsers) -> None:
     sub = add_command_group(subparsers, "protein", "alignment-distance regression for protein families")
@@ -328,17 +331,19 @@ def _add_train(sub) -> None:
         "--kmer-sizes",
         type=int_at_least(1),
         nargs="+",
-        default=[1, 2, 3],
+        default=None,
         metavar="K",
         help="with --encoder kmer: k-mer lengths, each <= 4 (default 1 2 3)",
     )
     model.add_argument(
         "--hidden",
         type=int_at_least(0),
-        default=256,
+        default=None,
         help="with --encoder kmer: hidden width of the MLP head, 0 for a linear head (default 256)",
     )
-    model.add_argument("--blocks", type=int_at_least(0), default=3, help="dilated residual blocks (default 3)")
+    model.add_argument(
+        "--blocks", type=int_at_least(0), default=None, help="with --encoder cnn: dilated residual blocks (default 3)"
+    )
     model.add_argument(
         "--segments",
         type=int_at_least(1),
@@ -369,7 +374,7 @@ def _add_embed(sub) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int | None:
-    from symcl.cli import relaunch_if_distributed, train_config_from, wants_resume
+    from symcl.cli import fill_encoder_options, relaunch_if_distributed, train_config_from, wants_resume
     from symcl.training import seed_everything
 
     from .encoder import ProteinCNN
@@ -378,6 +383,7 @@ def run_train(args: argparse.Namespace) -> int | None:
     from .model import train
     from .pairs import PairSampler, family_distances, simulated_families
 
+    fill_encoder_options(args, ENCODER_OPTIONS)
     relaunched = relaunch_if_distributed(args, "symcl.cli")  # --nproc N: rerun this command under torchrun
     if relaunched is not None:
         return relaunched

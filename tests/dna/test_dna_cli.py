@@ -167,8 +167,20 @@ def test_user_errors_are_one_line_and_exit_2(shipped, tmp_path):
         (["train", "{phix}", "--out", "{out}", "--temperature", "inf"], "--temperature"),
         (["embed", "{phix}", "-o", "{out}.npz", "--window", "2"], "--window 2: must be at least the model's shortest"),
         (["bin", "{phix}", "-o", "{out}.tsv", "--method", "agglomerative"], "--method agglomerative needs a number"),
+        (
+            ["train", "{phix}", "--out", "{out}", "--encoder", "plain", "--kmer-sizes", "4"],
+            "--kmer-sizes applies to --encoder codon_phase or kmer only; it would be ignored with --encoder plain",
+        ),
+        (["train", "{phix}", "--out", "{out}", "--dim", "32"], "--dim applies to --encoder strand_invariant or plain"),
     ],
-    ids=["same file twice", "infinite temperature", "window below the shortest k-mer", "agglomerative without bins"],
+    ids=[
+        "same file twice",
+        "infinite temperature",
+        "window below the shortest k-mer",
+        "agglomerative without bins",
+        "k-mer option with a CNN",
+        "CNN option with the k-mer encoder",
+    ],
 )
 def test_more_user_errors_are_one_line_and_exit_2(shipped, tmp_path, args, message):
     names = {"phix": str(shipped["phiX174.fa.gz"]), "out": str(tmp_path / "out")}

@@ -135,6 +135,12 @@ def test_train_errors_exit_2(tmp_path, capsys):
     assert "--cross-family-fraction" in one_error_line(capsys)
     assert main(["protein", "train", COX2, "--out", str(tmp_path / "m"), "--contrastive-weight", "-1"]) == 2
     assert "--contrastive-weight must be a finite number >= 0" in one_error_line(capsys)
+    assert main(["protein", "train", COX2, "--out", str(tmp_path / "m"), "--kmer-sizes", "2"]) == 2
+    assert "--kmer-sizes applies to --encoder kmer only; it would be ignored with --encoder cnn" in one_error_line(
+        capsys
+    )
+    assert main(["protein", "train", COX2, "--out", str(tmp_path / "m"), "--encoder", "kmer", "--blocks", "1"]) == 2
+    assert "--blocks applies to --encoder cnn only" in one_error_line(capsys)
     single = tmp_path / "one.fa"
     single.write_text(">a\nMKVLW\n")
     assert main(["protein", "train", str(single), "--out", str(tmp_path / "m")]) == 2

@@ -479,6 +479,16 @@ def _as_labels(func: str, name: str, y: Any, *, n: int, x_name: str) -> np.ndarr
         raise ValueError(
             f"The '{name}' parameter of {func} must have one label per row of '{x_name}' ({n}). Got {len(y)} instead."
         )
+    try:
+        np.unique(y)  # sorts: classes of mixed types cannot be ordered
+    except TypeError:
+        kinds = sorted({type(label).__name__ for label in y.tolist()})
+        raise ValueError(
+            f"The '{name}' parameter of {func} must hold labels of one kind (all numbers or all strings). "
+            f"Got a mix of {', '.join(kinds)} instead."
+        ) from None
+    if y.dtype.kind in "fc" and not np.isfinite(y).all():
+        raise ValueError(f"The '{name}' parameter of {func} must not hold NaN or infinite labels.")
     return y
 
 

@@ -210,6 +210,16 @@ def test_collapsed_embeddings_look_invariant_but_have_no_gap():
         (lambda x, y: knn_accuracy(x[:, :, None], y), ValueError, r"'x'.*shape \(n_samples, dim\).*Got \(240, 16, 1\)"),
         (lambda x, y: knn_accuracy(np.full_like(x, np.nan), y), ValueError, r"'x'.*must be finite"),
         (
+            lambda x, y: knn_accuracy(x, np.array([1, "a"] * (len(y) // 2), dtype=object)),
+            ValueError,
+            r"'y' parameter of knn_accuracy must hold labels of one kind.*Got a mix of int, str",
+        ),
+        (
+            lambda x, y: linear_probe(x, y, x, np.where(y == 0, np.nan, y)),
+            ValueError,
+            r"'test_y' parameter of linear_probe must not hold NaN",
+        ),
+        (
             lambda x, y: cluster(x, 4, method="dbscan"),
             ValueError,
             r"'method' parameter of cluster must be one of \('kmeans', 'agglomerative'\)\. Got 'dbscan'",

@@ -22,6 +22,7 @@ import torch
 import symcl
 from symcl.distributed.context import exit_without_finalising, is_distributed, launched_by_torchrun
 from symcl.distributed.launch import (
+    another_rank_reported,
     in_relaunched_worker,
     relaunch_with_torchrun,
     report_error,
@@ -104,6 +105,10 @@ def _status_of(run: Callable[[], int | None]) -> int:
     except KeyboardInterrupt:
         _report_stop("symcl: interrupted")
         return 130
+    except Exception:
+        if another_rank_reported():  # its failure broke this rank's collective; the parent prints its cause
+            return 1
+        raise
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)

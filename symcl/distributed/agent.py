@@ -23,7 +23,9 @@ def main(argv: list[str]) -> int:
     try:
         run(parse_args(argv))
     except ChildFailedError as failed:
-        rank, failure = failed.get_first_failure()
+        rank, failure = failed.get_first_failure()  # by timestamp, in whole seconds
+        if any(other.exitcode == 2 for other in failed.failures.values()):
+            return 2  # a user error on one rank; the others failed because it left (see launch.another_rank_reported)
         if failure.exitcode < 0:  # killed by a signal: nothing printed its cause
             print(f"symcl: error: worker rank {rank} was killed by {failure.signal_name()}", file=sys.stderr)
             return 1

@@ -78,9 +78,28 @@ def report_error(message: str) -> None:
     Every worker meets the same bad input, so the parent prints each message once.
     """
     if in_relaunched_worker():
-        (Path(os.environ[_ERROR_DIR_ENV]) / f"rank-{int(os.environ['RANK']):06d}.txt").write_text(message)
+        (Path(os.environ[_ERROR_DIR_ENV]) / _error_file_name(int(os.environ["RANK"]))).write_text(message)
     else:
         print(f"symcl: error: {message}", file=sys.stderr)
+
+
+def another_rank_reported() -> bool:
+    """True in a worker of :func:`relaunch_with_torchrun` after another worker reported an error.
+
+    That worker writes its message before it exits, so when its exit breaks a collective
+    here, the message is already there: the parent prints it, and this worker's own
+    "connection closed by peer" is only the consequence.
+    """
+    if not in_relaunched_worker():
+        return False
+    rank = int(os.environ["RANK"])
+    others = {_error_file_name(other) for other in range(int(os.environ["WORLD_SIZE"])) if other != rank}
+    return any(path.name in others for path in Path(os.environ[_ERROR_DIR_ENV]).iterdir())
+
+
+def _error_file_name(rank: int) -> str:
+    # Per attempt: after a torchrun restart, an earlier attempt's message explains nothing new.
+    return f"attempt-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}-rank-{rank:06d}.txt"
 
 
 def restarted_by_torchrun() -> bool:

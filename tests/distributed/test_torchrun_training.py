@@ -95,6 +95,16 @@ def test_a_workers_user_error_is_one_line_and_exit_2(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_user_error_on_one_rank_alone_is_one_line_and_exit_2():
+    # Rank 0's collective breaks when rank 1 leaves; that consequence prints no traceback.
+    launch = "from symcl.distributed.launch import relaunch_with_torchrun as r; exit(r('one_rank_fails', [], nproc=2))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", launch], capture_output=True, text=True, env=env)
+    assert result.stderr.strip().splitlines() == ["symcl: error: rank 1 met bad input"]
+    assert result.returncode == 2
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds workers through /proc")
 def test_sigterm_to_the_launcher_stops_its_workers_and_says_so_once(tmp_path):
     launcher = subprocess.Popen(_toy(tmp_path, "--sleep", "0.1", "--steps", "400"), stderr=subprocess.PIPE, text=True)

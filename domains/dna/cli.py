@@ -13,6 +13,7 @@ import sys
 import warnings
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from symcl.cli import (
     add_command_group,
@@ -208,7 +209,8 @@ def _train(args: argparse.Namespace) -> int | None:
     _refuse_a_file_given_twice(args.inputs)  # its records would be each other's negatives
     records, labels = [], []
     for label, path in enumerate(args.inputs):
-        for record in _read(path, min_length=args.window, require_one=False):  # checked over all files below
+        # require_one=False: a file without a long enough record is checked over all files below
+        for record in _read(path, min_length=args.window, require_one=False, progress=not args.quiet):
             records.append(record)
             labels.append(label)
     if not records:
@@ -281,7 +283,7 @@ def _embed(args: argparse.Namespace) -> None:
         raise UserInputError(f"--stride must be at most the window ({window} bp). Got {args.stride} instead.")
     result = embed_sequences(
         model,
-        _read(args.input, min_length=args.min_length, shortest_kmer=_shortest_kmer(model)),
+        _read(args.input, min_length=args.min_length, shortest_kmer=_shortest_kmer(model)),  # streamed
         window=window,
         stride=args.stride,
         batch_size=args.batch_size,
@@ -302,7 +304,9 @@ def _bin(args: argparse.Namespace) -> None:
     if args.method != "kmeans" and args.bins is None:  # before minutes of reading and embedding
         raise UserInputError(f"--method {args.method} needs a number of bins (--bins); only k-means chooses one")
     model, window = (None, None) if args.features == "tnf" else _model_and_window(args)
-    records = list(_read(args.input, min_length=args.min_length, shortest_kmer=_shortest_kmer(model)))
+    records = list(
+        _read(args.input, min_length=args.min_length, shortest_kmer=_shortest_kmer(model), progress=not args.quiet)
+    )
     if args.bins is not None and len(records) < args.bins:
         raise UserInputError(
             f"{args.input}: {len(records)} contig(s) of at least {args.min_length} bp, fewer than --bins {args.bins}"
@@ -354,8 +358,11 @@ def _has_run(informative: np.ndarray, k: int) -> bool:
     return len(informative) >= k and bool(np.lib.stride_tricks.sliding_window_view(informative, k).all(axis=1).any())
 
 
-def _read(path: str, *, min_length: int, require_one: bool = True, shortest_kmer: int = 1):
+def _read(path: str, *, min_length: int, require_one: bool = True, shortest_kmer: int = 1, progress: bool = False):
     """Stream the records of ``path``; print the skipped short records as one line to stderr.
+
+    With ``progress``, a bar shows how much of the file has been read (of the compressed
+    bytes, for a gzipped file): for the commands that read a whole file before they start.
 
     With ``require_one``, a file without a record of ``--min-length`` is an error naming both.
     Records without ``shortest_kmer`` unambiguous bases in a row are named in a warning:
@@ -365,11 +372,18 @@ def _read(path: str, *, min_length: int, require_one: bool = True, shortest_kmer
 
     summary = ReadSummary()
     uninformative = []
-    for record in read_records(path, min_length=min_length, summary=summary, warn=False):  # reported here instead
-        if not _has_run(np.isin(record.seq, _UNAMBIGUOUS), shortest_kmer):
-            uninformative.append(record.id)
-        yield record
     quiet = os.environ.get("RANK", "0") != "0"  # under torchrun, rank 0 alone reports
+    size = os.path.getsize(path) if os.path.isfile(path) else None  # read_records names a missing file
+    bar = tqdm(
+        total=size, desc=os.path.basename(path), unit="B", unit_scale=True, disable=quiet or not progress, delay=1.0
+    )
+    with bar:
+        for record in read_records(path, min_length=min_length, summary=summary, warn=False):  # reported here
+            if not _has_run(np.isin(record.seq, _UNAMBIGUOUS), shortest_kmer):
+                uninformative.append(record.id)
+            bar.update(summary.bytes_read - bar.n)
+            yield record
+        bar.update((size or 0) - bar.n)  # the last record's read-ahead ends at the file's end
     if uninformative and not quiet:
         lacking = (
             "no A, C, G, T or U"

@@ -125,7 +125,7 @@ def embed_sequences(
     per_window : bool
         Also return every window's embedding and coordinates.
     progress : bool
-        Show a progress bar over records.
+        Show a progress bar over the bp embedded (with a total when ``seqs`` is a list).
 
     Returns
     -------
@@ -171,7 +171,7 @@ def embed_sequences(
     model.eval()
     try:
         for record, start, end, z in _embed_windows(
-            model, _windows(seqs, window, stride, ids, lengths), batch_size, device, progress
+            model, _windows(seqs, window, stride, ids, lengths), batch_size, device, progress, _total_bp(seqs)
         ):
             if int(record[-1]) >= len(counts):  # records arrive in order: the last one is the largest
                 size = max(2 * len(counts), int(record[-1]) + 1)
@@ -254,22 +254,40 @@ def _windows(
 
 
 def _embed_windows(
-    model: nn.Module, windows: Iterator, batch_size: int, device: Any, progress: bool
+    model: nn.Module, windows: Iterator, batch_size: int, device: Any, progress: bool, total: int | None
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Batches of (record, start, end, embeddings) for a stream of windows."""
     # shown after a second: a quick run, or an input error found at once, prints no empty bar
-    bar = tqdm(desc="embedding", unit="bp", unit_scale=True, disable=not progress, delay=1.0)
+    bar = tqdm(total=total, desc="embedding", unit="bp", unit_scale=True, disable=not progress, delay=1.0)
     batch: list[tuple[int, int, int, np.ndarray]] = []
+    covered = (-1, 0)  # (record, end) of the last window: overlapping windows count their new bases only
     with torch.inference_mode(), bar:
         for item in windows:
             batch.append(item)
             if len(batch) == batch_size:
                 yield _run(model, batch, device)
-                bar.update(sum(end - start for _, start, end, _ in batch))
+                covered = _advance(bar, batch, covered)
                 batch = []
         if batch:
             yield _run(model, batch, device)
-            bar.update(sum(end - start for _, start, end, _ in batch))
+            _advance(bar, batch, covered)
+
+
+def _advance(bar: tqdm, batch: list, covered: tuple[int, int]) -> tuple[int, int]:
+    """Move the bar by the bases of ``batch`` not in an earlier window; the new (record, end)."""
+    new_bases = 0
+    for record, start, end, _ in batch:
+        new_bases += end - (max(start, covered[1]) if record == covered[0] else start)
+        covered = (record, end)
+    bar.update(new_bases)
+    return covered
+
+
+def _total_bp(seqs: Iterable | SequenceLike) -> int | None:
+    """The bp of all records when they are a list or a tuple (a stream is not read twice)."""
+    if not isinstance(seqs, list | tuple):
+        return None
+    return sum(len(seq) for _, seq in _named(seqs))
 
 
 def _run(model: nn.Module, batch: list, device: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

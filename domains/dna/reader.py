@@ -86,6 +86,9 @@ class ReadSummary:
         Up to five of the skipped records, as (id, length in bp).
     min_length : int
         The minimum length applied, in bp.
+    bytes_read : int
+        How far into the file on disk reading has got, in bytes (compressed bytes for a
+        gzipped file): with the file's size, the fraction of it read so far.
     """
 
     path: str = ""
@@ -94,6 +97,7 @@ class ReadSummary:
     n_skipped: int = 0
     skipped_examples: list[tuple[str, int]] = field(default_factory=list)
     min_length: int = 1
+    bytes_read: int = 0
 
     def skipped_message(self) -> str:
         """One line describing the skipped records ("" when none were skipped)."""
@@ -192,6 +196,7 @@ def read_records(
     seen: set[str] = set()
     with _open_text(path) as handle:
         for record in _parse(handle, format, path):
+            summary.bytes_read = _bytes_consumed(handle)
             rid = record.id
             if rid in seen:
                 raise UserInputError(f"{path}: duplicate record id {rid!r}; record ids must be unique within a file")
@@ -234,6 +239,11 @@ def _parse(handle: io.TextIOBase, format: str, path: Path) -> Iterator:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise UserInputError(f"{path}: malformed {format.upper()} file: {first_line}") from None
         yield record
+
+
+def _bytes_consumed(handle: io.TextIOWrapper) -> int:
+    """The position in the file on disk (read ahead of the parser by at most one buffer)."""
+    return getattr(handle.buffer, "fileobj", handle.buffer).tell()  # a GzipFile reads from its fileobj
 
 
 def _skip_blank_lines(handle: io.TextIOBase) -> None:

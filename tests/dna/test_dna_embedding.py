@@ -122,3 +122,28 @@ def test_save_embeddings_writes_arrays_without_pickles(model, tmp_path, rng):
         }
         np.testing.assert_array_equal(saved["embeddings"], result.embeddings)
     assert [p.name for p in tmp_path.iterdir()] == ["out.npz"]  # no temporary file left
+
+
+def test_progress_counts_each_base_once_with_overlapping_windows(model, rng, monkeypatch):
+    bars = []
+
+    class Recorder:  # stands in for tqdm: keeps the total and the count
+        def __init__(self, *args, total=None, **kwargs):
+            self.total, self.n = total, 0
+            bars.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr("symcl.domains.dna.embedding.tqdm", Recorder)
+    seqs = [random_dna(rng, n) for n in (2600, 300, 1000)]
+    dna.embed_sequences(model, seqs, window=500, stride=170, batch_size=4, progress=True)
+    assert (bars[-1].total, bars[-1].n) == (3900, 3900)
+    dna.embed_sequences(model, iter(seqs), window=500, stride=500, batch_size=4, progress=True)
+    assert (bars[-1].total, bars[-1].n) == (None, 3900)  # a stream is not read twice for a total

@@ -169,3 +169,15 @@ def test_a_pipe_is_refused_naming_the_path(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(UserInputError, match=r"pipe\.fa: not a regular file"):
         list(dna.read_records(fifo))
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzipped"])
+def test_summary_follows_the_bytes_read_to_the_end_of_the_file(tmp_path, compress):
+    rng = np.random.default_rng(0)
+    text = "".join(f">r{i}\n{''.join(rng.choice(list('ACGT'), 20_000))}\n" for i in range(30))
+    path = tmp_path / ("many.fa.gz" if compress else "many.fa")
+    path.write_bytes(gzip.compress(text.encode()) if compress else text.encode())
+    summary = ReadSummary()
+    positions = [summary.bytes_read for _ in dna.read_records(path, summary=summary)]
+    assert positions == sorted(positions) and positions[0] < positions[-1] == path.stat().st_size
+    assert positions[0] < path.stat().st_size / 2  # the file is read as the records stream, not first

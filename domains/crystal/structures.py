@@ -26,6 +26,7 @@ from functools import reduce
 
 import numpy as np
 from ase import Atoms
+from scipy.spatial import cKDTree
 
 from symcl.errors import UserInputError
 
@@ -462,12 +463,11 @@ def translation_classes(crystal: ProjectedCrystal, *, tolerance: float = 0.25) -
     """
     contents = [tuple(sorted(numbers)) for numbers in crystal.numbers]
     label = np.array([contents.index(c) for c in contents])
-    same_content = label[:, None] == label[None, :]
     positions, lattice = crystal.positions, crystal.lattice
+    near_column = _periodic_neighbours(positions, lattice, tolerance)
 
-    def is_symmetry(t: np.ndarray) -> bool:
-        close = _periodic_distances(positions + t, positions, lattice) < tolerance
-        return bool((close & same_content).any(axis=1).all())  # every column lands on its like
+    def is_symmetry(t: np.ndarray) -> bool:  # every column lands on its like
+        return all((label[found] == label[i]).any() for i, found in enumerate(near_column(positions + t)))
 
     translations = [
         positions[j] - positions[0]
@@ -484,12 +484,37 @@ def _translation_representatives(
     points: np.ndarray, translations: list[np.ndarray], lattice: np.ndarray, tolerance: float
 ) -> np.ndarray:
     """int64 (N,): the smallest index j with points[j] = points[i] + t for some t of ``translations`` (0 included)."""
+    representative = np.arange(len(points), dtype=np.int64)
     if not len(points):
-        return np.zeros(0, dtype=np.int64)
-    matched = np.zeros((len(points), len(points)), dtype=bool)
+        return representative
+    near_point = _periodic_neighbours(points, lattice, tolerance)
     for t in translations:
-        matched |= _periodic_distances(points + t, points, lattice) < tolerance
-    return np.argmax(matched, axis=1).astype(np.int64)  # the first True of each row
+        for i, found in enumerate(near_point(points + t)):
+            if len(found):
+                representative[i] = min(representative[i], found.min())
+    return representative
+
+
+def _periodic_neighbours(
+    points: np.ndarray, lattice: np.ndarray, tolerance: float
+) -> Callable[[np.ndarray], list[np.ndarray]]:
+    """A lookup: for each query point, the indices of ``points`` within ``tolerance`` of it, modulo the lattice.
+
+    A k-d tree over the points wrapped into the cell and their 8 neighbouring images, so
+    a query costs log(N), not the N of a row of :func:`_periodic_distances`.
+    """
+    inverse = np.linalg.inv(lattice)
+    images = ((points @ inverse) % 1.0)[None] + _cell_range(1)[:, None]  # (9, N, 2) fractional
+    tree = cKDTree((images @ lattice).reshape(-1, 2))
+
+    def lookup(queries: np.ndarray) -> list[np.ndarray]:
+        wrapped = ((queries @ inverse) % 1.0) @ lattice
+        return [
+            np.unique(np.asarray(found, dtype=np.int64) % len(points))
+            for found in tree.query_ball_point(wrapped, tolerance)
+        ]
+
+    return lookup
 
 
 def lattice_rotations(lattice: np.ndarray, *, tolerance: float = 1e-3) -> np.ndarray:

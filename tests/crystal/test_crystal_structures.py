@@ -96,6 +96,7 @@ def test_translation_classes_merge_the_identical_columns_of_a_conventional_cell(
         "Au": crystal.projected_crystal("Au"),  # 4 columns per cubic cell, a translation of a/2 (1, 1) apart
         "Si": crystal.projected_crystal(bulk("Si", "diamond", a=5.43, cubic=True)),  # 8
         "NaCl": crystal.projected_crystal(bulk("NaCl", "rocksalt", a=5.64, cubic=True)),  # 4: Na-Cl and Cl-Na
+        "Si 2x3 supercell": crystal.projected_crystal(bulk("Si", "diamond", a=5.43, cubic=True).repeat((2, 3, 1))),
     }
     for name, c in centred.items():
         columns, hollows = crystal.translation_classes(c)

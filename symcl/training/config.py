@@ -50,7 +50,7 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    warmup_steps: int | None = 50
+    warmup_steps: int | None = None
     grad_clip: float | None = 1.0
     seed: int = 0
     eval_every: int = 100

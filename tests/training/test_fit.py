@@ -41,6 +41,11 @@ def test_history_records_lr_schedule_and_learnable_temperature():
     assert state.history["evaluations"] == []
 
 
+def test_default_warmup_is_50_steps_or_a_tenth_of_a_shorter_run():
+    # as the CLI's: a 20-step run that warmed up over 50 steps would never reach its learning rate
+    assert [TrainConfig(steps=n).effective_warmup_steps for n in (20, 300, 2000)] == [2, 30, 50]
+
+
 def test_warmup_cosine_factor():
     assert [warmup_cosine_factor(s, 4, 12) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
     assert warmup_cosine_factor(8, 4, 12) == pytest.approx(0.5)

@@ -706,10 +706,17 @@ def fmt_auroc(anomaly: dict, *, all_sites: bool = False) -> str:
     return f"{value:.3f} ({low:.3f}-{high:.3f})"
 
 
+QUICK_NOTE = (
+    "NOTE: --quick smoke run: {what}; its PASS/FAIL verdicts are not those of the targets' protocol "
+    "(run without --quick for them)."
+)
+
+
 def report(results: dict) -> str:
     speed = results["speed"]
     n_pairs = results["invariance"]["re-centred"]["n"]
-    lines = [
+    lines = [QUICK_NOTE.format(what="4 test images per material and condition")] if results["settings"]["quick"] else []
+    lines += [
         f"\n### translation invariance ({n_pairs} view pairs of each type)\n",
         "| views | features | same defect, median cos | same defect, 10th pct | different kinds, median cos |",
         "|---|---|---|---|---|",

@@ -405,8 +405,16 @@ def fmt(x: float) -> str:
     return f"{x:.3f}"
 
 
+QUICK_NOTE = (
+    "NOTE: --quick smoke run: {what}; its PASS/FAIL verdicts are not those of the targets' protocol "
+    "(run without --quick for them)."
+)
+
+
 def report(results: dict) -> str:
-    lines = []
+    lines = (
+        [QUICK_NOTE.format(what="fewer fragments and a 100-step in-run model")] if results["settings"]["quick"] else []
+    )
     learned = results["learned_names"]
     for panel, title in (
         ("seen", "seen genomes (targets; test blocks never trained on)"),

@@ -403,9 +403,16 @@ def speed(model, n_biopython_pairs: int, n_parasail_pairs: int) -> dict:
 # ----------------------------------------------------------------------------- report
 
 
+QUICK_NOTE = (
+    "NOTE: --quick smoke run: {what}; its PASS/FAIL verdicts are not those of the targets' protocol "
+    "(run without --quick for them)."
+)
+
+
 def report(results: dict) -> str:
     real, sim, fast = results["real"], results["simulated"], results["speed"]
-    lines = [
+    lines = [QUICK_NOTE.format(what="fewer simulated families and timed pairs")] if results["settings"]["quick"] else []
+    lines += [
         "\n### held-out real families (Scoredist from the published MSA; model sees unaligned sequences)\n",
         "| family | sequences | Spearman | Pearson | MAE | RF pred vs Scoredist NJ | RF Kimura vs Scoredist NJ |",
         "|---|---|---|---|---|---|---|",

@@ -266,7 +266,7 @@ def analyse_image(
     config = getattr(model, "config", {})
     target = float(config.get("pixel_size", pixel_size))
     patch_size = int(config.get("patch_size", 48))
-    _check_resampled_size(image.shape, pixel_size, target, sites.spacing)
+    _check_resampled_size(image.shape, pixel_size, target, sites.spacing, patch_size)
     resampled, scale = resample(image, pixel_size, target)
     positions = (sites.positions + 0.5) * scale - 0.5
     lattice = None
@@ -282,20 +282,29 @@ def analyse_image(
     return SiteAnalysis(sites=sites, embeddings=embeddings, anomaly=anomaly, cluster=cluster, edge=edge)
 
 
-def _check_resampled_size(shape: tuple[int, int], pixel_size: float, target: float, spacing: float) -> None:
-    """Refuse a pixel size that would resample the image beyond MAX_IMAGE_PIXELS (it would run out of memory)."""
+def _check_resampled_size(
+    shape: tuple[int, int], pixel_size: float, target: float, spacing: float, patch_size: int
+) -> None:
+    """Refuse a pixel size that would resample the image beyond MAX_IMAGE_PIXELS (it would run out of memory),
+    or below one patch (a pixel size in nm rather than Å does that)."""
     from symcl.errors import UserInputError
 
     height, width = resampled_shape(shape, pixel_size, target)
-    if height * width <= MAX_IMAGE_PIXELS:
-        return
     low, high = PLAUSIBLE_SPACING
-    hint = f"; the columns found are {spacing:.3g} Å apart (usually {low:g}-{high:g} Å)" if spacing > high else ""
-    raise UserInputError(
-        f"pixel_size (--pixel-size) {pixel_size:g} Å/px: the {shape[0]} x {shape[1]} px image resampled to the "
-        f"model's {target:g} Å/px would be {_count(height)} x {_count(width)} px, over the limit of "
-        f"{MAX_IMAGE_PIXELS:,} pixels{hint}; check the pixel size"
-    )
+    apart = f"; the columns found are {spacing:.3g} Å apart (usually {low:g}-{high:g} Å)"
+    if height * width > MAX_IMAGE_PIXELS:
+        raise UserInputError(
+            f"pixel_size (--pixel-size) {pixel_size:g} Å/px: the {shape[0]} x {shape[1]} px image resampled to the "
+            f"model's {target:g} Å/px would be {_count(height)} x {_count(width)} px, over the limit of "
+            f"{MAX_IMAGE_PIXELS:,} pixels{apart if spacing > high else ''}; check the pixel size"
+        )
+    if min(height, width) < patch_size:
+        raise UserInputError(
+            f"pixel_size (--pixel-size) {pixel_size:g} Å/px: the {shape[0]} x {shape[1]} px image covers "
+            f"{shape[0] * pixel_size:.3g} x {shape[1] * pixel_size:.3g} Å, less than one of the model's patches "
+            f"({patch_size} px at {target:g} Å/px = {patch_size * target:.3g} Å){apart if spacing < low else ''}; "
+            "check the pixel size (Å per pixel), or use a larger field of view"
+        )
 
 
 def _count(n: int) -> str:

@@ -218,3 +218,10 @@ def test_embed_refuses_a_pixel_size_that_would_resample_beyond_the_pixel_limit(s
     ) in message
     message = _one_line_error(capsys, [*argv, "--pixel-size", "1e300"])
     assert "would be 4.27e+302 x 4.27e+302 px, over the limit" in message
+    # a pixel size in nm instead of Å: the image shrinks below one patch, and the message says why
+    message = _one_line_error(capsys, [*argv, "--pixel-size", "0.02"])
+    assert (
+        f"{image}: pixel_size (--pixel-size) 0.02 Å/px: the 128 x 128 px image covers 2.56 x 2.56 Å, less than one "
+        "of the model's patches"
+    ) in message
+    assert "check the pixel size (Å per pixel)" in message

@@ -244,3 +244,24 @@ def test_local_maxima_equal_skimage_peaks_with_ties(min_distance):
     for image in (smooth, quantised):
         expected = peak_local_max(image, min_distance=min_distance, exclude_border=False)
         np.testing.assert_array_equal(local_maxima(image, min_distance), expected)
+
+
+def test_deduplicate_keeps_the_higher_of_two_close_sites():
+    from symcl.domains.crystal.sites import deduplicate
+
+    positions, heights = deduplicate(np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 10.0]]), np.array([1.0, 2.0, 3.0]), 2.0)
+    np.testing.assert_array_equal(positions, [[1.0, 0.0], [10.0, 10.0]])
+    np.testing.assert_array_equal(heights, [2.0, 3.0])
+
+
+def test_find_sites_merges_a_second_maximum_within_half_a_spacing():
+    # A second lobe 8 px beside a column is its own local maximum (the peak window is a quarter
+    # spacing, 5 px); only the deduplication at half a spacing makes the pair one site.
+    spacing = 20.0
+    image, centres = _gaussian_lattice(spacing, 1.5)
+    x, y = centres[np.argmin(np.abs(centres - 96).sum(axis=1))]
+    yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
+    lobed = image + np.exp(-((xx - x - 8) ** 2 + (yy - y) ** 2) / (2 * 1.5**2))
+    sites = crystal.find_sites(lobed, 1.0, spacing=spacing)
+    assert not cKDTree(sites.positions).query_pairs(0.5 * spacing)
+    assert len(sites) == len(crystal.find_sites(image, 1.0, spacing=spacing))

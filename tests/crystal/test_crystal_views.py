@@ -89,10 +89,12 @@ def test_equivalent_sites_are_excluded_and_others_are_not(views):
 
 
 @pytest.mark.parametrize("material", ["Au", bulk("Si", "diamond", a=5.43, cubic=True)], ids=["Au", "Si"])
-def test_identical_columns_of_a_conventional_cell_are_never_each_others_negatives(material):
+@pytest.mark.parametrize("kinds", [("pristine", "vacancy"), ("adatom",)], ids=["columns", "adatoms"])
+def test_identical_columns_of_a_conventional_cell_are_never_each_others_negatives(material, kinds):
     # Au [001] has 4 identical columns per cubic cell and Si [001] 8: the same physical site, one
     # translation of the crystal apart. Keyed on the basis column, 3/4 of such pairs were negatives.
-    views = crystal.LatticeTranslationViews((material,), kinds=("pristine", "vacancy"), noise=False, **SMALL)
+    # Likewise for adatoms: hollows one translation apart are one hollow class.
+    views = crystal.LatticeTranslationViews((material,), kinds=kinds, noise=False, **SMALL)
     n = 64
     rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=torch.Generator().manual_seed(1))))
     params, _ = views.draw_params(n, rng)
@@ -100,7 +102,7 @@ def test_identical_columns_of_a_conventional_cell_are_never_each_others_negative
     identical = (params.kind[:, None] == params.kind[None]) & (params.outcome[:, None] == params.outcome[None])
     np.fill_diagonal(identical, False)
     np.testing.assert_array_equal(exclude, identical)
-    assert len(set(params.site.tolist())) > 1  # the batch holds several of the identical columns
+    assert len(set(params.site.tolist())) > 1  # the batch holds several of the identical sites
 
 
 def test_lattice_translated_pristine_views_are_nearly_identical():

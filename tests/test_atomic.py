@@ -52,3 +52,28 @@ def test_a_folder_or_a_file_in_the_way_is_one_clear_error(tmp_path):
     with pytest.raises(NotADirectoryError, match="blocker: cannot be a folder"):
         write_json(blocker / "out.json", {})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]
+
+
+def test_an_interrupt_while_writing_leaves_no_file(tmp_path):
+    # Ctrl-C (KeyboardInterrupt) is no Exception: the temporary must still be removed.
+    def interrupted(tmp):
+        tmp.write_text("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "table.tsv", interrupted)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_file_is_flushed_to_disk_before_the_rename(tmp_path, monkeypatch):
+    # Without fsync a power cut after the rename can leave an empty file under the final name.
+    synced = []
+    fsync = os.fsync
+
+    def record(fd):
+        synced.append(os.fstat(fd).st_ino)
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", record)
+    target = atomic_write(tmp_path / "table.tsv", lambda tmp: tmp.write_text("new"))
+    assert synced == [target.stat().st_ino]  # the temporary, renamed to the target

@@ -89,6 +89,29 @@ def test_fast_nj_matches_biopython_on_random_matrices(n):
         np.testing.assert_allclose(path_lengths(fast, names), path_lengths(reference, names), atol=1e-9)
 
 
+@pytest.mark.parametrize("order", [[0, 1, 2, 3, 4], [3, 0, 1, 2, 4]], ids=["s0_first", "s3_first"])
+def test_nj_branch_lengths_of_a_non_metric_matrix_are_never_negative(order):
+    # Far from additive: raw NJ gives negative branches (s0: -0.21, and with s3 first also
+    # s3: -0.27), which make a Newick that tools refuse or draw backwards; like Biopython's they
+    # become 0. The negative branch is the second clade of its join in the first order and the
+    # first in the second, so both clamps are checked.
+    distances = np.array(
+        [
+            [0.0, 0.88, 0.22, 0.15, 2.46],
+            [0.88, 0.0, 2.22, 1.68, 2.81],
+            [0.22, 2.22, 0.0, 0.2, 2.22],
+            [0.15, 1.68, 0.2, 0.0, 1.33],
+            [2.46, 2.81, 2.22, 1.33, 0.0],
+        ]
+    )[np.ix_(order, order)]
+    names = [f"s{i}" for i in order]
+    tree = protein.nj_tree(distances, names)
+    assert all(clade.branch_length >= 0 for clade in tree.find_clades())
+    reference = protein.tree.biopython_nj_tree(distances, names)
+    assert protein.robinson_foulds(tree, reference) == 0.0
+    np.testing.assert_allclose(path_lengths(tree, names), path_lengths(reference, names), atol=1e-9)
+
+
 def test_fast_nj_recovers_a_random_additive_tree():
     true = protein.random_tree(60, np.random.default_rng(3), mean_branch_length=0.2)
     names = [leaf.name for leaf in true.get_terminals()]

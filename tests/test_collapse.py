@@ -40,6 +40,14 @@ def test_a_recovery_resets_the_patience():
     assert not monitor.collapsed_  # nothing else was reported to have improved
 
 
+def test_an_evaluation_within_the_band_breaks_a_streak_of_bad_ones():
+    # -1.995 is neither better nor worse than the best (-2) by more than min_delta: the bad
+    # evaluations around it are not consecutive, so patience 2 is never reached.
+    monitor = CollapseMonitor(patience=2, min_delta=0.01, relative_delta=0)
+    stops = _feed(monitor, [-2, -1, -1.995, -1], [None] * 4, [None] * 4)
+    assert not any(stops)
+
+
 def test_state_round_trip():
     monitor = CollapseMonitor(patience=2)
     _feed(monitor, [-2, -1], [0.5, 0.4], [3, 2])
@@ -47,6 +55,17 @@ def test_state_round_trip():
     copy.load_state_dict(monitor.state_dict())
     assert copy.update(20, uniformity=-1.0) and monitor.update(20, uniformity=-1.0)
     assert copy.reason_ == monitor.reason_
+
+
+def test_state_round_trip_keeps_the_relative_delta():
+    # A resumed run must keep its band: -1.5 is within 50 % of the best (-2), so it is no bad
+    # evaluation, whereas with the default 10 % (or none) it would stop a patience-1 monitor.
+    monitor = CollapseMonitor(patience=1, min_delta=0.01, relative_delta=0.5)
+    _feed(monitor, [-2], [None], [None])
+    copy = CollapseMonitor()
+    copy.load_state_dict(monitor.state_dict())
+    assert copy.relative_delta == 0.5
+    assert not copy.update(10, uniformity=-1.5)
 
 
 def test_bad_parameters():

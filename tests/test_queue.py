@@ -49,6 +49,15 @@ def test_same_group_entries_are_excluded_as_false_negatives():
     assert not mask[1].any()
 
 
+def test_ungrouped_keys_overwriting_grouped_ones_are_never_excluded():
+    # The overwritten slots keep their stale group id 5: only the has_group flag, cleared by the
+    # ungrouped write, keeps them from matching a sample of group 5.
+    queue = NegativeQueue(size=4, dim=3)
+    queue.enqueue(_rows(0, 4), groups=torch.tensor([5, 5, 5, 5]))
+    queue.enqueue(_rows(4, 4))
+    assert not queue.exclusion_mask(torch.tensor([0, 5])).any()
+
+
 def test_loss_uses_the_old_bank_then_enqueues():
     g = torch.Generator().manual_seed(0)
     batches = [(torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)) for _ in range(3)]

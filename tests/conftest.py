@@ -27,3 +27,10 @@ torch.set_num_threads(1)
 @pytest.fixture
 def generator() -> torch.Generator:
     return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _seed_torch():
+    """Seed torch's global RNG before each test, so a test drawing from it (torch.randn, weight
+    initialisation, dropout) sees the same numbers whichever tests ran before it."""
+    torch.manual_seed(0)

@@ -127,6 +127,7 @@ def test_warmup_is_at_most_a_tenth_of_the_run_unless_given(flags, warmup):
     assert train_config_from(parser.parse_args(["--out", "unused", *flags])).effective_warmup_steps == warmup
 
 
+@pytest.mark.slow
 def test_resume_with_more_steps_keeps_the_default_warmup(tmp_path):
     common = ["--out", str(tmp_path), "--checkpoint-every", "10", "--eval-every", "0", "--quiet"]
     assert _run("-m", "symcl.toy", "--steps", "20", *common).returncode == 0

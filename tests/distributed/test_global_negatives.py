@@ -1,5 +1,6 @@
 """With 2 gloo processes, loss and gradients equal the single-process full batch."""
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 from dist_workers import OPTIONS, global_negatives_worker, make_batch, make_loss, make_model, nearby_options
@@ -18,6 +19,7 @@ def _single_process(options):
     return loss.detach(), grads, loss_fn.queue.negatives(), model[1]
 
 
+@pytest.mark.slow
 def test_two_ranks_match_the_full_batch_to_1e_6(tmp_path):
     mp.spawn(global_negatives_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
     for name, options in OPTIONS.items():

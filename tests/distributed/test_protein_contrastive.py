@@ -1,5 +1,6 @@
 """With 2 gloo processes, protein's contrastive term equals the single-process one."""
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 from dist_workers import N_GLOBAL, protein_batch, protein_batch_for, protein_contrastive_worker
@@ -8,6 +9,7 @@ from safetensors.torch import load_file
 from symcl.domains.protein import DistanceRegression
 
 
+@pytest.mark.slow
 def test_two_ranks_give_the_full_batch_loss_and_gradients(tmp_path):
     mp.spawn(protein_contrastive_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
     z1, z2, target, family, locations = protein_batch()

@@ -83,6 +83,7 @@ def test_resume_needs_the_same_number_of_processes(tmp_path):
     assert "written by 2 process(es); resume it with the same number, not 1" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_workers_user_error_is_one_line_and_exit_2(tmp_path):
     missing = tmp_path / "missing.fa"
     result = subprocess.run(

@@ -190,6 +190,7 @@ def test_more_user_errors_are_one_line_and_exit_2(shipped, tmp_path, args, messa
     assert message.format(**names) in result.stderr
 
 
+@pytest.mark.slow
 def test_genomes_may_reuse_record_ids(tmp_path):
     rng = np.random.default_rng(3)
     for name in ("genome_a.fa", "genome_b.fa"):  # assemblers name contigs contig_1, contig_2 in every genome

@@ -62,7 +62,14 @@ def register(subparsers) -> None:
     _add_distance_arguments(distances)
     _add_method_argument(distances, alignment_free=True)
     distances.add_argument(
-        "-o", "--out", required=True, type=output_file, metavar="OUT.tsv", help="output TSV (square matrix)"
+        "-o",
+        "--output",
+        "--out",
+        dest="out",
+        required=True,
+        type=output_file,
+        metavar="OUT.tsv",
+        help="output TSV (square matrix)",
     )
     distances.set_defaults(handler=run_distances)
 
@@ -82,11 +89,21 @@ def register(subparsers) -> None:
         nargs="?",
         const=PRETRAINED,
         help="predicted distances (no alignment) of a model directory from 'symcl protein train'; "
-        "'--model' alone uses the shipped pretrained model",
+        "'--model' alone uses the shipped pretrained model (after FILE, since it would take FILE as DIR: "
+        "'symcl protein tree FILE --model -o OUT.nwk')",
     )
     tree.add_argument("--batch-size", type=int_at_least(1), default=64, help="with --model: sequences per forward pass")
     tree.add_argument("--device", default="cpu", help="with --model: cpu, cuda, cuda:N or auto (default cpu)")
-    tree.add_argument("-o", "--out", required=True, type=output_file, metavar="OUT.nwk", help="output Newick file")
+    tree.add_argument(
+        "-o",
+        "--output",
+        "--out",
+        dest="out",
+        required=True,
+        type=output_file,
+        metavar="OUT.nwk",
+        help="output Newick file",
+    )
     tree.set_defaults(handler=run_tree)
 
     _add_train(sub)

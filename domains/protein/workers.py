@@ -28,9 +28,13 @@ def process_context() -> multiprocessing.context.BaseContext:
 
 
 class ProgressBar(tqdm):
-    """tqdm without its monitor thread, so these routes start no thread of their own."""
+    """tqdm without its monitor thread, so these routes start no thread of their own; shown after a second."""
 
     monitor_interval = 0
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("delay", 1.0)  # a family aligned in a blink prints no bar
+        super().__init__(*args, **kwargs)
 
 
 def alignment_pool(n_workers: int, sequences: Sequence[str], aligner: PairwiseAligner) -> ProcessPoolExecutor:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import signal
 import sys
 import threading
@@ -101,6 +102,9 @@ def _status_of(run: Callable[[], int | None]) -> int:
         return 2
     except TrainingError as error:
         report_error(str(error))
+        return 1
+    except MemoryError as error:  # numpy names the size it could not allocate
+        report_error(f"out of memory ({error}); a smaller --batch-size or input needs less")
         return 1
     except KeyboardInterrupt:
         _report_stop("symcl: interrupted")
@@ -239,6 +243,19 @@ def fill_encoder_options(args: argparse.Namespace, options: dict[str, tuple[obje
             )
 
 
+def refuse_a_file_given_twice(paths: list[str]) -> None:
+    """Refuse a training file given twice (by any path to it): its records would train against themselves.
+
+    Record ids may repeat across files (contig_1 in each assembly); the same file twice may not.
+    """
+    first: dict[str, str] = {}
+    for path in paths:
+        key = os.path.realpath(path)
+        if key in first:
+            raise UserInputError(f"{path}: given twice (also as {first[key]}); each training file once")
+        first[key] = path
+
+
 def resolve_device(name: str) -> str:
     """Check a --device value; "auto" picks CUDA when present."""
     if name == "auto":
@@ -284,13 +301,20 @@ def seed_value(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
-    """An argparse ``type`` accepting finite numbers > 0, with a one-line error otherwise."""
+    """An argparse ``type`` accepting numbers > 0 that float32 holds, with a one-line error otherwise.
+
+    Training runs in float32: a learning rate of 1e39 overflows in the optimiser (a
+    traceback), a temperature of 1e-300 underflows to 0 (a NaN loss).
+    """
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    low, high = torch.finfo(torch.float32).tiny, torch.finfo(torch.float32).max
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be a number in [{low:.2g}, {high:.2g}] (float32), got {text}")
     return value
 
 

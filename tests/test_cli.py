@@ -51,6 +51,7 @@ def test_unknown_command_exits_2(capsys):
     [
         (["--steps", "0"], "argument --steps: must be an integer >= 1, got 0"),
         (["--lr", "-1"], "argument --lr: must be a finite number > 0, got -1"),
+        (["--lr", "1e39"], "argument --lr: must be a number in [1.2e-38, 3.4e+38] (float32), got 1e39"),
         (["--seed", "x"], "argument --seed: must be an integer >= 0, got 'x'"),
         (["--seed", str(2**64)], "argument --seed: must be an integer in [0, 2**32 - 1], got 18446744073709551616"),
         (["--device", "tpu"], "--device must be cpu, cuda, cuda:N or auto. Got 'tpu' instead."),

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+#: The largest dose, e-/Å², accepted: far above any real dose, far below float32 overflow of the counts.
+MAX_DOSE = 1e15
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class Imaging:
             _check_number("Imaging", name, getattr(self, name), positive=True, allow_inf=name == "gaussian_above")
         for name in ("background", "read_noise", "jitter"):
             _check_number("Imaging", name, getattr(self, name), positive=False)
+        check_dose("Imaging", "dose", self.dose)
         # Rutherford scattering gives at most Z^2; far larger exponents overflow the intensities.
         for name, high, rule in (
             ("gamma", 3.0, "Z^gamma contrast is Z^1.6-2 in HAADF"),
@@ -361,6 +364,15 @@ def standard_normal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndar
     """
     generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
     return torch.randn(shape, generator=generator, dtype=torch.float32).numpy()
+
+
+def check_dose(func: str, name: str, dose: float) -> None:
+    """Refuse a dose above MAX_DOSE: the float32 counts would overflow into NaN pixels."""
+    if dose > MAX_DOSE:
+        raise ValueError(
+            f"The '{name}' parameter of {func} must be at most {MAX_DOSE:g} e-/Å² (real HAADF doses stay below "
+            f"1e9; float32 counts overflow far above it). Got {dose:g} instead."
+        )
 
 
 def _check_number(func: str, name: str, value: object, *, positive: bool, allow_inf: bool = False) -> None:

@@ -49,7 +49,7 @@ import torch
 from symcl.views import ViewBatch
 
 from .defects import ADATOMS, DOPANTS, KINDS, defect_outcomes
-from .imaging import FWHM_PER_SIGMA, detector_noise, expected_counts, render_image, shift_rows
+from .imaging import FWHM_PER_SIGMA, check_dose, detector_noise, expected_counts, render_image, shift_rows
 from .structures import (
     ProjectedCrystal,
     cells_covering,
@@ -236,6 +236,7 @@ class LatticeTranslationViews:
             )
         for name, value in (("probe_fwhm", probe_fwhm), ("dose", dose), ("background", background)):
             _check_range(name, value, positive=name != "background")
+        check_dose("LatticeTranslationViews", "dose", float(dose[1]))
         dose_exclude = tuple(tuple(map(float, band)) for band in dose_exclude)
         for band in dose_exclude:
             _check_range("dose_exclude", band, positive=True)

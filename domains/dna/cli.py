@@ -194,7 +194,7 @@ def _add_bin(sub) -> None:
 
 
 def _train(args: argparse.Namespace) -> int | None:
-    from symcl.cli import fill_encoder_options, relaunch_if_distributed, wants_resume
+    from symcl.cli import fill_encoder_options, refuse_a_file_given_twice, relaunch_if_distributed, wants_resume
     from symcl.training import seed_everything
 
     from .encoders import ENCODERS
@@ -206,7 +206,18 @@ def _train(args: argparse.Namespace) -> int | None:
     if relaunched is not None:
         return relaunched
     config = train_config_from(args)
-    _refuse_a_file_given_twice(args.inputs)  # its records would be each other's negatives
+    refuse_a_file_given_twice(args.inputs)  # its records would be each other's negatives
+    fragments = tuple(args.fragment_lengths or (min(150, args.window), args.window))
+    if fragments[1] > args.window or fragments[0] > fragments[1]:
+        raise UserInputError(
+            f"--fragment-lengths must satisfy MIN <= MAX <= --window ({args.window}). Got {fragments[0]} {fragments[1]} instead."
+        )
+    shortest = min(args.kmer_sizes) if args.encoder in _KMER_ENCODERS else 1
+    if min(fragments[0], args.window) < shortest:  # a view without a k-mer embeds as every other such view
+        raise UserInputError(
+            f"--fragment-lengths MIN and --window must be at least the shortest k-mer ({shortest} bp), or the "
+            f"encoder sees nothing in a view. Got {fragments[0]} and {args.window} instead."
+        )
     records, labels = [], []
     for label, path in enumerate(args.inputs):
         # require_one=False: a file without a long enough record is checked over all files below
@@ -215,11 +226,6 @@ def _train(args: argparse.Namespace) -> int | None:
             labels.append(label)
     if not records:
         raise UserInputError(f"no record of at least --window {args.window} bp in {', '.join(args.inputs)}")
-    fragments = tuple(args.fragment_lengths or (min(150, args.window), args.window))
-    if fragments[1] > args.window or fragments[0] > fragments[1]:
-        raise UserInputError(
-            f"--fragment-lengths must satisfy MIN <= MAX <= --window ({args.window}). Got {fragments[0]} {fragments[1]} instead."
-        )
     try:
         views = DnaViews(
             records,
@@ -263,16 +269,6 @@ def _train(args: argparse.Namespace) -> int | None:
     if os.environ.get("RANK", "0") == "0":  # one line, also under torchrun
         print(f"trained a {args.encoder} DNA encoder on {len(records)} records -> {args.out}", file=sys.stderr)
     return None
-
-
-def _refuse_a_file_given_twice(paths: list[str]) -> None:
-    """Record ids may repeat across genomes (contig_1 in each assembly); the same file twice may not."""
-    first: dict[str, str] = {}
-    for path in paths:
-        key = os.path.realpath(path)
-        if key in first:
-            raise UserInputError(f"{path}: given twice (also as {first[key]}); each training file once")
-        first[key] = path
 
 
 def _embed(args: argparse.Namespace) -> None:

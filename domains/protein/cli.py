@@ -391,7 +391,13 @@ def _add_embed(sub) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int | None:
-    from symcl.cli import fill_encoder_options, relaunch_if_distributed, train_config_from, wants_resume
+    from symcl.cli import (
+        fill_encoder_options,
+        refuse_a_file_given_twice,
+        relaunch_if_distributed,
+        train_config_from,
+        wants_resume,
+    )
     from symcl.training import seed_everything
 
     from .encoder import ProteinCNN
@@ -408,6 +414,7 @@ def run_train(args: argparse.Namespace) -> int | None:
     _check_max_distance(args)
     if not args.inputs and not args.simulated:
         raise UserInputError("no training data: give protein files, or simulated families with --simulated N")
+    refuse_a_file_given_twice(args.inputs)  # its sequences would be cross-family pairs, trained as saturated
     for name, (low, high) in (
         ("--simulated-sizes", args.simulated_sizes),
         ("--simulated-lengths", args.simulated_lengths),

@@ -76,3 +76,8 @@ def test_imaging_validation():
         crystal.Imaging(background=-0.1)
     with pytest.raises(ValueError, match="'drift' parameter"):
         crystal.Imaging(drift=(1.0, float("nan")))
+    # a dose whose float32 counts overflow would give NaN pixels
+    with pytest.raises(ValueError, match=r"'dose' parameter of Imaging must be at most 1e\+15 e-/Å².*Got 1e\+39"):
+        crystal.simulate(shape=(64, 64), dose=1e39, rng=0)
+    with pytest.raises(ValueError, match="'dose' parameter of LatticeTranslationViews must be at most"):
+        crystal.LatticeTranslationViews(dose=(1e5, 1e20))

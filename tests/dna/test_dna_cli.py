@@ -139,6 +139,18 @@ def _symcl(*args):
     return subprocess.run([sys.executable, "-m", "symcl.cli", *args], capture_output=True, text=True)
 
 
+def test_running_out_of_memory_is_one_line(shipped, tmp_path):
+    result = _symcl(
+        "dna", "train", str(shipped["phiX174.fa.gz"]), "--out", str(tmp_path / "run"), "--window", "300",
+        "--batch-size", "99999999999", "--steps", "1", "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert (
+        result.stderr.startswith("symcl: error: out of memory (Unable to allocate") and "--batch-size" in result.stderr
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_user_errors_are_one_line_and_exit_2(shipped, tmp_path):
     missing_model = _symcl(
         "dna", "embed", str(shipped["phiX174.fa.gz"]), "--model", str(tmp_path / "nope"), "-o", str(tmp_path / "x.npz")
@@ -172,6 +184,7 @@ def test_user_errors_are_one_line_and_exit_2(shipped, tmp_path):
             "--kmer-sizes applies to --encoder codon_phase or kmer only; it would be ignored with --encoder plain",
         ),
         (["train", "{phix}", "--out", "{out}", "--dim", "32"], "--dim applies to --encoder strand_invariant or plain"),
+        (["train", "{phix}", "--out", "{out}", "--window", "2"], "must be at least the shortest k-mer (3 bp)"),
     ],
     ids=[
         "same file twice",
@@ -180,6 +193,7 @@ def test_user_errors_are_one_line_and_exit_2(shipped, tmp_path):
         "agglomerative without bins",
         "k-mer option with a CNN",
         "CNN option with the k-mer encoder",
+        "window without a k-mer",
     ],
 )
 def test_more_user_errors_are_one_line_and_exit_2(shipped, tmp_path, args, message):

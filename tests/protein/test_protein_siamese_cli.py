@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,6 +136,11 @@ def test_train_errors_exit_2(tmp_path, capsys):
     assert "--cross-family-fraction" in one_error_line(capsys)
     assert main(["protein", "train", COX2, "--out", str(tmp_path / "m"), "--contrastive-weight", "-1"]) == 2
     assert "--contrastive-weight must be a finite number >= 0" in one_error_line(capsys)
+    assert (
+        main(["protein", "train", COX2, str(Path(COX2).parent / "." / Path(COX2).name), "--out", str(tmp_path / "m")])
+        == 2
+    )
+    assert "given twice" in one_error_line(capsys)  # its sequences would be trained as cross-family, saturated pairs
     assert main(["protein", "train", COX2, "--out", str(tmp_path / "m"), "--kmer-sizes", "2"]) == 2
     assert "--kmer-sizes applies to --encoder kmer only; it would be ignored with --encoder cnn" in one_error_line(
         capsys

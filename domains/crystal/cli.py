@@ -258,7 +258,7 @@ def _simulate(args: argparse.Namespace) -> None:
         )
     except ValueError as error:  # bad option values, named in the message
         raise UserInputError(str(error)) from None
-    write_simulation(result, args.output)
+    write_simulation(result, args.output, seed=args.seed)
     print(
         f"simulated {result.crystal.name} {args.size[0]}x{args.size[1]} px at {args.pixel_size} Å/px with "
         f"{len(result.defects)} defect(s) -> {args.output}",

@@ -313,12 +313,15 @@ def simulate(
     )
 
 
-def write_simulation(result: SimulatedImage, directory: str | os.PathLike) -> dict[str, Path]:
+def write_simulation(
+    result: SimulatedImage, directory: str | os.PathLike, *, seed: int | None = None
+) -> dict[str, Path]:
     """Write a simulation to a directory, every file atomically.
 
     Files: ``image.npy`` (float32 counts), ``image.png`` (grey scale),
     ``ground_truth.csv`` (one row per defect), ``columns.csv`` (one row per column in
-    the field of view) and ``simulation.json`` (material, pixel size, microscope).
+    the field of view) and ``simulation.json`` (material, pixel size, microscope, and
+    ``seed`` when given: the integer seed that reproduces the image and its ground truth).
 
     Returns
     -------
@@ -372,6 +375,7 @@ def write_simulation(result: SimulatedImage, directory: str | os.PathLike) -> di
             "shape": [height, width],
             "imaging": asdict(result.imaging),
             "n_defects": len(result.defects),
+            **({} if seed is None else {"seed": seed}),
         },
     )
     return paths

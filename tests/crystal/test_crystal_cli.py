@@ -42,6 +42,7 @@ def test_simulate_writes_image_and_ground_truth(simulated):
     assert len(rows) == 3 and all(r["kind"] in crystal.DEFECT_KINDS for r in rows)
     meta = json.loads((simulated / "simulation.json").read_text())
     assert meta["material"] == "MoS2" and meta["pixel_size_angstrom"] == 0.2
+    assert meta["seed"] == 4  # with the settings above, what reproduces this image and its ground truth
 
 
 def test_train_writes_a_loadable_model(trained):

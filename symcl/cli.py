@@ -144,7 +144,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, steps: int = 1000
     parser.add_argument(
         "--batch-size", type=int_at_least(2), default=batch_size, help=f"samples per step (default {batch_size})"
     )
-    parser.add_argument("--lr", type=positive_float, default=1e-3, help="peak learning rate (default 1e-3)")
+    parser.add_argument("--lr", type=positive_float32, default=1e-3, help="peak learning rate (default 1e-3)")
     parser.add_argument(
         "--warmup-steps",
         type=_non_negative_int,
@@ -301,17 +301,23 @@ def seed_value(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
-    """An argparse ``type`` accepting numbers > 0 that float32 holds, with a one-line error otherwise.
-
-    Training runs in float32: a learning rate of 1e39 overflows in the optimiser (a
-    traceback), a temperature of 1e-300 underflows to 0 (a NaN loss).
-    """
+    """An argparse ``type`` accepting finite numbers > 0, with a one-line error otherwise."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def positive_float32(text: str) -> float:
+    """An argparse ``type`` for a training number (learning rate, temperature): > 0 and held by float32.
+
+    Training runs in float32: a learning rate of 1e39 overflows in the optimiser (a
+    traceback), a temperature of 1e-300 underflows to 0 (a NaN loss).
+    """
+    value = positive_float(text)
     low, high = torch.finfo(torch.float32).tiny, torch.finfo(torch.float32).max
     if not low <= value <= high:
         raise argparse.ArgumentTypeError(f"must be a number in [{low:.2g}, {high:.2g}] (float32), got {text}")

@@ -22,6 +22,7 @@ from symcl.cli import (
     non_negative_float,
     output_directory,
     positive_float,
+    positive_float32,
     seed_value,
     train_config_from,
 )
@@ -194,7 +195,7 @@ def _add_train(sub) -> None:
         help="train this many encoders side by side, each on its own loss, and embed with all of them "
         "(their unit embeddings concatenated; --dim is the total width) (default 1)",
     )
-    model.add_argument("--temperature", type=positive_float, default=0.1, help="InfoNCE temperature (default 0.1)")
+    model.add_argument("--temperature", type=positive_float32, default=0.1, help="InfoNCE temperature (default 0.1)")
     parser.set_defaults(handler=_train)
 
 

@@ -44,7 +44,14 @@ from .imaging import (
     render_image,
     shift_rows,
 )
-from .structures import ProjectedCrystal, cells_covering, column_intensity, column_positions, projected_crystal
+from .structures import (
+    ProjectedCrystal,
+    cells_covering,
+    check_resolves_columns,
+    column_intensity,
+    column_positions,
+    projected_crystal,
+)
 
 _EDGE = 2.0  # random defects stay this far (Å) inside the field of view
 MAX_COLUMNS = 10_000_000  # about 1 GB of column arrays; beyond it a typo in the pixel size, not an image
@@ -201,6 +208,7 @@ def simulate(
     crystal = _as_crystal(material, zone_axis=zone_axis, thickness=thickness)
     shape = _check_shape(shape)
     _check_positive("pixel_size", pixel_size)
+    check_resolves_columns(crystal, pixel_size)
     _check_finite("rotation", rotation)
     if not (isinstance(min_contrast, int | float) and 0 <= min_contrast < 1):
         raise ValueError(f"The 'min_contrast' parameter of simulate must be in [0, 1). Got {min_contrast!r} instead.")

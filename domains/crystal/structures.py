@@ -161,6 +161,20 @@ class ProjectedCrystal:
         return float(d[d > 1e-6].min())
 
 
+def check_resolves_columns(crystal: ProjectedCrystal, pixel_size: float) -> None:
+    """Refuse a pixel size above half the nearest column spacing: no image could tell the columns apart.
+
+    Far above it, the field of view (and the memory) grows as pixel_size²: at 100 Å/px a
+    64-px image holds millions of columns.
+    """
+    spacing = crystal.nearest_spacing()
+    if pixel_size > spacing / 2:
+        raise UserInputError(
+            f"pixel_size (--pixel-size) {pixel_size:g} Å/px: the nearest columns of {crystal.name} are "
+            f"{spacing:.3g} Å apart, so at most {spacing / 2:.3g} Å/px resolves them (two pixels per spacing)"
+        )
+
+
 def column_intensity(numbers: Sequence[int], gamma: float = 1.7) -> float:
     """Incoherent Z-contrast intensity of one column, Σ Z^γ over its atoms (arbitrary units).
 

@@ -53,6 +53,7 @@ from .imaging import FWHM_PER_SIGMA, check_dose, detector_noise, expected_counts
 from .structures import (
     ProjectedCrystal,
     cells_covering,
+    check_resolves_columns,
     column_positions,
     lattice_rotations,
     projected_crystal,
@@ -274,6 +275,7 @@ class LatticeTranslationViews:
         crystals = [m if isinstance(m, ProjectedCrystal) else projected_crystal(m) for m in materials]
         field = patch_size * pixel_size
         for crystal in crystals:
+            check_resolves_columns(crystal, pixel_size)
             need = max(MIN_FIELD_OF_VIEW, 2 * float(crystal.period_lengths.max()))
             if field < need - 1e-9:
                 raise ValueError(

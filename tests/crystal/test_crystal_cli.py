@@ -132,7 +132,12 @@ def test_user_errors_are_one_line_and_exit_2(simulated, trained, tmp_path, capsy
     message = _one_line_error(capsys, ["crystal", "simulate", "--size", "100000", "100000", "-o", str(tmp_path / "g")])
     assert "--size 100000 100000: at most 67,108,864 pixels" in message
     message = _one_line_error(capsys, ["crystal", "simulate", "--pixel-size", "100", "-o", str(tmp_path / "g")])
-    assert "at 100 Å/px show about" in message and "use a smaller pixel size or image" in message
+    assert "100 Å/px: the nearest columns of MoS2 are 1.82 Å apart, so at most 0.912 Å/px resolves them" in message
+    message = _one_line_error(capsys, ["crystal", "train", "--pixel-size", "100", "--out", str(tmp_path / "t")])
+    assert "the nearest columns of MoS2 are 1.82 Å apart" in message  # before views of millions of columns
+    argv = ["crystal", "simulate", "--size", "8000", "8000", "--pixel-size", "0.9", "-o", str(tmp_path / "g")]
+    message = _one_line_error(capsys, argv)
+    assert "at 0.9 Å/px show about" in message and "use a smaller pixel size or image" in message
     message = _one_line_error(capsys, ["crystal", "simulate", "--gamma", "100", "-o", str(tmp_path / "g")])
     assert "The 'gamma' parameter of Imaging must be <= 3" in message
     bad = tmp_path / "nan.npy"

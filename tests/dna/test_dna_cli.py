@@ -162,7 +162,7 @@ def test_user_errors_are_one_line_and_exit_2(shipped, tmp_path):
     bad = tmp_path / "bad.fa"
     bad.write_text(">ctg1\nACGTNNQACGT\n")
     result = _symcl(
-        "dna", "train", str(bad), "--out", str(tmp_path / "run"), "--window", "5", "--fragment-lengths", "2", "5"
+        "dna", "train", str(bad), "--out", str(tmp_path / "run"), "--window", "5", "--fragment-lengths", "3", "5"
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

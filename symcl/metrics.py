@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -19,8 +20,7 @@ def alignment(z1: Tensor, z2: Tensor, alpha: float = 2.0) -> Tensor:
     Shapes: z1, z2 (N, d). Returns a 0-dim tensor.
     """
     _check_pair(z1, z2)
-    if not alpha > 0:
-        raise ValueError(f"The 'alpha' parameter of alignment must be > 0. Got {alpha!r} instead.")
+    _check_positive("alignment", "alpha", alpha)
     z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
     return (z1 - z2).norm(dim=1).pow(alpha).mean()
 
@@ -35,8 +35,8 @@ def uniformity(z: Tensor, t: float = 2.0) -> Tensor:
     Shape: z (N, d) with N >= 2. Returns a 0-dim tensor.
     """
     _check_matrix("uniformity", "z", z, min_rows=2)
-    if not t > 0:
-        raise ValueError(f"The 't' parameter of uniformity must be > 0. Got {t!r} instead.")
+    _check_floating("uniformity", "z", z)
+    _check_positive("uniformity", "t", t)
     low_precision = z.dtype in (torch.float16, torch.bfloat16)  # pdist has no half-precision kernel on CPU
     sq_dists = torch.pdist(F.normalize(z.float() if low_precision else z, dim=1), p=2).pow(2)
     value = torch.logsumexp(-t * sq_dists, dim=0) - math.log(sq_dists.numel())
@@ -61,6 +61,8 @@ def effective_rank(z: Tensor, eps: float = 1e-12) -> float:
 def _check_pair(z1: Tensor, z2: Tensor) -> None:
     _check_matrix("alignment", "z1", z1, min_rows=1)
     _check_matrix("alignment", "z2", z2, min_rows=1)
+    _check_floating("alignment", "z1", z1)
+    _check_floating("alignment", "z2", z2)
     if z1.shape != z2.shape:
         raise ValueError(
             f"The 'z1' and 'z2' parameters of alignment must have the same shape. Got {tuple(z1.shape)} and {tuple(z2.shape)} instead."
@@ -76,3 +78,17 @@ def _check_matrix(func: str, name: str, z: Tensor, *, min_rows: int) -> None:
         )
     if not torch.isfinite(z).all():  # a NaN would give a NaN metric, or an SVD error, without a word
         raise ValueError(f"The '{name}' parameter of {func} must be finite. It holds NaN or infinite values.")
+
+
+def _check_floating(func: str, name: str, z: Tensor) -> None:
+    # vector_norm and pdist have no integer kernels; say so instead of their RuntimeError
+    if not z.is_floating_point():
+        raise TypeError(f"The '{name}' parameter of {func} must be floating point. Got {z.dtype} instead.")
+
+
+def _check_positive(func: str, name: str, value) -> None:
+    # inf would give 0 or -inf without a word, a string a bare comparison error
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"The '{name}' parameter of {func} must be a real number. Got {type(value).__name__} instead.")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"The '{name}' parameter of {func} must be finite and > 0. Got {value!r} instead.")

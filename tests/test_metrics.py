@@ -55,3 +55,31 @@ def test_metric_input_validation():
 def test_uniformity_in_half_precision(dtype):
     z = torch.randn(20, 8, generator=torch.Generator().manual_seed(0))
     assert symcl.uniformity(z.to(dtype)).float().item() == pytest.approx(symcl.uniformity(z).item(), abs=0.02)
+
+
+def test_alignment_and_uniformity_refuse_integer_embeddings():
+    z = torch.ones(3, 4, dtype=torch.long)
+    with pytest.raises(TypeError, match="The 'z1' parameter of alignment must be floating point. Got torch.int64"):
+        symcl.alignment(z, z)
+    with pytest.raises(TypeError, match="The 'z2' parameter of alignment must be floating point. Got torch.int64"):
+        symcl.alignment(z.float(), z)
+    with pytest.raises(TypeError, match="The 'z' parameter of uniformity must be floating point. Got torch.int64"):
+        symcl.uniformity(z)
+
+
+@pytest.mark.parametrize("value", ["2", None, True])
+def test_alignment_and_uniformity_refuse_non_numeric_exponents(value):
+    z = torch.randn(3, 4)
+    with pytest.raises(TypeError, match="The 'alpha' parameter of alignment must be a real number"):
+        symcl.alignment(z, z, alpha=value)
+    with pytest.raises(TypeError, match="The 't' parameter of uniformity must be a real number"):
+        symcl.uniformity(z, t=value)
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 0, -1.0])
+def test_alignment_and_uniformity_refuse_non_finite_or_non_positive_exponents(value):
+    z = torch.randn(3, 4)
+    with pytest.raises(ValueError, match=r"The 'alpha' parameter of alignment must be finite and > 0\. Got"):
+        symcl.alignment(z, z, alpha=value)
+    with pytest.raises(ValueError, match=r"The 't' parameter of uniformity must be finite and > 0\. Got"):
+        symcl.uniformity(z, t=value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -73,12 +74,22 @@ class NegativeQueue(nn.Module):
             raise ValueError(
                 f"The 'groups' parameter of NegativeQueue.enqueue must have shape ({keys.shape[0]},). Got {shape} instead."
             )
+        if not keys.is_floating_point():
+            raise TypeError(
+                f"The 'keys' parameter of NegativeQueue.enqueue must be floating point. Got {keys.dtype} instead."
+            )
+        if not torch.isfinite(keys).all():  # one NaN key would make every later loss that reads the bank NaN
+            raise ValueError(
+                "The 'keys' parameter of NegativeQueue.enqueue must be finite. It holds NaN or infinite values."
+            )
+        _check_integer_dtype("enqueue", "groups", groups)
         if locations is not None and (not isinstance(locations, Tensor) or locations.shape != (len(keys), 2)):
             shape = tuple(locations.shape) if isinstance(locations, Tensor) else type(locations).__name__
             raise ValueError(
                 f"The 'locations' parameter of NegativeQueue.enqueue must have shape ({keys.shape[0]}, 2). Got {shape} "
                 "instead."
             )
+        _check_integer_dtype("enqueue", "locations", locations)
         keys = keys.detach()[-self.size :]
         self.step += 1
         slots = (self.pointer + torch.arange(len(keys), device=self.keys.device)) % self.size
@@ -111,11 +122,14 @@ class NegativeQueue(nn.Module):
         """The usable keys. Shape: (M, d)."""
         return self.keys[self.usable()]
 
-    def exclusion_mask(self, groups: Tensor) -> Tensor:
+    def exclusion_mask(self, groups: Tensor | np.ndarray) -> Tensor:
         """Bool (N, M): entry k shares sample i's group, so it is a false negative for i.
+
+        ``groups`` is (N,) integer ids, a tensor or a numpy array.
 
         Columns follow :meth:`negatives`. Entries enqueued without groups are never excluded.
         """
+        groups = _group_vector(groups)
         usable = self.usable()
         same = groups.to(self.group_ids.device)[:, None] == self.group_ids[usable][None, :]
         return same & self.has_group[usable][None, :]
@@ -142,3 +156,32 @@ class NegativeQueue(nn.Module):
 
     def extra_repr(self) -> str:
         return f"size={self.size}, dim={self.dim}, max_age={self.max_age}"
+
+
+def _check_integer_dtype(method: str, name: str, value: Tensor | None) -> None:
+    # float ids would be truncated (0.7 -> 0) and bools taken as ids 0 and 1, silently
+    if value is not None and (value.dtype == torch.bool or value.is_floating_point() or value.is_complex()):
+        raise TypeError(
+            f"The '{name}' parameter of NegativeQueue.{method} must have an integer dtype. Got {value.dtype} instead."
+        )
+
+
+def _group_vector(groups) -> Tensor:
+    """``groups`` of :meth:`NegativeQueue.exclusion_mask` as a checked 1-D integer tensor."""
+    if isinstance(groups, np.ndarray):
+        if groups.dtype.kind not in "iu":  # torch would take bool and float arrays as they are
+            raise TypeError(
+                f"The 'groups' parameter of NegativeQueue.exclusion_mask must have an integer dtype. Got {groups.dtype} instead."
+            )
+        groups = torch.from_numpy(groups)
+    if not isinstance(groups, Tensor):
+        raise TypeError(
+            "The 'groups' parameter of NegativeQueue.exclusion_mask must be a torch.Tensor or numpy array. "
+            f"Got {type(groups).__name__} instead."
+        )
+    _check_integer_dtype("exclusion_mask", "groups", groups)
+    if groups.ndim != 1:  # an (N, k) tensor would broadcast to an (N, k, M) mask
+        raise ValueError(
+            f"The 'groups' parameter of NegativeQueue.exclusion_mask must have shape (N,). Got {tuple(groups.shape)} instead."
+        )
+    return groups

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from reference import reference_info_nce
@@ -151,3 +152,57 @@ def test_bad_enqueue_shapes():
         queue.enqueue(torch.zeros(2, 5))
     with pytest.raises(ValueError, match=r"'groups'.*\(2,\)"):
         queue.enqueue(torch.zeros(2, 3), groups=torch.zeros(3))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bool])
+def test_enqueue_refuses_non_integer_groups_and_locations(dtype):
+    queue = NegativeQueue(size=4, dim=3)
+    with pytest.raises(
+        TypeError, match=f"The 'groups' parameter of NegativeQueue.enqueue must have an integer dtype. Got {dtype}"
+    ):
+        queue.enqueue(torch.zeros(2, 3), groups=torch.tensor([0.7, 1.9]).to(dtype))
+    with pytest.raises(
+        TypeError, match=f"The 'locations' parameter of NegativeQueue.enqueue must have an integer dtype. Got {dtype}"
+    ):
+        queue.enqueue(torch.zeros(2, 3), locations=torch.tensor([[0.0, 1.5], [0.0, 2.5]]).to(dtype))
+    assert len(queue) == 0  # nothing was stored
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_enqueue_refuses_non_finite_keys(bad):
+    queue = NegativeQueue(size=4, dim=3)
+    keys = torch.zeros(2, 3)
+    keys[1, 2] = bad
+    with pytest.raises(ValueError, match="The 'keys' parameter of NegativeQueue.enqueue must be finite"):
+        queue.enqueue(keys)
+    with pytest.raises(
+        TypeError, match="The 'keys' parameter of NegativeQueue.enqueue must be floating point. Got torch.int64"
+    ):
+        queue.enqueue(torch.zeros(2, 3, dtype=torch.long))
+    assert len(queue) == 0
+
+
+def test_exclusion_mask_takes_numpy_ids_and_refuses_other_shapes_and_dtypes():
+    queue = NegativeQueue(size=4, dim=3)
+    queue.enqueue(_rows(0, 2), groups=torch.tensor([1, 2]))
+    expected = torch.tensor([[False, True], [True, False]])
+    assert torch.equal(queue.exclusion_mask(np.array([2, 1])), expected)
+    assert torch.equal(queue.exclusion_mask(torch.tensor([2, 1])), expected)
+    with pytest.raises(
+        ValueError, match=r"'groups' parameter of NegativeQueue.exclusion_mask must have shape \(N,\). Got \(1, 2\)"
+    ):
+        queue.exclusion_mask(torch.tensor([[1, 2]]))
+    with pytest.raises(
+        TypeError,
+        match="'groups' parameter of NegativeQueue.exclusion_mask must have an integer dtype. Got torch.float32",
+    ):
+        queue.exclusion_mask(torch.tensor([1.0, 2.0]))
+    with pytest.raises(
+        TypeError, match="'groups' parameter of NegativeQueue.exclusion_mask must have an integer dtype. Got float64"
+    ):
+        queue.exclusion_mask(np.array([1.0, 2.0]))
+    with pytest.raises(
+        TypeError,
+        match="'groups' parameter of NegativeQueue.exclusion_mask must be a torch.Tensor or numpy array. Got list",
+    ):
+        queue.exclusion_mask([1, 2])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -59,8 +60,10 @@ def embed(
         float32, shape (N, d), row i for input sample i. The model's train/eval mode is
         restored afterwards.
     """
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+    # numpy integers count (np.int64(2) is an integer); bools do not, though Python says so
+    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"The 'batch_size' parameter of embed must be an integer >= 1. Got {batch_size!r} instead.")
+    batch_size = int(batch_size)
     first = next(model.parameters(), None)
     if device is None:
         device = first.device if first is not None else torch.device("cpu")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -36,17 +38,17 @@ class NegativeQueue(nn.Module):
     def __init__(self, size: int, dim: int, max_age: int | None = None):
         super().__init__()
         for name, value, low in (("size", size, 1), ("dim", dim, 1)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            if not _is_integer(value) or value < low:
                 raise ValueError(
                     f"The '{name}' parameter of NegativeQueue must be an integer >= {low}. Got {value!r} instead."
                 )
-        if max_age is not None and (not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 0):
+        if max_age is not None and (not _is_integer(max_age) or max_age < 0):
             raise ValueError(
                 f"The 'max_age' parameter of NegativeQueue must be None or an integer >= 0. Got {max_age!r} instead."
             )
-        self.size = size
-        self.dim = dim
-        self.max_age = max_age
+        self.size = int(size)
+        self.dim = int(dim)
+        self.max_age = None if max_age is None else int(max_age)
         self.register_buffer("keys", torch.zeros(size, dim))
         self.register_buffer("group_ids", torch.zeros(size, dtype=torch.long))
         self.register_buffer("has_group", torch.zeros(size, dtype=torch.bool))
@@ -185,3 +187,8 @@ def _group_vector(groups) -> Tensor:
             f"The 'groups' parameter of NegativeQueue.exclusion_mask must have shape (N,). Got {tuple(groups.shape)} instead."
         )
     return groups
+
+
+def _is_integer(value) -> bool:
+    # numpy integers count (np.int64(5) is an integer); bools do not, though Python says so
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

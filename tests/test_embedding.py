@@ -78,3 +78,12 @@ def test_bad_inputs():
         symcl.embed(model, torch.randn(0, 5), progress=False)
     with pytest.raises(TypeError, match="'data' parameter of embed"):
         symcl.embed(model, 3.0)
+
+
+def test_numpy_integer_batch_size():
+    model = _model()
+    data = torch.randn(5, 5)
+    out = symcl.embed(model, data, batch_size=np.int64(2), progress=False)
+    np.testing.assert_allclose(out, symcl.embed(model, data, batch_size=2, progress=False))
+    with pytest.raises(ValueError, match="'batch_size' parameter of embed must be an integer >= 1. Got True"):
+        symcl.embed(model, data, batch_size=True)

@@ -206,3 +206,12 @@ def test_exclusion_mask_takes_numpy_ids_and_refuses_other_shapes_and_dtypes():
         match="'groups' parameter of NegativeQueue.exclusion_mask must be a torch.Tensor or numpy array. Got list",
     ):
         queue.exclusion_mask([1, 2])
+
+
+def test_numpy_integers_are_integers():
+    queue = NegativeQueue(np.int64(5), np.int32(3), max_age=np.uint8(2))
+    assert (queue.size, queue.dim, queue.max_age) == (5, 3, 2) and type(queue.size) is int
+    queue.enqueue(_rows(0, 2))
+    assert queue.negatives().shape == (2, 3)
+    with pytest.raises(ValueError, match="The 'size' parameter of NegativeQueue must be an integer >= 1. Got True"):
+        NegativeQueue(True, 3)

@@ -64,6 +64,7 @@ def embed(
     if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"The 'batch_size' parameter of embed must be an integer >= 1. Got {batch_size!r} instead.")
     batch_size = int(batch_size)
+    _check_out(out)
     first = next(model.parameters(), None)
     if device is None:
         device = first.device if first is not None else torch.device("cpu")
@@ -80,8 +81,7 @@ def embed(
         with torch.no_grad():
             # shown after a second, so that quick calls print no bar
             for batch in tqdm(batches, total=total, desc="embedding", unit="batch", disable=not progress, delay=1.0):
-                z = model(_to(batch, device, dtype))
-                rows = z.detach().to("cpu", torch.float32).numpy()
+                rows = _rows(model(_to(batch, device, dtype)))
                 if out is None:
                     chunks.append(rows)
                 else:
@@ -91,11 +91,33 @@ def embed(
                 filled += len(rows)
     finally:
         model.train(was_training)
+    if filled == 0:  # with or without 'out': an empty result is an error either way
+        raise ValueError("The 'data' parameter of embed holds no samples.")
     if out is not None:
         return out[:filled]
-    if not chunks:
-        raise ValueError("The 'data' parameter of embed holds no samples.")
     return np.concatenate(chunks)
+
+
+def _check_out(out: Any) -> None:
+    if out is None:
+        return
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"The 'out' parameter of embed must be a numpy array. Got {type(out).__name__} instead.")
+    if not np.issubdtype(out.dtype, np.floating):  # an integer array would truncate the embeddings silently
+        raise TypeError(f"The 'out' parameter of embed must have a floating dtype. Got {out.dtype} instead.")
+
+
+def _rows(z: Any) -> np.ndarray:
+    """The model's output for one batch as float32 rows; anything but a (B, d) tensor is an error."""
+    if not isinstance(z, Tensor):
+        raise TypeError(
+            f"The 'model' parameter of embed must return a tensor of shape (B, d). It returned a {type(z).__name__}."
+        )
+    if z.ndim != 2:  # a (B,) or (B, k, d) output would make a wrong-shaped result without a word
+        raise ValueError(
+            f"The 'model' parameter of embed must return a tensor of shape (B, d). It returned shape {tuple(z.shape)}."
+        )
+    return z.detach().to("cpu", torch.float32).numpy()
 
 
 def _embed_sharded(model: nn.Module, data: Any, *, out: np.ndarray | None, **options: Any) -> np.ndarray:

@@ -87,3 +87,45 @@ def test_numpy_integer_batch_size():
     np.testing.assert_allclose(out, symcl.embed(model, data, batch_size=2, progress=False))
     with pytest.raises(ValueError, match="'batch_size' parameter of embed must be an integer >= 1. Got True"):
         symcl.embed(model, data, batch_size=True)
+
+
+def test_out_must_be_a_floating_array():
+    model, data = _model(), torch.randn(5, 5)
+    with pytest.raises(TypeError, match="The 'out' parameter of embed must have a floating dtype. Got int32 instead."):
+        symcl.embed(model, data, out=np.zeros((5, 3), np.int32), progress=False)
+    with pytest.raises(TypeError, match="The 'out' parameter of embed must be a numpy array. Got list instead."):
+        symcl.embed(model, data, out=[[0.0] * 3] * 5, progress=False)
+
+
+class _Returns(nn.Module):
+    """A model whose output is ``make(batch)``."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+
+    def forward(self, x):
+        return self.make(x)
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda x: x[:, 0], ValueError, r"must return a tensor of shape \(B, d\). It returned shape \(4,\)"),
+        (
+            lambda x: x[:, :6].reshape(-1, 3, 2),
+            ValueError,
+            r"must return a tensor of shape \(B, d\). It returned shape \(4, 3, 2\)",
+        ),
+        (lambda x: (x, x), TypeError, r"must return a tensor of shape \(B, d\). It returned a tuple"),
+    ],
+)
+def test_model_output_must_be_a_matrix(make, error, match):
+    with pytest.raises(error, match="The 'model' parameter of embed " + match):
+        symcl.embed(_Returns(make), torch.randn(4, 6), progress=False)
+
+
+def test_no_samples_is_an_error_with_or_without_out():
+    for out in (None, np.zeros((3, 3), np.float32)):
+        with pytest.raises(ValueError, match="The 'data' parameter of embed holds no samples."):
+            symcl.embed(_model(), torch.zeros(0, 5), out=out, progress=False)

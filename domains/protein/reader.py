@@ -23,6 +23,7 @@ from Bio import AlignIO, SeqIO
 
 from symcl.errors import UserInputError
 
+from ..dna.reader import _DECODE_ERRORS  # the DNA reader's UTF-8 with latin-1 fallback, so both read alike
 from .alphabet import clean_sequence
 
 #: Supported formats, as Biopython names them.
@@ -196,7 +197,6 @@ def _read_text(path: Path) -> str:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as error:
             raise UserInputError(f"{path}: damaged gzip file ({error})") from None
-    try:
-        return data.decode("utf-8-sig")  # -sig: a byte-order mark is not part of the text
-    except UnicodeDecodeError as error:
-        raise UserInputError(f"{path}: not a text file ({error})") from None
+    # -sig: a byte-order mark is not part of the text; a stray non-UTF-8 byte (a Windows-1252
+    # header, say) is read as latin-1, as the DNA reader does, rather than refusing the file
+    return data.decode("utf-8-sig", errors=_DECODE_ERRORS)

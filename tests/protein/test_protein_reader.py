@@ -128,3 +128,11 @@ def test_blank_lines_and_a_byte_order_mark_before_the_first_record(tmp_path):
     path = tmp_path / "bom.fa"
     path.write_bytes(b"\xef\xbb\xbf\n\n>a\nMKVLA\n>b\nMKVLS\n")
     assert protein.read_sequences(path).ids == ("a", "b")
+
+
+@pytest.mark.parametrize("pack", [bytes, gzip.compress])
+def test_a_windows_1252_header_is_read_as_the_dna_reader_reads_it(tmp_path, pack):
+    # b"\xe9" is not UTF-8: it is read as latin-1 'é', not refused, and the BOM is skipped
+    path = tmp_path / "cafe.fa"
+    path.write_bytes(pack(b"\xef\xbb\xbf>caf\xe9 au lait\nMKVLA\n>th\xc3\xa9\nMKVLS\n"))
+    assert protein.read_sequences(path).ids == ("café", "thé")

@@ -215,3 +215,10 @@ def test_numpy_integers_are_integers():
     assert queue.negatives().shape == (2, 3)
     with pytest.raises(ValueError, match="The 'size' parameter of NegativeQueue must be an integer >= 1. Got True"):
         NegativeQueue(True, 3)
+
+
+def test_a_non_finite_loss_enqueues_nothing_so_the_training_loop_reports_the_step():
+    loss_fn = InfoNCE(queue=NegativeQueue(size=8, dim=3))
+    z = torch.full((4, 3), float("nan"))
+    assert torch.isnan(loss_fn(z, z))  # not the queue's refusal of NaN keys
+    assert len(loss_fn.queue) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from symcl.distributed import block_diagonal, gather, gather_with_grad, rank, world_size
@@ -109,6 +110,8 @@ class InfoNCE(nn.Module):
             )
             * scale
         )
-        if self.queue is not None and self.training:
-            self.queue.enqueue(z2.detach(), groups, locations)  # after the loss: the old bank is used first
+        # After the loss: the old bank is used first. A non-finite loss enqueues nothing, so the
+        # training loop, not the queue's check of its keys, reports the NaN step.
+        if self.queue is not None and self.training and torch.isfinite(loss):
+            self.queue.enqueue(z2.detach(), groups, locations)
         return loss

@@ -215,8 +215,12 @@ def refuse_earlier_run(out_dir: Path) -> None:
 def _resume(state: TrainState, callbacks: list[Callback], metadata: dict[str, Any]) -> None:
     """Load the newest checkpoint of ``state.out_dir`` into every part of the run."""
     found = list_checkpoints(state.out_dir / "checkpoints")
+    if is_main_process():
+        _remove_interrupted_writes(state.out_dir)
     if not found:
-        return  # nothing to resume from: start at step 0
+        if is_main_process():
+            print(f"symcl: nothing to resume in {state.out_dir} (no checkpoint); starting at step 0", file=sys.stderr)
+        return
     path = found[-1]
     saved = load_state(path)
     try:
@@ -237,8 +241,21 @@ def _resume(state: TrainState, callbacks: list[Callback], metadata: dict[str, An
         detail = detail if len(detail) <= 300 else detail[:297] + "..."
         raise CheckpointError(f"{path}: damaged checkpoint ({type(error).__name__}: {detail})") from None
     state.last_checkpoint = path
+    if state.step > state.config.steps:
+        raise UserInputError(
+            f"{path}: the run is at step {state.step}, past --steps {state.config.steps}; resume with --steps "
+            f">= {state.step}, or train a new run in another folder"
+        )
     if is_main_process():
-        print(f"symcl: resuming from {path} (step {state.step})", file=sys.stderr)
+        finished = "; nothing left to train" if state.step == state.config.steps else ""
+        print(f"symcl: resuming from {path} (step {state.step}){finished}", file=sys.stderr)
+
+
+def _remove_interrupted_writes(out_dir: Path) -> None:
+    """Delete the temporary files that a killed run's atomic writes left (``.NAME.XXXXXXXX.tmp``)."""
+    for folder in (out_dir, out_dir / "checkpoints"):
+        for leftover in folder.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
 
 
 def _restore(state: TrainState, saved: dict[str, Any], callbacks: list[Callback]) -> None:

@@ -51,6 +51,31 @@ def test_resume_refuses_a_different_configuration(tmp_path):
         fit(model, views, objective, config, out_dir=tmp_path, resume=True, progress=False)
 
 
+def test_resume_refuses_fewer_steps_than_done_and_says_when_nothing_is_left(tmp_path, capsys):
+    fit(*toy_run(steps=20), out_dir=tmp_path, progress=False)
+    with pytest.raises(UserInputError, match=r"the run is at step 20, past --steps 10; resume with --steps >= 20"):
+        fit(*toy_run(steps=10), out_dir=tmp_path, resume=True, progress=False)
+    fit(*toy_run(steps=20), out_dir=tmp_path, resume=True, progress=False)
+    assert "(step 20); nothing left to train" in capsys.readouterr().err
+
+
+def test_resume_without_a_checkpoint_says_it_starts_at_step_0(tmp_path, capsys):
+    fit(*toy_run(steps=5), out_dir=tmp_path / "new", resume=True, progress=False)
+    assert f"nothing to resume in {tmp_path / 'new'} (no checkpoint); starting at step 0" in capsys.readouterr().err
+
+
+def test_resume_removes_the_temporary_files_of_a_killed_write(tmp_path):
+    fit(*toy_run(steps=20), out_dir=tmp_path, progress=False)
+    leftovers = [
+        tmp_path / ".history.json.k3x9q2ab.tmp",
+        tmp_path / "checkpoints" / ".step-00000030.safetensors.a1b2c3d4.tmp",
+    ]
+    for leftover in leftovers:
+        leftover.write_text("half written")
+    fit(*toy_run(steps=30), out_dir=tmp_path, resume=True, progress=False)
+    assert not any(leftover.exists() for leftover in leftovers)
+
+
 class LearningRateAtStart(Callback):
     def on_train_start(self, state):
         self.rate = state.optimizer.param_groups[0]["lr"]

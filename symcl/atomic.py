@@ -20,7 +20,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     if path.is_dir():
         raise IsADirectoryError(f"{path}: is a folder; give the path of a file to write")
     make_directory(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:  # name the file asked for, not the hidden temporary one
+        raise type(error)(f"{path}: cannot write it ({error.strerror or error})") from None
     os.close(fd)
     tmp = Path(tmp)
     try:

@@ -54,6 +54,23 @@ def test_a_folder_or_a_file_in_the_way_is_one_clear_error(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
+def test_an_unwritable_folder_is_named_by_the_file_asked_for(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(PermissionError, match=rf"^{locked / 'out.json'}: cannot write it \(Permission denied\)$"):
+        write_json(locked / "out.json", {})  # not the hidden temporary file's name
+
+
+def test_a_temporary_file_that_cannot_be_made_is_reported_under_the_file_asked_for(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".out.json.abcd1234.tmp"))
+
+    monkeypatch.setattr("symcl.atomic.tempfile.mkstemp", refuse)
+    with pytest.raises(PermissionError, match=rf"^{tmp_path / 'out.json'}: cannot write it \(Permission denied\)$"):
+        write_json(tmp_path / "out.json", {})
+
+
 def test_an_interrupt_while_writing_leaves_no_file(tmp_path):
     # Ctrl-C (KeyboardInterrupt) is no Exception: the temporary must still be removed.
     def interrupted(tmp):

@@ -191,7 +191,8 @@ def cluster_sites(
     if n_clusters is not None:
         if not isinstance(n_clusters, int) or isinstance(n_clusters, bool) or not 1 <= n_clusters <= n:
             raise ValueError(
-                f"The 'n_clusters' parameter of cluster_sites must be an integer in [1, {n}]. Got {n_clusters!r} instead."
+                f"The 'n_clusters' parameter (--clusters) of cluster_sites must be an integer in [1, {n}], the "
+                f"number of sites clustered. Got {n_clusters!r} instead."
             )
         candidates = [n_clusters]
     elif n < 3:

@@ -71,6 +71,8 @@ def test_anomaly_scores_flag_the_outlier_and_clusters_find_the_groups():
     assert crystal.cluster_sites(z, n_clusters=3).max() == 2
     with pytest.raises(ValueError, match="'max_clusters' parameter of cluster_sites must be an integer >= 2. Got 1"):
         crystal.cluster_sites(z, max_clusters=1)
+    with pytest.raises(ValueError, match=r"'n_clusters' parameter \(--clusters\) of cluster_sites .* \[1, 81\]"):
+        crystal.cluster_sites(z, n_clusters=100000)  # the CLI user reads which flag to change
 
 
 def test_anomaly_scores_and_clusters_of_many_sites_do_not_depend_on_the_chunks_or_the_sample(monkeypatch):

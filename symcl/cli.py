@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -41,6 +42,12 @@ class OneLineParser(argparse.ArgumentParser):
 
     Subcommand parsers inherit the class, so the whole command tree answers this way.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Before Python 3.13 argparse reads "--gap-open -1.5e1" as an option named -1.5e1; a
+        # negative number in e-notation is a number here too (setting it is harmless where unused).
+        self._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d*\.?\d+[eE][-+]?\d+$")
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

@@ -103,6 +103,13 @@ def test_output_paths_are_checked_while_parsing(tmp_path, capsys):
     assert "argument --out: cannot write" in capsys.readouterr().err
 
 
+def test_negative_numbers_in_e_notation_are_values_not_options():
+    from symcl.cli import build_parser
+
+    args = build_parser().parse_args(["protein", "distances", "f.fa", "-o", "d.tsv", "--gap-open", "-1.5e1"])
+    assert args.gap_open == -15.0
+
+
 def test_float_in_names_the_range(capsys):
     import argparse
 

@@ -9,9 +9,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
+
+# The (temporary, final) paths of an open atomic_group, renamed when it closes.
+_GROUP: ContextVar[list[tuple[Path, Path]] | None] = ContextVar("_GROUP", default=None)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -32,11 +37,38 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
             os.fsync(handle.fileno())
         # mkstemp makes the file private (0600); give it the mode a plain open() would.
         os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else _new_file_mode())
-        os.replace(tmp, path)
+        group = _GROUP.get()
+        if group is None:
+            os.replace(tmp, path)
+        else:
+            group.append((tmp, path))
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+@contextmanager
+def atomic_group() -> Iterator[None]:
+    """Files written by :func:`atomic_write` inside the block appear together when it ends.
+
+    A set of outputs that belong together (a site table, its embeddings, its overlay) is
+    not left half old, half new by a kill or an error while the later ones are computed:
+    until the block ends every old file stays, and the renames at its end take
+    microseconds.
+    """
+    pending: list[tuple[Path, Path]] = []
+    token = _GROUP.set(pending)
+    try:
+        yield
+    except BaseException:
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        _GROUP.reset(token)
+    for tmp, path in pending:
+        os.replace(tmp, path)
 
 
 def make_directory(path: str | os.PathLike) -> Path:

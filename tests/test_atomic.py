@@ -94,3 +94,20 @@ def test_the_file_is_flushed_to_disk_before_the_rename(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", record)
     target = atomic_write(tmp_path / "table.tsv", lambda tmp: tmp.write_text("new"))
     assert synced == [target.stat().st_ino]  # the temporary, renamed to the target
+
+
+def test_a_group_of_files_appears_together_or_not_at_all(tmp_path):
+    from symcl.atomic import atomic_group
+
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text("old")
+    with pytest.raises(KeyboardInterrupt), atomic_group():
+        atomic_write(tmp_path / "a.txt", lambda tmp: tmp.write_text("new"))
+        assert (tmp_path / "a.txt").read_text() == "old"  # not renamed before the group ends
+        raise KeyboardInterrupt  # a kill while the second file is computed
+    assert [(tmp_path / n).read_text() for n in ("a.txt", "b.txt")] == ["old", "old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]  # no temporary left
+    with atomic_group():
+        for name in ("a.txt", "b.txt"):
+            atomic_write(tmp_path / name, lambda tmp: tmp.write_text("new"))
+    assert [(tmp_path / n).read_text() for n in ("a.txt", "b.txt")] == ["new", "new"]

@@ -26,7 +26,7 @@ import numpy as np
 from torch import nn
 from tqdm.auto import tqdm
 
-from symcl.atomic import atomic_write, make_directory
+from symcl.atomic import atomic_group, atomic_write, make_directory
 
 from .images import MAX_IMAGE_PIXELS, check_image
 from .padding import estimate_lattice
@@ -316,7 +316,7 @@ def _count(n: int) -> str:
 def save_analysis(
     result: SiteAnalysis, directory: str | os.PathLike, *, image: np.ndarray | None = None
 ) -> dict[str, Path]:
-    """Write ``sites.csv``, ``embeddings.npz`` and (given the image) ``overlay.png``, each atomically.
+    """Write ``sites.csv``, ``embeddings.npz`` and (given the image) ``overlay.png``, atomically as a set.
 
     sites.csv columns: site, x_px, y_px, x_angstrom, y_angstrom, intensity, cluster,
     anomaly, edge. embeddings.npz arrays: embeddings (N, d), positions (N, 2) px,
@@ -342,7 +342,6 @@ def save_analysis(
                 int(result.edge[i]),
             ]
         )
-    paths = {"sites.csv": atomic_write(directory / "sites.csv", lambda tmp: tmp.write_text(buffer.getvalue()))}
 
     def write_npz(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
@@ -356,9 +355,11 @@ def save_analysis(
                 pixel_size=np.float64(sites.pixel_size),
             )
 
-    paths["embeddings.npz"] = atomic_write(directory / "embeddings.npz", write_npz)
-    if image is not None:
-        paths["overlay.png"] = plot_overlay(image, result, directory / "overlay.png")
+    with atomic_group():  # an interrupted rerun leaves the old set, not new tables beside an old overlay
+        paths = {"sites.csv": atomic_write(directory / "sites.csv", lambda tmp: tmp.write_text(buffer.getvalue()))}
+        paths["embeddings.npz"] = atomic_write(directory / "embeddings.npz", write_npz)
+        if image is not None:
+            paths["overlay.png"] = plot_overlay(image, result, directory / "overlay.png")
     return paths
 
 

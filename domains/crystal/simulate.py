@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from symcl.atomic import atomic_write, make_directory, write_json
+from symcl.atomic import atomic_group, atomic_write, make_directory, write_json
 from symcl.errors import UserInputError
 
 from .defects import (
@@ -337,6 +337,11 @@ def write_simulation(
         Name -> path of each file written.
     """
     directory = make_directory(directory)
+    with atomic_group():  # the image and its ground truth appear together, or not at all
+        return _write_simulation_files(result, directory, seed)
+
+
+def _write_simulation_files(result: SimulatedImage, directory: Path, seed: int | None) -> dict[str, Path]:
     paths = {}
     paths["image.npy"] = atomic_write(directory / "image.npy", lambda tmp: _save_npy(tmp, result.image))
     paths["image.png"] = atomic_write(directory / "image.png", lambda tmp: _save_png(tmp, result.image))

@@ -181,8 +181,8 @@ def simulate(
     zone_axis, thickness
         Projection of an ase structure, see :func:`projected_crystal`.
     rotation : float
-        In-plane rotation of the crystal, degrees (counter-clockwise on screen is
-        clockwise, as y points down).
+        In-plane rotation of the crystal, degrees: positive turns from +x towards +y,
+        which is clockwise on screen, as image rows (y) run downwards.
     origin : (float, float), optional
         Position in Å of the cell origin; default: uniform in the first cell.
     gamma, probe_fwhm, dose, scattering, background, read_noise, jitter, drift, gaussian_above

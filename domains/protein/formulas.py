@@ -18,12 +18,16 @@ import numpy as np
 
 #: Distance methods, in order of sophistication.
 METHODS = ("p", "poisson", "kimura", "scoredist")
-#: Expected BLOSUM62 score of a random pair of residues (Sonnhammer & Hollich 2005).
+#: Scoredist's random-score constant per aligned column (Sonnhammer & Hollich 2005, as in MUSCLE):
+#: the "Expected = -0.5209" of the BLOSUM62 file header, which is in bits. In the half-bit units of
+#: the integer matrix summed here a random pair scores about -0.97, but c = 1.2873 was calibrated with
+#: this constant and the integer matrix, so it stays as published.
 BLOSUM62_EXPECTED_SCORE = -0.5209
 #: Scoredist calibration constants of Sonnhammer & Hollich 2005 (as used by MUSCLE).
 SCOREDIST_CALIBRATION = {"jtt": 1.2873, "dayhoff": 1.3370, "mv": 1.1775}
-#: Default cap of a saturated distance, substitutions per site. Scoredist caps at 3.0 before
-#: calibration in MUSCLE; beyond about 3 the corrections are dominated by noise.
+#: Default cap of a saturated distance, substitutions per site; such pairs are flagged. Beyond
+#: about 3 the corrections are dominated by noise. (MUSCLE instead returns 3.0 x c only when the
+#: normalised score falls below 0.001, and larger values uncapped.)
 MAX_DISTANCE = 3.0
 
 
@@ -71,7 +75,8 @@ def scoredist(
         c, > 0. 1.2873 (default) makes the distance agree with JTT maximum-likelihood
         distances, 1.3370 with Dayhoff PAM, 1.1775 with MV.
     expected_score : float
-        Expected matrix score per random residue pair, < 0 (-0.5209 for BLOSUM62).
+        Random-score constant per gapless column, < 0 (-0.5209: the published BLOSUM62
+        value that the calibration constants assume; see ``BLOSUM62_EXPECTED_SCORE``).
 
     Returns
     -------

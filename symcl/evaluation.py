@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 from typing import Any, TypedDict
 
 import numpy as np
@@ -350,7 +351,20 @@ def _cluster(func: str, x: np.ndarray, n_clusters: Any, method: Any, seed: Any) 
         model = KMeans(n_clusters=n_clusters, n_init=10, random_state=seed)
     else:
         model = AgglomerativeClustering(n_clusters=n_clusters, linkage="ward")
-    return model.fit_predict(x).astype(np.int64)
+    return in_canonical_order(model.fit_predict, x)
+
+
+def in_canonical_order(label_rows: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """``label_rows`` applied to the rows of ``x`` sorted lexicographically, the labels put back in x's order.
+
+    k-means++ draws its starting centres by row index, so the same points listed in
+    another order would give another local optimum: another partition, even another
+    number of bins. Sorted, the partition depends on the points only.
+    """
+    order = np.lexsort(x.T[::-1])
+    labels = np.empty(len(x), dtype=np.int64)
+    labels[order] = label_rows(x[order])
+    return labels
 
 
 SILHOUETTE_SAMPLE = 5000
@@ -369,6 +383,11 @@ def kmeans_by_silhouette(x: np.ndarray, candidates: list[int], *, seed: int = 0)
             f"The 'candidates' parameter of kmeans_by_silhouette must be a non-empty list of integers in [1, {n}] "
             f"(the number of rows). Got {candidates!r} instead."
         )
+    return in_canonical_order(lambda rows: _best_silhouette(rows, candidates, seed), x)
+
+
+def _best_silhouette(x: np.ndarray, candidates: list[int], seed: int) -> np.ndarray:
+    n = len(x)
     sample = {"sample_size": SILHOUETTE_SAMPLE, "random_state": seed} if n > SILHOUETTE_SAMPLE else {}
     best, best_score = None, -np.inf
     with threadpool_limits(limits=1):

@@ -245,3 +245,15 @@ def test_collapsed_embeddings_look_invariant_but_have_no_gap():
 def test_invalid_input_raises_naming_the_parameter(blobs, call, error, match):
     with pytest.raises(error, match=match):
         call(*blobs)
+
+
+@pytest.mark.parametrize("k", [None, 7], ids=["k by silhouette", "k = 7"])
+def test_clusters_do_not_depend_on_the_order_of_the_rows(k):
+    # k-means++ picks its starting centres by row index; unstructured points have many local optima
+    x = np.random.default_rng(0).random((120, 4))
+    order = np.random.default_rng(1).permutation(len(x))
+    if k is None:
+        labels, shuffled = (kmeans_by_silhouette(rows, list(range(2, 9)), seed=5) for rows in (x, x[order]))
+    else:
+        labels, shuffled = (cluster(rows, k, seed=5) for rows in (x, x[order]))
+    assert np.array_equal(labels[order], shuffled)

@@ -177,7 +177,11 @@ def restore_rng(state: dict[str, Any], data_generator: torch.Generator) -> None:
 
 
 def versions() -> dict[str, str]:
-    """Library versions recorded next to every checkpoint and model."""
+    """Library versions recorded next to every checkpoint and model, and torch's thread count.
+
+    The thread count belongs with them: torch splits its CPU reductions by thread, so the
+    same seed on the same machine gives the same weights only with the same count.
+    """
     import symcl
 
     return {
@@ -185,6 +189,7 @@ def versions() -> dict[str, str]:
         "torch": torch.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
+        "torch_threads": str(torch.get_num_threads()),
     }
 
 

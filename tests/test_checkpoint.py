@@ -185,3 +185,10 @@ def test_listing_ignores_temporary_files_and_pruning_keeps_the_newest(tmp_path):
     prune_checkpoints(tmp_path, keep=1)
     assert [p.name for p in list_checkpoints(tmp_path)] == ["step-00000100.safetensors"]
     assert os.path.exists(tmp_path / ".step-00000200.safetensors.abc.tmp")
+
+
+def test_versions_record_the_torch_thread_count():
+    # the same seed gives the same weights only with the same count (torch splits reductions by thread)
+    from symcl.checkpoint import versions
+
+    assert versions()["torch_threads"] == str(torch.get_num_threads())

@@ -61,16 +61,7 @@ def register(subparsers) -> None:
     )
     _add_distance_arguments(distances)
     _add_method_argument(distances, alignment_free=True)
-    distances.add_argument(
-        "-o",
-        "--output",
-        "--out",
-        dest="out",
-        required=True,
-        type=output_file,
-        metavar="OUT.tsv",
-        help="output TSV (square matrix)",
-    )
+    _add_output_argument(distances, "OUT.tsv", "output TSV (square matrix)")
     distances.set_defaults(handler=run_distances)
 
     tree = sub.add_parser(
@@ -94,20 +85,18 @@ def register(subparsers) -> None:
     )
     tree.add_argument("--batch-size", type=int_at_least(1), default=64, help="with --model: sequences per forward pass")
     tree.add_argument("--device", default="cpu", help="with --model: cpu, cuda, cuda:N or auto (default cpu)")
-    tree.add_argument(
-        "-o",
-        "--output",
-        "--out",
-        dest="out",
-        required=True,
-        type=output_file,
-        metavar="OUT.nwk",
-        help="output Newick file",
-    )
+    _add_output_argument(tree, "OUT.nwk", "output Newick file")
     tree.set_defaults(handler=run_tree)
 
     _add_train(sub)
     _add_embed(sub)
+
+
+def _add_output_argument(parser: argparse.ArgumentParser, metavar: str, help: str) -> None:
+    # -o/--output as in every other command; --out, the first spelling, still works
+    parser.add_argument(
+        "-o", "--output", "--out", dest="out", required=True, type=output_file, metavar=metavar, help=help
+    )
 
 
 def run_distances(args: argparse.Namespace) -> None:

@@ -8,7 +8,6 @@ counted in a :class:`ReadSummary` and reported with a warning, never dropped sil
 
 from __future__ import annotations
 
-import codecs
 import gzip
 import io
 import os
@@ -24,6 +23,7 @@ from Bio import SeqIO
 from Bio.Seq import UndefinedSequenceError
 
 from symcl.errors import UserInputError
+from symcl.text import DECODE_ERRORS
 
 from .alphabet import encode
 
@@ -36,12 +36,6 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
 #: What a file of each format starts with (after leading blank lines).
 _MAGIC = {"fasta": ">", "fastq": "@", "genbank": "LOCUS"}
 _GZIP_MAGIC = b"\x1f\x8b"
-#: Text is UTF-8 (ids such as "contig_é1" stay as written); a byte that is not UTF-8 is
-#: read as latin-1 rather than refused, as the headers of old files may be.
-_DECODE_ERRORS = "symcl-latin-1-fallback"
-codecs.register_error(
-    _DECODE_ERRORS, lambda error: (error.object[error.start : error.end].decode("latin-1"), error.end)
-)
 #: What reading a damaged or unreadable file raises.
 _READ_ERRORS = (ValueError, AssertionError, EOFError, OSError, zlib.error)
 
@@ -292,8 +286,8 @@ def _open_text(path: Path) -> io.TextIOBase:
         gzipped = raw.read(2) == _GZIP_MAGIC
     # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the text
     if gzipped:
-        return gzip.open(path, "rt", encoding="utf-8-sig", errors=_DECODE_ERRORS)
-    return open(path, encoding="utf-8-sig", errors=_DECODE_ERRORS)
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors=DECODE_ERRORS)
+    return open(path, encoding="utf-8-sig", errors=DECODE_ERRORS)
 
 
 def _first_text(path: Path) -> str:

@@ -22,8 +22,8 @@ from pathlib import Path
 from Bio import AlignIO, SeqIO
 
 from symcl.errors import UserInputError
+from symcl.text import DECODE_ERRORS
 
-from ..dna.reader import _DECODE_ERRORS  # the DNA reader's UTF-8 with latin-1 fallback, so both read alike
 from .alphabet import clean_sequence
 
 #: Supported formats, as Biopython names them.
@@ -199,4 +199,4 @@ def _read_text(path: Path) -> str:
             raise UserInputError(f"{path}: damaged gzip file ({error})") from None
     # -sig: a byte-order mark is not part of the text; a stray non-UTF-8 byte (a Windows-1252
     # header, say) is read as latin-1, as the DNA reader does, rather than refusing the file
-    return data.decode("utf-8-sig", errors=_DECODE_ERRORS)
+    return data.decode("utf-8-sig", errors=DECODE_ERRORS)

@@ -249,6 +249,18 @@ def _resume(state: TrainState, callbacks: list[Callback], metadata: dict[str, An
     if is_main_process():
         finished = "; nothing left to train" if state.step == state.config.steps else ""
         print(f"symcl: resuming from {path} (step {state.step}){finished}", file=sys.stderr)
+        _warn_of_other_thread_count(path, saved)
+
+
+def _warn_of_other_thread_count(path: Path, saved: dict[str, Any]) -> None:
+    """torch splits its CPU reductions by thread: another count continues the run, but not bit-identically."""
+    before, now = saved.get("versions", {}).get("torch_threads"), str(torch.get_num_threads())
+    if before is not None and before != now:
+        print(
+            f"symcl: warning: {path} was written with {before} torch thread(s), this run has {now}: it continues, "
+            f"but not bit-identically to an uninterrupted run (set OMP_NUM_THREADS={before} for that)",
+            file=sys.stderr,
+        )
 
 
 def _remove_interrupted_writes(out_dir: Path) -> None:

@@ -59,6 +59,20 @@ def test_resume_refuses_fewer_steps_than_done_and_says_when_nothing_is_left(tmp_
     assert "(step 20); nothing left to train" in capsys.readouterr().err
 
 
+def test_resume_under_another_thread_count_warns_that_it_is_not_bit_identical(tmp_path, capsys):
+    fit(*toy_run(steps=20), out_dir=tmp_path, progress=False)
+    fit(*toy_run(steps=30), out_dir=tmp_path, resume=True, progress=False)  # the same count: no warning
+    assert "warning" not in capsys.readouterr().err
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads + 1)
+        fit(*toy_run(steps=40), out_dir=tmp_path, resume=True, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    warning = f"was written with {threads} torch thread(s), this run has {threads + 1}: it continues, but not"
+    assert warning in capsys.readouterr().err
+
+
 def test_resume_without_a_checkpoint_says_it_starts_at_step_0(tmp_path, capsys):
     fit(*toy_run(steps=5), out_dir=tmp_path / "new", resume=True, progress=False)
     assert f"nothing to resume in {tmp_path / 'new'} (no checkpoint); starting at step 0" in capsys.readouterr().err

@@ -417,7 +417,9 @@ def plot_overlay(image: np.ndarray, result: SiteAnalysis, path: str | os.PathLik
             facecolors="none",
             edgecolors="red",
             linewidths=1.2,
-            label=f"top {len(worst)} anomaly"
+            # the scores say whether these are outliers at all: the ring marks the highest whatever they are
+            label=f"{len(worst)} highest anomaly scores\n({result.anomaly[worst].min():.2g}-"
+            f"{result.anomaly[worst].max():.2g}; a typical site 1)"
             + ("\n(interior sites)" if 0 < result.edge.sum() < len(result.edge) else ""),
         )
     ax.set_xlim(-0.5, w - 0.5)

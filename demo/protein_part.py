@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import time
 from pathlib import Path
@@ -68,8 +67,7 @@ def compare_family(model, seqs, name: str, out: Path, *, progress: bool = True, 
 
 def _training_families(model_dir: Path) -> set[str]:
     """The names (file stems) of the real families a model directory's config.json says it was trained on."""
-    config = json.loads((Path(model_dir) / "config.json").read_text())
-    sources = config.get("protein", {}).get("sources", [])
+    sources = protein.read_model_config(model_dir).get("protein", {}).get("sources", [])
     return {Path(source).name.removesuffix(".gz").removesuffix(".fa").removesuffix(".aligned") for source in sources}
 
 

@@ -55,20 +55,39 @@ def atomic_group() -> Iterator[None]:
     A set of outputs that belong together (a site table, its embeddings, its overlay) is
     not left half old, half new by a kill or an error while the later ones are computed:
     until the block ends every old file stays, and the renames at its end take
-    microseconds.
+    microseconds. A group opened inside another joins it, so nothing appears before the
+    outer block ends. The group belongs to the thread (and context) that opened it: a
+    file written from another thread is renamed at once.
     """
-    pending: list[tuple[Path, Path]] = []
+    outer = _GROUP.get()
+    pending: list[tuple[Path, Path]] = [] if outer is None else outer
+    first = len(pending)
     token = _GROUP.set(pending)
     try:
         yield
     except BaseException:
-        for tmp, _ in pending:
+        for tmp, _ in pending[first:]:
             tmp.unlink(missing_ok=True)
+        del pending[first:]
         raise
     finally:
         _GROUP.reset(token)
-    for tmp, path in pending:
-        os.replace(tmp, path)
+    if outer is None:
+        _rename_all(pending)
+
+
+def _rename_all(pending: list[tuple[Path, Path]]) -> None:
+    """Rename each temporary file onto its target; after a failure, remove the ones left."""
+    for done, (tmp, path) in enumerate(pending):
+        try:
+            os.replace(tmp, path)
+        except OSError as error:
+            for leftover, _ in pending[done:]:
+                leftover.unlink(missing_ok=True)
+            renamed = ", ".join(str(p) for _, p in pending[:done]) or "none"
+            raise type(error)(
+                f"{path}: cannot replace it ({error.strerror or error}); already replaced: {renamed}"
+            ) from None
 
 
 def make_directory(path: str | os.PathLike) -> Path:

@@ -2,6 +2,7 @@
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,43 @@ def test_a_group_of_files_appears_together_or_not_at_all(tmp_path):
         for name in ("a.txt", "b.txt"):
             atomic_write(tmp_path / name, lambda tmp: tmp.write_text("new"))
     assert [(tmp_path / n).read_text() for n in ("a.txt", "b.txt")] == ["new", "new"]
+
+
+def test_a_nested_group_appears_with_the_outer_one(tmp_path):
+    from symcl.atomic import atomic_group
+
+    with atomic_group():
+        with atomic_group():
+            atomic_write(tmp_path / "inner.txt", lambda tmp: tmp.write_text("new"))
+        assert not (tmp_path / "inner.txt").exists()  # the inner end commits nothing
+        atomic_write(tmp_path / "outer.txt", lambda tmp: tmp.write_text("new"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inner.txt", "outer.txt"]
+
+
+def test_an_error_caught_inside_a_group_drops_only_the_inner_files(tmp_path):
+    from symcl.atomic import atomic_group
+
+    with atomic_group():
+        atomic_write(tmp_path / "kept.txt", lambda tmp: tmp.write_text("new"))
+        with pytest.raises(ValueError), atomic_group():
+            atomic_write(tmp_path / "dropped.txt", lambda tmp: tmp.write_text("new"))
+            raise ValueError
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt"]
+
+
+def test_a_rename_that_fails_midway_leaves_no_temporary_and_names_what_was_replaced(tmp_path, monkeypatch):
+    from symcl import atomic
+
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if Path(dst).name == "b.txt":
+            raise PermissionError(13, "Permission denied")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    with pytest.raises(PermissionError, match=r"b\.txt: cannot replace it .*already replaced: .*a\.txt"):
+        with atomic.atomic_group():
+            for name in ("a.txt", "b.txt", "c.txt"):
+                atomic_write(tmp_path / name, lambda tmp: tmp.write_text("new"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]

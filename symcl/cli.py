@@ -255,9 +255,13 @@ def refuse_a_file_given_twice(paths: list[str]) -> None:
 
     Record ids may repeat across files (contig_1 in each assembly); the same file twice may not.
     """
-    first: dict[str, str] = {}
+    first: dict[object, str] = {}
     for path in paths:
-        key = os.path.realpath(path)
+        try:  # the file itself, so a hard link or a symbolic link counts as the same file
+            info = os.stat(path)
+            key: object = (info.st_dev, info.st_ino)
+        except OSError:  # a missing file is the reader's to report
+            key = os.path.realpath(path)
         if key in first:
             raise UserInputError(f"{path}: given twice (also as {first[key]}); each training file once")
         first[key] = path
@@ -319,15 +323,29 @@ def positive_float(text: str) -> float:
 
 
 def positive_float32(text: str) -> float:
-    """An argparse ``type`` for a training number (learning rate, temperature): > 0 and held by float32.
+    """An argparse ``type`` for a training number (learning rate): > 0 and held by float32.
 
     Training runs in float32: a learning rate of 1e39 overflows in the optimiser (a
-    traceback), a temperature of 1e-300 underflows to 0 (a NaN loss).
+    traceback).
     """
     value = positive_float(text)
     low, high = torch.finfo(torch.float32).tiny, torch.finfo(torch.float32).max
     if not low <= value <= high:
         raise argparse.ArgumentTypeError(f"must be a number in [{low:.2g}, {high:.2g}] (float32), got {text}")
+    return value
+
+
+def softmax_temperature(text: str) -> float:
+    """An argparse ``type`` for an InfoNCE temperature: a number in [1e-4, 100].
+
+    The logits are cosines divided by the temperature, and so are their gradients: far
+    below 1e-4 the gradient norm overflows float32 (1e-30 stopped training with "gradient
+    norm is inf"); far above 100 every pair looks alike and nothing is learned. Useful
+    values lie around 0.05-0.5.
+    """
+    value = positive_float(text)
+    if not 1e-4 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be a number in [0.0001, 100] (typically 0.05-0.5), got {text}")
     return value
 
 

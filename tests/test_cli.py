@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -198,3 +199,15 @@ def test_a_bad_flag_is_one_line_naming_the_command(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("symcl protein distances: error: argument --method: invalid choice")
+
+
+def test_a_hard_link_to_a_training_file_is_the_same_file(tmp_path):
+    from symcl.cli import refuse_a_file_given_twice
+    from symcl.errors import UserInputError
+
+    (tmp_path / "genome.fa").write_text(">a\nACGT\n")
+    os.link(tmp_path / "genome.fa", tmp_path / "copy.fa")
+    (tmp_path / "other.fa").write_text(">a\nACGT\n")  # same content, another file: allowed
+    refuse_a_file_given_twice([str(tmp_path / "genome.fa"), str(tmp_path / "other.fa"), str(tmp_path / "missing.fa")])
+    with pytest.raises(UserInputError, match=r"copy\.fa: given twice \(also as .*genome\.fa\)"):
+        refuse_a_file_given_twice([str(tmp_path / "genome.fa"), str(tmp_path / "copy.fa")])

@@ -22,8 +22,8 @@ from symcl.cli import (
     non_negative_float,
     output_directory,
     positive_float,
-    positive_float32,
     seed_value,
+    softmax_temperature,
     train_config_from,
 )
 from symcl.errors import UserInputError
@@ -195,7 +195,7 @@ def _add_train(sub) -> None:
         help="train this many encoders side by side, each on its own loss, and embed with all of them "
         "(their unit embeddings concatenated; --dim is the total width) (default 1)",
     )
-    model.add_argument("--temperature", type=positive_float32, default=0.1, help="InfoNCE temperature (default 0.1)")
+    model.add_argument("--temperature", type=softmax_temperature, default=0.1, help="InfoNCE temperature (default 0.1)")
     parser.set_defaults(handler=_train)
 
 

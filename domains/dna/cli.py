@@ -21,8 +21,8 @@ from symcl.cli import (
     float_in,
     int_at_least,
     output_file,
-    positive_float32,
     seed_value,
+    softmax_temperature,
     train_config_from,
 )
 from symcl.errors import UserInputError
@@ -124,7 +124,7 @@ def _add_train(sub) -> None:
         help="width of the projection head the loss sees, dropped after training "
         "(default 256 for the k-mer encoders, 0 = none for the CNNs, which end in their own head)",
     )
-    model.add_argument("--temperature", type=positive_float32, default=0.1, help="InfoNCE temperature (default 0.1)")
+    model.add_argument("--temperature", type=softmax_temperature, default=0.1, help="InfoNCE temperature (default 0.1)")
     parser.set_defaults(handler=_train)
 
 

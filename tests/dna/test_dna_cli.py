@@ -177,6 +177,10 @@ def test_user_errors_are_one_line_and_exit_2(shipped, tmp_path):
     [
         (["train", "{phix}", "{phix}", "--out", "{out}"], "{phix}: given twice (also as {phix})"),
         (["train", "{phix}", "--out", "{out}", "--temperature", "inf"], "--temperature"),
+        (
+            ["train", "{phix}", "--out", "{out}", "--temperature", "1e-30"],
+            "--temperature: must be a number in [0.0001, 100]",
+        ),
         (["embed", "{phix}", "-o", "{out}.npz", "--window", "2"], "--window 2: must be at least the model's shortest"),
         (["bin", "{phix}", "-o", "{out}.tsv", "--method", "agglomerative"], "--method agglomerative needs a number"),
         (
@@ -189,6 +193,7 @@ def test_user_errors_are_one_line_and_exit_2(shipped, tmp_path):
     ids=[
         "same file twice",
         "infinite temperature",
+        "temperature whose gradients overflow",
         "window below the shortest k-mer",
         "agglomerative without bins",
         "k-mer option with a CNN",

@@ -46,8 +46,9 @@ class OneLineParser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # Before Python 3.13 argparse reads "--gap-open -1.5e1" as an option named -1.5e1; a
-        # negative number in e-notation is a number here too (setting it is harmless where unused).
-        self._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d*\.?\d+[eE][-+]?\d+$")
+        # negative number in any spelling float() reads (-1.e2, -inf) is a value here, which
+        # the option's type then checks (setting it is harmless where unused).
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.I)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

@@ -109,6 +109,15 @@ def test_negative_numbers_in_e_notation_are_values_not_options():
 
     args = build_parser().parse_args(["protein", "distances", "f.fa", "-o", "d.tsv", "--gap-open", "-1.5e1"])
     assert args.gap_open == -15.0
+    for text, value in (("-1.e1", -10.0), ("-2.", -2.0), ("-.5E+1", -5.0)):
+        args = build_parser().parse_args(["protein", "distances", "f.fa", "-o", "d.tsv", "--gap-open", text])
+        assert args.gap_open == value
+
+
+def test_a_negative_infinity_is_a_value_that_its_type_refuses(capsys):
+    with pytest.raises(SystemExit):
+        main(["protein", "distances", "f.fa", "-o", "d.tsv", "--gap-open", "-inf"])
+    assert "argument --gap-open: must be a finite number" in capsys.readouterr().err
 
 
 def test_float_in_names_the_range(capsys):

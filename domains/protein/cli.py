@@ -198,6 +198,17 @@ def _add_method_argument(parser, default: str | None = "scoredist", alignment_fr
     parser.add_argument("--method", choices=choices, default=default, help=text)
 
 
+def _gap_score(text: str) -> float:
+    """An argparse ``type`` for a gap score: a finite number <= 0 (a positive one would reward gaps)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number <= 0, got {text!r}") from None
+    if not (math.isfinite(value) and value <= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number <= 0 (a positive score rewards gaps), got {text}")
+    return value
+
+
 def _add_distance_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="protein family: FASTA (aligned or not), Stockholm or Clustal")
     parser.add_argument("--format", choices=FORMATS, default=None, help="input format (default: from the content)")
@@ -207,11 +218,11 @@ def _add_distance_arguments(parser: argparse.ArgumentParser) -> None:
     )
     mode.add_argument("--realign", action="store_true", help="remove gaps and align every pair (BLOSUM62)")
     parser.add_argument(
-        "--gap-open", type=float, default=GAP_OPEN, help=f"score of a gap's first residue (default {GAP_OPEN:g})"
+        "--gap-open", type=_gap_score, default=GAP_OPEN, help=f"score of a gap's first residue (default {GAP_OPEN:g})"
     )
     parser.add_argument(
         "--gap-extend",
-        type=float,
+        type=_gap_score,
         default=GAP_EXTEND,
         help=f"score of each further gap residue (default {GAP_EXTEND:g})",
     )

@@ -97,8 +97,12 @@ def test_bad_numbers_exit_2(tmp_path, capsys):
     source = str(data_path("protein", "COX2_TM.fa"))
     assert main(["protein", "distances", source, "--max-distance", "-1", "-o", str(tmp_path / "d.tsv")]) == 2
     assert "--max-distance" in one_error_line(capsys)
-    assert main(["protein", "distances", source, "--gap-open", "3", "-o", str(tmp_path / "d.tsv")]) == 2
-    assert "gap_open" in one_error_line(capsys)
+    with pytest.raises(SystemExit) as exit:  # refused while parsing, before the file is read
+        main(["protein", "distances", source, "--gap-open", "3", "-o", str(tmp_path / "d.tsv")])
+    assert exit.value.code == 2
+    assert "argument --gap-open: must be a finite number <= 0 (a positive score rewards gaps), got 3" in one_error_line(
+        capsys
+    )
 
 
 def test_tree_needs_three_sequences(tmp_path, capsys):

@@ -66,9 +66,21 @@ def compare_family(model, seqs, name: str, out: Path, *, progress: bool = True, 
 
 
 def _training_families(model_dir: Path) -> set[str]:
-    """The names (file stems) of the real families a model directory's config.json says it was trained on."""
+    """The names of the real families a model directory's config.json says it was trained on."""
     sources = protein.read_model_config(model_dir).get("protein", {}).get("sources", [])
-    return {Path(source).name.removesuffix(".gz").removesuffix(".fa").removesuffix(".aligned") for source in sources}
+    return {_family_name(source) for source in sources}
+
+
+# Suffixes a family file may carry: compression, sequence formats, and "aligned".
+_FAMILY_FILE_SUFFIXES = {".gz", ".bz2", ".xz", ".fa", ".fasta", ".faa", ".fas", ".sto", ".stk", ".aln", ".aligned"}
+
+
+def _family_name(path: str | Path) -> str:
+    """A family file's name without its file suffixes: globins45.aligned.fa.gz -> globins45, PF00069.24.fa -> PF00069.24."""
+    path = Path(path)
+    while path.suffix.lower() in _FAMILY_FILE_SUFFIXES:
+        path = path.with_suffix("")
+    return path.name
 
 
 def _family_metrics(r: dict) -> list[Metric]:
@@ -129,7 +141,7 @@ def run_protein(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
         compare_family(
             model,
             protein.read_sequences(data_path("protein", name), aligned=False),
-            Path(name).stem,
+            _family_name(name),
             part,
             progress=progress,
         )
@@ -153,7 +165,7 @@ def run_protein(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
         ),
     ]
     summary = (
-        f"For each shipped real family ({', '.join(Path(name).stem for name in names)}), all pairwise distances were "
+        f"For each shipped real family ({', '.join(_family_name(name) for name in names)}), all pairwise distances were "
         f"computed twice: by aligning every pair (Biopython PairwiseAligner, BLOSUM62, Scoredist) and by "
         f"embedding each sequence once with the shipped pretrained Siamese encoder and taking distances between "
         f"embeddings. Neighbour-joining trees were built from both and compared with the normalised "
@@ -170,7 +182,7 @@ def run_protein(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
         )
     )
     fasta = data_path("protein", names[0])
-    stem = Path(names[0]).stem
+    stem = _family_name(names[0])
     commands = [
         shlex.join(
             ["symcl", "protein", "distances", str(fasta), "--method", METHOD, "-o", str(part / f"{stem}_{METHOD}.tsv")]

@@ -92,9 +92,11 @@ def another_rank_reported() -> bool:
     """
     if not in_relaunched_worker():
         return False
-    rank = int(os.environ["RANK"])
-    others = {_error_file_name(other) for other in range(int(os.environ["WORLD_SIZE"])) if other != rank}
-    return any(path.name in others for path in Path(os.environ[_ERROR_DIR_ENV]).iterdir())
+    own = _error_file_name(int(os.environ["RANK"]))  # in_relaunched_worker checked RANK
+    this_attempt = own[: own.index("-rank-") + len("-rank-")]
+    return any(
+        path.name.startswith(this_attempt) and path.name != own for path in Path(os.environ[_ERROR_DIR_ENV]).iterdir()
+    )
 
 
 def _error_file_name(rank: int) -> str:

@@ -43,3 +43,18 @@ def test_html_is_self_contained_and_escaped(sections, tmp_path):
     assert not re.search(r"(src|href)=['\"]https?:", page)
     assert paths["report.md"].read_text().startswith("# symcl demo")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["part", "report.html", "report.md"]
+
+
+@pytest.mark.parametrize(
+    "path, name",
+    [
+        ("data/protein/globins45.aligned.fa", "globins45"),
+        ("COX2_TM.fa", "COX2_TM"),
+        ("/x/RRM_1.aligned.fasta.gz", "RRM_1"),
+        ("PF00069.24.sto", "PF00069.24"),  # a dot inside the name stays
+    ],
+)
+def test_a_family_is_named_by_its_file_without_format_suffixes(path, name):
+    from symcl.demo.protein_part import _family_name
+
+    assert _family_name(path) == name

@@ -117,3 +117,17 @@ def test_sigterm_to_the_launcher_stops_its_workers_and_says_so_once(tmp_path):
     assert stderr.strip().splitlines() == ["symcl: terminated"]
     assert _worker_pid(tmp_path, 0) is None and _worker_pid(tmp_path, 1) is None
     assert not (tmp_path / "model.safetensors").exists()  # no orphaned worker trained on to the end
+
+
+def test_a_worker_sees_only_other_ranks_reports_of_this_attempt(tmp_path, monkeypatch):
+    from symcl.distributed import launch
+
+    monkeypatch.setenv(launch._ERROR_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.delenv("WORLD_SIZE", raising=False)  # not needed to find the reports
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")
+    (tmp_path / "attempt-0-rank-000000.txt").write_text("an earlier attempt's error")
+    (tmp_path / "attempt-1-rank-000001.txt").write_text("this worker's own error")
+    assert not launch.another_rank_reported()
+    (tmp_path / "attempt-1-rank-000002.txt").write_text("rank 2 failed")
+    assert launch.another_rank_reported()

@@ -258,14 +258,26 @@ def refuse_a_file_given_twice(paths: list[str]) -> None:
     """
     first: dict[object, str] = {}
     for path in paths:
-        try:  # the file itself, so a hard link or a symbolic link counts as the same file
-            info = os.stat(path)
-            key: object = (info.st_dev, info.st_ino)
-        except OSError:  # a missing file is the reader's to report
-            key = os.path.realpath(path)
+        key = _file_identity(path)
         if key in first:
             raise UserInputError(f"{path}: given twice (also as {first[key]}); each training file once")
         first[key] = path
+
+
+def refuse_writing_over_an_input(output: str, inputs: list[str], option: str = "-o") -> None:
+    """Refuse an output path that is one of the inputs (by any path to it): writing it would destroy the input."""
+    for path in inputs:
+        if _file_identity(output) == _file_identity(path):
+            raise UserInputError(f"{option} {output}: is the input file {path}; choose another output path")
+
+
+def _file_identity(path: str) -> object:
+    """The file itself, so that a hard link or a symbolic link to it is the same file."""
+    try:
+        info = os.stat(path)
+        return info.st_dev, info.st_ino
+    except OSError:  # a file not there yet (or missing: the reader reports it) is known by its path
+        return os.path.realpath(path)
 
 
 def resolve_device(name: str) -> str:

@@ -220,3 +220,27 @@ def test_a_hard_link_to_a_training_file_is_the_same_file(tmp_path):
     refuse_a_file_given_twice([str(tmp_path / "genome.fa"), str(tmp_path / "other.fa"), str(tmp_path / "missing.fa")])
     with pytest.raises(UserInputError, match=r"copy\.fa: given twice \(also as .*genome\.fa\)"):
         refuse_a_file_given_twice([str(tmp_path / "genome.fa"), str(tmp_path / "copy.fa")])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["dna", "embed", "{input}", "-o", "{output}"],
+        ["dna", "bin", "{input}", "-o", "{output}", "--bins", "2"],
+        ["protein", "distances", "{input}", "-o", "{output}"],
+        ["protein", "tree", "{input}", "--method", "spectrum", "-o", "{output}"],
+        ["protein", "embed", "{input}", "-o", "{output}"],
+    ],
+    ids=lambda command: " ".join(command[:2]),
+)
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(tmp_path, capsys, command):
+    source = tmp_path / "family.fa"
+    text = "".join(f">s{i}\n{'ACGTTGCAAC' * 30}\n" for i in range(4))
+    source.write_text(text)
+    (tmp_path / "link.fa").symlink_to(source)  # another path to the same file
+    argv = [arg.format(input=source, output=tmp_path / "link.fa") for arg in command]
+    assert main([*argv, "--quiet"]) == 2
+    assert (
+        f"-o {tmp_path / 'link.fa'}: is the input file {source}; choose another output path" in capsys.readouterr().err
+    )
+    assert source.read_text() == text

@@ -21,6 +21,7 @@ from symcl.cli import (
     float_in,
     int_at_least,
     output_file,
+    refuse_writing_over_an_input,
     seed_value,
     softmax_temperature,
     train_config_from,
@@ -274,6 +275,7 @@ def _train(args: argparse.Namespace) -> int | None:
 def _embed(args: argparse.Namespace) -> None:
     from .embedding import embed_sequences, save_embeddings
 
+    refuse_writing_over_an_input(args.output, [args.input])
     model, window = _model_and_window(args)
     if args.stride is not None and args.stride > window:
         raise UserInputError(f"--stride must be at most the window ({window} bp). Got {args.stride} instead.")
@@ -295,6 +297,7 @@ def _bin(args: argparse.Namespace) -> None:
     from .embedding import embed_sequences
     from .tnf import tnf
 
+    refuse_writing_over_an_input(args.output, [args.input])
     if args.features == "tnf" and args.model is not None:
         raise UserInputError(f"--model {args.model}: TNF features need no model; drop --model or --features tnf")
     if args.method != "kmeans" and args.bins is None:  # before minutes of reading and embedding

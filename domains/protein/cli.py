@@ -28,7 +28,13 @@ import sys
 import numpy as np
 
 from symcl.atomic import atomic_write
-from symcl.cli import add_command_group, add_training_arguments, int_at_least, output_file
+from symcl.cli import (
+    add_command_group,
+    add_training_arguments,
+    int_at_least,
+    output_file,
+    refuse_writing_over_an_input,
+)
 from symcl.errors import UserInputError
 
 from .alignment import GAP_EXTEND, GAP_OPEN, make_aligner
@@ -142,6 +148,7 @@ def write_tsv(path, ids: tuple[str, ...] | list[str], distances: np.ndarray) -> 
 
 
 def _read(args: argparse.Namespace) -> ProteinSequences:
+    refuse_writing_over_an_input(args.out, [args.file])
     aligned = True if args.aligned else False if args.realign else None
     return read_sequences(args.file, format=args.format, aligned=aligned)
 
@@ -508,6 +515,7 @@ def run_embed(args: argparse.Namespace) -> None:
 
     from .model import embed_sequences, load_model, pretrained_directory
 
+    refuse_writing_over_an_input(args.output, [args.file])
     family = read_sequences(args.file, format=args.format)
     device = resolve_device(args.device)
     model = load_model(args.model if args.model is not None else pretrained_directory()).to(device)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from Bio.Seq import Seq
 from torch import Tensor
 
 from symcl.errors import UserInputError
@@ -80,7 +81,7 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
 COMPLEMENT_TABLE, CODE_TABLE = _tables()
 
 
-SequenceLike = str | bytes | bytearray | np.ndarray
+SequenceLike = str | bytes | bytearray | Seq | np.ndarray
 
 
 def encode(seq: SequenceLike, *, record_id: str = "<sequence>") -> np.ndarray:
@@ -134,14 +135,14 @@ def reverse_complement(seq: SequenceLike, *, record_id: str = "<sequence>") -> S
 
     Parameters
     ----------
-    seq : str, bytes, bytearray or ndarray
+    seq : str, bytes, bytearray, Bio.Seq or ndarray
         The sequence; an ndarray must be ``uint8`` ASCII text, shape (L,).
     record_id : str
         Name of the record, used in error messages.
 
     Returns
     -------
-    str, bytes, bytearray or ndarray
+    str, bytes, bytearray, Bio.Seq or ndarray
         The reverse complement, of the same type as ``seq``.
 
     Raises
@@ -166,6 +167,8 @@ def reverse_complement(seq: SequenceLike, *, record_id: str = "<sequence>") -> S
         return out.tobytes()
     if isinstance(seq, bytearray):
         return bytearray(out.tobytes())
+    if isinstance(seq, Seq):
+        return Seq(out.tobytes().decode("ascii"))
     return out
 
 
@@ -207,6 +210,8 @@ def _as_bytes(seq: SequenceLike, record_id: str) -> np.ndarray:
             ) from None
     if isinstance(seq, bytes | bytearray):
         return np.frombuffer(bytes(seq), dtype=np.uint8)
+    if isinstance(seq, Seq):
+        return _as_bytes(str(seq), record_id)
     if isinstance(seq, np.ndarray):
         if seq.dtype != np.uint8 or seq.ndim != 1:
             raise TypeError(
@@ -214,7 +219,9 @@ def _as_bytes(seq: SequenceLike, record_id: str) -> np.ndarray:
                 f"and shape {seq.shape} instead."
             )
         return seq
-    raise TypeError(f"The 'seq' parameter must be a str, bytes or 1-D uint8 array. Got {type(seq).__name__} instead.")
+    raise TypeError(
+        f"The 'seq' parameter must be a str, bytes, Bio.Seq or 1-D uint8 array. Got {type(seq).__name__} instead."
+    )
 
 
 def _show(byte: int) -> str:

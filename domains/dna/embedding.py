@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from symcl.atomic import atomic_write
 from symcl.errors import UserInputError
 
 from .alphabet import CODE_PAD, SequenceLike, reverse_complement, to_codes
+from .inputs import named_sequences
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,10 @@ def embed_sequences(
     ----------
     model : nn.Module
         A DNA encoder: codes (B, L) -> (B, dim), e.g. from :func:`load_model`.
-    seqs : iterable or one sequence
-        Records (:class:`~symcl.domains.dna.reader.Record` or ``(id, seq)``), plain
-        sequences (str, bytes, uint8 ASCII arrays; ids "0", "1", ...), or one sequence.
+    seqs : iterable, mapping or one sequence
+        Records (:class:`~symcl.domains.dna.reader.Record`, Biopython ``SeqRecord`` or
+        ``(id, seq)``), a mapping of id to sequence, plain sequences (str, bytes,
+        ``Bio.Seq``, uint8 ASCII arrays; ids "0", "1", ...), or one sequence.
     window : int, optional
         Window length in bp; default the model's training window (``training_window``,
         set by :func:`~symcl.domains.dna.models.load_model`), else 1000. A record no
@@ -225,7 +227,10 @@ def strand_invariance(
     """
     from symcl.evaluation import invariance_score
 
-    named = [(rid if rid is not None else str(i), seq) for i, (rid, seq) in enumerate(_named(seqs))]
+    named = [
+        (rid if rid is not None else str(i), seq)
+        for i, (rid, seq) in enumerate(named_sequences(seqs, "strand_invariance"))
+    ]
     flipped = [(rid, reverse_complement(seq, record_id=rid)) for rid, seq in named]
     options = {"window": window, "stride": stride, "batch_size": batch_size}
     forward = embed_sequences(model, named, **options)
@@ -238,7 +243,7 @@ def _windows(
 ) -> Iterator[tuple[int, int, int, np.ndarray]]:
     """(record index, start, end, codes) of every window; fills ``ids`` and ``lengths`` as it goes."""
     seen: set[str] = set()
-    for i, (rid, seq) in enumerate(_named(seqs)):
+    for i, (rid, seq) in enumerate(named_sequences(seqs, "embed_sequences")):
         rid = rid if rid is not None else str(i)
         if rid in seen:
             raise UserInputError(f"Duplicate record id {rid!r}; record ids must be unique.")
@@ -285,9 +290,9 @@ def _advance(bar: tqdm, batch: list, covered: tuple[int, int]) -> tuple[int, int
 
 def _total_bp(seqs: Iterable | SequenceLike) -> int | None:
     """The bp of all records when they are a list or a tuple (a stream is not read twice)."""
-    if not isinstance(seqs, list | tuple):
+    if not isinstance(seqs, list | tuple | Mapping):
         return None
-    return sum(len(seq) for _, seq in _named(seqs))
+    return sum(len(seq) for _, seq in named_sequences(seqs, "embed_sequences"))
 
 
 def _run(model: nn.Module, batch: list, device: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -301,19 +306,6 @@ def _run(model: nn.Module, batch: list, device: Any) -> tuple[np.ndarray, np.nda
     z = model(torch.from_numpy(padded).to(device)).to("cpu", torch.float64).numpy()
     record, start, end = (np.array(column, dtype=np.int64) for column in list(zip(*batch, strict=True))[:3])
     return record, start, end, z
-
-
-def _named(seqs: Iterable | SequenceLike) -> Iterator[tuple[str | None, SequenceLike]]:
-    if isinstance(seqs, str | bytes) or (isinstance(seqs, np.ndarray) and seqs.ndim == 1):
-        yield None, seqs
-        return
-    if isinstance(seqs, np.ndarray):
-        raise TypeError("The 'seqs' parameter of embed_sequences must be sequences, not a 2-D array.")
-    for item in seqs:
-        if isinstance(item, tuple):  # Record or (id, seq)
-            yield str(item[0]), item[1]
-        else:
-            yield None, item
 
 
 def save_embeddings(path: str | os.PathLike, result: SequenceEmbeddings) -> Path:

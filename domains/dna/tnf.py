@@ -22,6 +22,7 @@ import numpy as np
 from symcl.errors import UserInputError
 
 from .alphabet import CODE_N, SequenceLike, to_codes
+from .inputs import named_sequences
 
 _MAX_K = 12
 
@@ -98,8 +99,9 @@ def kmer_frequencies(
     Parameters
     ----------
     seqs : sequence or iterable of sequences
-        One sequence (str, bytes or uint8 ASCII array), or an iterable of sequences
-        or of :class:`~symcl.domains.dna.reader.Record` / ``(id, seq)`` pairs.
+        One sequence (str, bytes, ``Bio.Seq`` or uint8 ASCII array), a mapping of id to
+        sequence, or an iterable of sequences or of
+        :class:`~symcl.domains.dna.reader.Record` / ``SeqRecord`` / ``(id, seq)`` pairs.
     k : int
         k-mer length.
     pseudocount : float
@@ -118,7 +120,7 @@ def kmer_frequencies(
     if not (isinstance(pseudocount, int | float) and np.isfinite(pseudocount) and pseudocount >= 0):
         raise ValueError(f"The 'pseudocount' parameter of kmer_frequencies must be >= 0. Got {pseudocount!r} instead.")
     rows = []
-    for i, (rid, seq) in enumerate(_named(seqs)):
+    for i, (rid, seq) in enumerate(named_sequences(seqs, "kmer_frequencies")):
         counts = canonical_kmer_counts(seq, k, record_id=rid or str(i)).astype(np.float64) + pseudocount
         total = counts.sum()
         if total == 0:
@@ -139,7 +141,7 @@ def tnf(seqs: SequenceLike | Iterable, *, pseudocount: float = 0.0) -> np.ndarra
     Parameters
     ----------
     seqs : sequence or iterable of sequences
-        One sequence or many (str, bytes, uint8 ASCII arrays, Records or (id, seq)).
+        One sequence or many, as for :func:`kmer_frequencies`.
     pseudocount : float
         Added to every count before normalising (>= 0).
 
@@ -154,18 +156,6 @@ def tnf(seqs: SequenceLike | Iterable, *, pseudocount: float = 0.0) -> np.ndarra
     (1, 136)
     """
     return kmer_frequencies(seqs, 4, pseudocount=pseudocount)
-
-
-def _named(seqs: SequenceLike | Iterable) -> Iterable[tuple[str, SequenceLike]]:
-    """(id, sequence) pairs of one sequence or an iterable of them; id "" when unnamed."""
-    if isinstance(seqs, str | bytes) or (isinstance(seqs, np.ndarray) and seqs.ndim == 1):
-        yield "", seqs
-        return
-    for item in seqs:
-        if isinstance(item, tuple):  # Record or (id, seq)
-            yield str(item[0]), item[1]
-        else:
-            yield "", item
 
 
 def _check_k(k: int) -> None:

@@ -16,7 +16,7 @@ batch has the same shape; a view lengthened by insertions is cut to ``L_max``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +26,7 @@ from symcl.errors import UserInputError
 from symcl.views import ViewBatch, nearby_mask
 
 from .alphabet import CODE_COMPLEMENT, CODE_N, CODE_PAD, to_codes
+from .inputs import ONE_SEQUENCE, named_sequences
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,8 @@ class DnaViews:
 
     Parameters
     ----------
-    records : sequence of Record or (id, seq)
-        The sequences, each at least ``window`` bp long (read them with
+    records : iterable of Record, SeqRecord or (id, seq), or a mapping of id to sequence
+        The sequences (a stream such as ``read_records(path)`` is read once), each at least ``window`` bp long (read them with
         ``read_records(path, min_length=window)`` to skip, and report, shorter ones).
     labels : sequence of int, optional
         One label per record (e.g. genome of origin); defaults to the record index.
@@ -90,7 +91,7 @@ class DnaViews:
 
     def __init__(
         self,
-        records: Sequence,
+        records: Iterable,
         *,
         labels: Sequence[int] | None = None,
         window: int = 1000,
@@ -318,14 +319,15 @@ def exclusion_mask(record: np.ndarray, start: np.ndarray, exclusion_bp: int) -> 
     return nearby_mask(torch.from_numpy(locations), exclusion_bp).numpy()
 
 
-def _records_as_codes(records: Sequence) -> tuple[list[str], list[np.ndarray]]:
-    if isinstance(records, str | bytes | np.ndarray) or not len(records):
-        raise ValueError("The 'records' parameter of DnaViews must be a non-empty sequence of records or (id, seq).")
+def _records_as_codes(records: Iterable) -> tuple[list[str], list[np.ndarray]]:
     ids, codes = [], []
-    for i, item in enumerate(records):
-        rid, seq = (str(item[0]), item[1]) if isinstance(item, tuple) else (str(i), item)
-        ids.append(rid)
-        codes.append(to_codes(seq, record_id=rid))
+    if not isinstance(records, (*ONE_SEQUENCE, np.ndarray)):  # one sequence is no collection of records
+        for i, (rid, seq) in enumerate(named_sequences(records, "DnaViews")):  # a stream is read once
+            rid = rid if rid is not None else str(i)
+            ids.append(rid)
+            codes.append(to_codes(seq, record_id=rid))
+    if not codes:
+        raise ValueError("The 'records' parameter of DnaViews must be a non-empty collection of records or (id, seq).")
     return ids, codes
 
 

@@ -79,6 +79,24 @@ def test_input_forms(model, rng):
     np.testing.assert_allclose(many.embeddings, np.repeat(one.embeddings, 3, axis=0), atol=1e-6)
 
 
+def test_a_mapping_and_biopython_objects_are_read_as_named_sequences(model, rng):
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+
+    long, short = random_dna(rng, 400), random_dna(rng, 300)
+    expected = dna.embed_sequences(model, [("chrM", long), ("chrY", short)], window=200)
+    # a dict's keys are ids, not sequences: "chrM" is nucleotide letters and was embedded as 4 bp
+    for seqs in (
+        {"chrM": long, "chrY": short},
+        [SeqRecord(Seq(long), id="chrM"), SeqRecord(Seq(short), id="chrY")],
+    ):
+        result = dna.embed_sequences(model, seqs, window=200)
+        assert result.ids == ["chrM", "chrY"] and list(result.lengths) == [400, 300]
+        np.testing.assert_array_equal(result.embeddings, expected.embeddings)
+    np.testing.assert_array_equal(dna.tnf({"chrM": long}), dna.tnf(Seq(long)))
+    assert dna.reverse_complement(Seq("ACGTn")) == Seq("nACGT")
+
+
 def test_bad_input(model):
     with pytest.raises(UserInputError, match="Duplicate record id 'a'"):
         dna.embed_sequences(model, [("a", "ACGT"), ("a", "GG")])

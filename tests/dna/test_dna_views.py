@@ -129,6 +129,15 @@ def test_labels_are_record_labels(records):
     assert set(_batch(views, n=64).labels.tolist()) <= {7, 9}
 
 
+def test_a_stream_or_a_mapping_of_records_gives_the_same_views(records):
+    expected = _batch(dna.DnaViews(records, window=500))
+    for given in ((record for record in records), dict(records)):  # read_records(path) is a stream
+        views = dna.DnaViews(given, window=500)
+        assert views.ids == ["a", "b", "c"]
+        batch = _batch(views)
+        assert torch.equal(batch.view1, expected.view1) and torch.equal(batch.view2, expected.view2)
+
+
 def test_bad_input(records):
     with pytest.raises(UserInputError, match=r"Record 'b' is 800 bp long, shorter than the window of 1000 bp"):
         dna.DnaViews(records, window=1000)
@@ -140,5 +149,7 @@ def test_bad_input(records):
         dna.DnaViews(records, labels=[0, 1], window=500)
     with pytest.raises(ValueError, match=r"'records' parameter"):
         dna.DnaViews([], window=500)
+    with pytest.raises(ValueError, match=r"'records' parameter"):  # one sequence is no collection of records
+        dna.DnaViews(records[0][1], window=500)
     with pytest.raises(UserInputError, match=r"'q'.*'!' at position 3"):
         dna.DnaViews([("q", "AC!T")], window=2)

@@ -103,6 +103,8 @@ def train(
     Returns
     -------
     TrainState
+        The model is trained in place; its ``training_window`` becomes ``views.window``
+        (the default window of :func:`~symcl.domains.dna.embedding.embed_sequences`).
     """
     if not isinstance(projection, int) or isinstance(projection, bool) or projection < 0:
         raise ValueError(f"The 'projection' parameter of train must be an integer >= 0. Got {projection!r} instead.")
@@ -117,6 +119,8 @@ def train(
         "model": dict(model.config),
         "dna": {"views": views.settings(), "sources": list(sources or []), "projection": projection} | loss,
     }
+    # embed_sequences' default window, as load_model sets it for the saved model
+    model.training_window = views.window
     if projection:
         objective = ProjectedContrastive(model.dim, projection, **loss)
     else:
@@ -164,9 +168,16 @@ def load_model(directory: str | os.PathLike) -> nn.Module:
     """
     config = read_model_config(directory)
     model = model_directory.load_model(directory, config, build_encoder)
-    window = config.get("dna", {}).get("views", {}).get("window")
-    model.training_window = int(window) if isinstance(window, int) and window > 0 else None
+    model.training_window = _training_window(config)
     return model
+
+
+def _training_window(config: dict[str, Any]) -> int | None:
+    """The window (bp) config.json says the model was trained on; None where it says nothing usable."""
+    section = config.get("dna")
+    views = section.get("views") if isinstance(section, dict) else None
+    window = views.get("window") if isinstance(views, dict) else None
+    return window if isinstance(window, int) and not isinstance(window, bool) and window > 0 else None
 
 
 def pretrained_directory() -> Path:

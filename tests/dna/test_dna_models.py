@@ -28,6 +28,9 @@ def test_model_directory_round_trip_and_errors(model, tmp_path):
     assert torch.equal(loaded(codes), model(codes))
     with pytest.raises(UserInputError, match="not a model directory"):
         dna.load_model(tmp_path / "nope")
+    for damaged in (None, "x", {"views": None}, {"views": {"window": "1000"}}):  # metadata only: no window
+        write_json(tmp_path / "config.json", {"model": model.config, "dna": damaged})
+        assert dna.load_model(tmp_path).training_window is None
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(UserInputError, match="no 'model' architecture"):
         dna.load_model(tmp_path)
@@ -68,6 +71,12 @@ def test_train_from_python_writes_a_loadable_model(tmp_path, rng):
     loaded = dna.load_model(tmp_path)
     codes = torch.randint(0, 4, (2, 64), dtype=torch.uint8)
     assert torch.allclose(loaded(codes), model.eval()(codes))
+    # the trained object embeds as its reloaded copy: both default to the training window
+    assert model.training_window == loaded.training_window == 200
+    records = [("a", random_dna(rng, 900))]
+    np.testing.assert_allclose(
+        dna.embed_sequences(model, records).embeddings, dna.embed_sequences(loaded, records).embeddings, atol=1e-6
+    )
 
 
 def test_train_with_a_projection_head_keeps_the_encoder_output(tmp_path, rng):

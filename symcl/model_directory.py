@@ -46,9 +46,10 @@ def load_model(
 
     The architecture is first built on PyTorch's meta device (no memory) and checked
     against the weights file's header, so a damaged config.json cannot ask for terabytes.
+    Torch's global random state is left as it was: the random initial weights are overwritten.
     """
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), torch.random.fork_rng(devices=[]):
             skeleton = build(config["model"])
     except ValueError as error:
         raise UserInputError(f"{Path(directory) / CONFIG_FILE}: {error}") from None
@@ -58,7 +59,8 @@ def load_model(
             f"{str(error).splitlines()[0] if str(error) else 'no details'}); the file is damaged"
         ) from None
     check_weights_fit(Path(directory) / MODEL_FILE, skeleton)
-    model = build(config["model"])
+    with torch.random.fork_rng(devices=[]):  # a load must not shift the caller's seeded draws
+        model = build(config["model"])
     load_weights(Path(directory) / MODEL_FILE, model)
     return model.eval()
 

@@ -192,3 +192,12 @@ def test_versions_record_the_torch_thread_count():
     from symcl.checkpoint import versions
 
     assert versions()["torch_threads"] == str(torch.get_num_threads())
+
+
+def test_loading_a_model_leaves_the_global_random_state_alone(tmp_path):
+    from symcl.model_directory import load_model
+
+    save_weights(tmp_path / "model.safetensors", torch.nn.Linear(3, 2))
+    before = torch.get_rng_state()
+    load_model(tmp_path, {"model": {"size": 3}}, lambda c: torch.nn.Linear(c["size"], 2))
+    assert torch.equal(torch.get_rng_state(), before)

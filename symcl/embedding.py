@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -57,8 +58,8 @@ def embed(
     Returns
     -------
     ndarray
-        float32, shape (N, d), row i for input sample i. The model's train/eval mode is
-        restored afterwards.
+        float32, shape (N, d), row i for input sample i. Every submodule's train/eval
+        mode is restored afterwards.
     """
     # numpy integers count (np.int64(2) is an integer); bools do not, though Python says so
     if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
@@ -73,29 +74,41 @@ def embed(
     if distribute and world_size() > 1 and _known_length(data) >= world_size():
         return _embed_sharded(model, data, batch_size=batch_size, progress=progress, device=device, out=out)
     batches, total = _batches(data, batch_size)
-    was_training = model.training
-    model.eval()
     chunks: list[np.ndarray] = []
     filled = 0
-    try:
-        with torch.no_grad():
-            # shown after a second, so that quick calls print no bar
-            for batch in tqdm(batches, total=total, desc="embedding", unit="batch", disable=not progress, delay=1.0):
-                rows = _rows(model(_to(batch, device, dtype)))
-                if out is None:
-                    chunks.append(rows)
-                else:
-                    if filled + len(rows) > len(out):
-                        raise ValueError(f"The 'out' array of embed has {len(out)} rows, fewer than the inputs.")
-                    out[filled : filled + len(rows)] = rows
-                filled += len(rows)
-    finally:
-        model.train(was_training)
+    with evaluation_mode(model), torch.no_grad():
+        # shown after a second, so that quick calls print no bar
+        for batch in tqdm(batches, total=total, desc="embedding", unit="batch", disable=not progress, delay=1.0):
+            rows = _rows(model(_to(batch, device, dtype)))
+            if out is None:
+                chunks.append(rows)
+            else:
+                if filled + len(rows) > len(out):
+                    raise ValueError(f"The 'out' array of embed has {len(out)} rows, fewer than the inputs.")
+                out[filled : filled + len(rows)] = rows
+            filled += len(rows)
     if filled == 0:  # with or without 'out': an empty result is an error either way
         raise ValueError("The 'data' parameter of embed holds no samples.")
     if out is not None:
         return out[:filled]
     return np.concatenate(chunks)
+
+
+@contextmanager
+def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode for the block, then give every submodule back its own mode.
+
+    ``model.train(was_training)`` alone would not do: it sets all submodules alike, so a
+    layer the caller had frozen in eval mode (a BatchNorm, a pretrained trunk) would end
+    up training.
+    """
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 def _check_out(out: Any) -> None:

@@ -24,6 +24,24 @@ def test_array_input_keeps_order_dtype_and_eval_mode():
     assert not model.training
 
 
+def test_every_submodules_mode_is_restored():
+    model = _model().train()
+    model[1].eval()  # the caller froze one layer; embed must not unfreeze it
+    symcl.embed(model, torch.randn(4, 5), progress=False)
+    assert [m.training for m in model] == [True, False, True]
+
+
+def test_evaluation_mode_restores_modes_even_after_an_error():
+    from symcl.embedding import evaluation_mode
+
+    model = _model().eval()
+    model[0].train()
+    with pytest.raises(RuntimeError, match="inside"), evaluation_mode(model):
+        assert not any(m.training for m in model.modules())
+        raise RuntimeError("inside")
+    assert [m.training for m in model] == [True, False, False] and not model.training
+
+
 def test_numpy_float64_input_meets_float32_weights():
     model = _model()
     data = np.random.default_rng(0).standard_normal((9, 5))  # numpy's default dtype

@@ -17,6 +17,7 @@ from torch import nn
 from symcl.atomic import make_directory
 from symcl.checkpoint import CheckpointError, list_checkpoints, load_state, restore_rng
 from symcl.distributed import average_gradients, init_distributed, is_main_process, rank, world_size
+from symcl.embedding import evaluation_mode
 from symcl.errors import TrainingError, UserInputError
 from symcl.metrics import alignment, effective_rank, uniformity
 from symcl.training.callbacks import Callback, Checkpointer, EarlyStopping, HistoryRecorder, ProgressBar
@@ -327,10 +328,8 @@ def view_evaluator(views: ViewGenerator, batch_size: int, *, seed: int, device: 
 
     @torch.no_grad()
     def evaluate(model: nn.Module) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
-        z1, z2 = model(batch.view1), model(batch.view2)
-        model.train(was_training)
+        with evaluation_mode(model):
+            z1, z2 = model(batch.view1), model(batch.view2)
         return {
             "alignment": float(alignment(z1, z2)),
             "uniformity": float(uniformity(z1)),

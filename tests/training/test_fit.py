@@ -83,6 +83,15 @@ def test_early_stopping_catches_a_collapsing_run_and_restores_the_best_weights()
     assert again["uniformity"] == pytest.approx(evaluations[stop["best_step"]]["uniformity"], rel=1e-5)
 
 
+def test_view_evaluator_restores_every_submodules_mode():
+    model, views, _, config = toy_run()
+    model.train()
+    frozen = next(m for m in model.modules() if m is not model)
+    frozen.eval()
+    view_evaluator(views, 8, seed=0, device=torch.device("cpu"))(model)
+    assert model.training and not frozen.training
+
+
 def test_early_stopping_lets_a_healthy_run_finish():
     # Uniformity peaks early and gives back about 5 % while alignment tightens: no collapse.
     state = fit(*toy_run(steps=300, eval_every=20, batch_size=64, early_stopping_patience=3), progress=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from torch import Tensor
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -67,11 +69,13 @@ class CollapseMonitor:
         self, step: int, *, uniformity: float, alignment: float | None = None, loss: float | None = None
     ) -> bool:
         """Record an evaluation; return True when training should stop."""
+        # plain floats: a tensor would keep its autograd graph alive and break the JSON state
+        uniformity, alignment, loss = _as_float(uniformity), _as_float(alignment), _as_float(loss)
         if not math.isfinite(uniformity):
             raise ValueError(
                 f"The 'uniformity' passed to CollapseMonitor.update must be finite. Got {uniformity!r} at step {step}."
             )
-        current = Evaluation(step, float(uniformity), alignment, loss)
+        current = Evaluation(step, uniformity, alignment, loss)
         self.history_.append(current)
         if self.best_ is None or current.uniformity < self.best_.uniformity - self.min_delta:
             self.best_ = current
@@ -121,3 +125,9 @@ class CollapseMonitor:
         self._reset()
         for e in state["history"]:
             self.update(e["step"], uniformity=e["uniformity"], alignment=e["alignment"], loss=e["loss"])
+
+
+def _as_float(value: float | Tensor | None) -> float | None:
+    if isinstance(value, Tensor):
+        value = value.detach()  # float() of a tensor that requires grad warns
+    return None if value is None else float(value)

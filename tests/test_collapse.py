@@ -48,6 +48,22 @@ def test_an_evaluation_within_the_band_breaks_a_streak_of_bad_ones():
     assert not any(stops)
 
 
+def test_tensor_values_are_kept_as_plain_floats():
+    import json
+    import warnings
+
+    import torch
+
+    monitor = CollapseMonitor()
+    weight = torch.ones((), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor a warning about converting a tensor that requires grad
+        monitor.update(0, uniformity=-2 * weight, alignment=0.5 * weight, loss=3 * weight)
+    best = monitor.best_
+    assert all(type(v) is float for v in (best.uniformity, best.alignment, best.loss))  # no graph kept alive
+    assert json.loads(json.dumps(monitor.state_dict()))["history"][0]["loss"] == 3.0
+
+
 def test_state_round_trip():
     monitor = CollapseMonitor(patience=2)
     _feed(monitor, [-2, -1], [0.5, 0.4], [3, 2])

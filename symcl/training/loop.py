@@ -69,6 +69,9 @@ def fit(
     objective : nn.Module
         ``objective(z1, z2, batch) -> loss``, e.g. :func:`contrastive_objective`.
     config : TrainConfig
+    evaluate : callable, optional
+        ``evaluate(model) -> {name: number}``; a number may be a float, an int, a 0-dim
+        tensor or a numpy scalar, and is recorded as a Python number.
     metadata : dict, optional
         Extra JSON written into ``config.json`` (e.g. the model architecture).
 
@@ -126,12 +129,38 @@ def fit(
         loss = _train_step(state, network, batch)
         state.step += 1
         due = config.eval_every and (state.step % config.eval_every == 0 or state.step == config.steps)
-        metrics = evaluate(model) if due else None
+        metrics = _plain_metrics(evaluate(model)) if due else None
         for callback in callbacks:
             callback.on_step_end(state, loss, metrics)
     for callback in callbacks:
         callback.on_train_end(state)
     return state
+
+
+def _plain_metrics(result: Any) -> dict[str, Any]:
+    """The evaluator's result with 0-dim tensors and numpy scalars as Python numbers.
+
+    history.json and the checkpoints store JSON values only; anything else is refused
+    here, at the first evaluation, rather than when the first checkpoint is written.
+    """
+    if not isinstance(result, dict):
+        raise TypeError(
+            f"The 'evaluate' parameter of fit must return a dict of metric names to numbers. "
+            f"It returned a {type(result).__name__}."
+        )
+    return {key: _plain_number(key, value) for key, value in result.items()}
+
+
+def _plain_number(key: Any, value: Any) -> Any:
+    if isinstance(value, (torch.Tensor, np.ndarray, np.generic)) and np.ndim(value) == 0:
+        value = value.item()
+    if isinstance(key, str) and (value is None or isinstance(value, (bool, int, float))):
+        return value
+    shape = f" of shape {tuple(np.shape(value))}" if isinstance(value, (torch.Tensor, np.ndarray)) else ""
+    raise TypeError(
+        f"The 'evaluate' parameter of fit must return a dict of metric names (str) to numbers (a float, an int, "
+        f"a 0-dim tensor or a numpy scalar). For the key {key!r} it returned a {type(value).__name__}{shape}."
+    )
 
 
 def _train_step(state: TrainState, network: nn.Module, batch: ViewBatch) -> float:

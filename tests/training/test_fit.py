@@ -126,3 +126,32 @@ def test_callbacks_see_every_step_and_can_stop_the_run():
 def test_bad_config_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**kwargs)
+
+
+def test_an_evaluator_may_return_tensors_and_numpy_scalars(tmp_path):
+    import numpy as np
+
+    def evaluate(model):
+        return {"tensor": torch.tensor(0.5), "numpy": np.float32(0.25), "count": np.int64(3), "plain": 1.0}
+
+    model, views, objective, config = toy_run(steps=4, eval_every=2, checkpoint_every=2)
+    state = fit(model, views, objective, config, out_dir=tmp_path, evaluate=evaluate, progress=False)
+    written = json.loads((tmp_path / "history.json").read_text())["evaluations"]
+    assert written[-1] == {"step": 4, "tensor": 0.5, "numpy": 0.25, "count": 3, "plain": 1.0}
+    assert state.history["evaluations"][-1] == written[-1]
+
+
+@pytest.mark.parametrize(
+    "result, match",
+    [
+        ({"acc": torch.ones(3)}, r"'evaluate'.*For the key 'acc' it returned a Tensor of shape \(3,\)"),
+        ({"acc": "high"}, r"'evaluate'.*For the key 'acc' it returned a str\."),
+        ({0: 1.0}, r"'evaluate'.*metric names \(str\).*For the key 0"),
+        ([1.0], r"'evaluate'.*must return a dict.*It returned a list"),
+    ],
+)
+def test_an_evaluator_returning_anything_else_is_refused_at_the_first_evaluation(tmp_path, result, match):
+    model, views, objective, config = toy_run(steps=4, eval_every=2, checkpoint_every=2)
+    with pytest.raises(TypeError, match=match):
+        fit(model, views, objective, config, out_dir=tmp_path, evaluate=lambda m: result, progress=False)
+    assert not list(tmp_path.glob("checkpoints/step-*"))  # refused before the first checkpoint

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -17,8 +18,10 @@ def alignment(z1: Tensor, z2: Tensor, alpha: float = 2.0) -> Tensor:
     Alignment and Uniformity on the Hypersphere". Inputs are L2-normalised first, so the
     value lies in [0, 2^alpha].
 
-    Shapes: z1, z2 (N, d). Returns a 0-dim tensor.
+    Shapes: z1, z2 (N, d), tensors or floating numpy arrays (what :func:`symcl.embed`
+    returns). Returns a 0-dim tensor.
     """
+    z1, z2 = _as_tensor("alignment", "z1", z1), _as_tensor("alignment", "z2", z2)
     _check_pair(z1, z2)
     _check_positive("alignment", "alpha", alpha)
     z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
@@ -32,8 +35,9 @@ def uniformity(z: Tensor, t: float = 2.0) -> Tensor:
     0, and the bound for uniform points on the sphere tends to ``-2t`` for large d.
     Computed as a log-mean-exp, so it is stable for well-spread embeddings.
 
-    Shape: z (N, d) with N >= 2. Returns a 0-dim tensor.
+    Shape: z (N, d) with N >= 2, a tensor or a floating numpy array. Returns a 0-dim tensor.
     """
+    z = _as_tensor("uniformity", "z", z)
     _check_matrix("uniformity", "z", z, min_rows=2)
     _check_floating("uniformity", "z", z)
     _check_positive("uniformity", "t", t)
@@ -49,13 +53,23 @@ def effective_rank(z: Tensor, eps: float = 1e-12) -> float:
     1 for collapsed (rank-one) embeddings, up to ``min(N, d)`` for isotropic ones. The
     matrix is not centred, as in RankMe (Garrido et al. 2023).
 
-    Shape: z (N, d). Returns a float.
+    Shape: z (N, d), a tensor or a floating numpy array. Returns a float.
     """
+    z = _as_tensor("effective_rank", "z", z)
     _check_matrix("effective_rank", "z", z, min_rows=1)
     s = torch.linalg.svdvals(z.detach().to(torch.float64))
     p = s / (s.sum() + eps)
     entropy = -(p * torch.log(p + eps)).sum()
     return float(torch.exp(entropy))
+
+
+def _as_tensor(func: str, name: str, z: Tensor | np.ndarray) -> Tensor:
+    """A numpy array as a tensor; only floating arrays, as integer embeddings are a mistake."""
+    if not isinstance(z, np.ndarray):
+        return z
+    if not np.issubdtype(z.dtype, np.floating):
+        raise TypeError(f"The '{name}' parameter of {func} must be floating point. Got a numpy array of {z.dtype}.")
+    return torch.from_numpy(np.array(z))  # a copy: torch takes no negative strides nor read-only memory
 
 
 def _check_pair(z1: Tensor, z2: Tensor) -> None:
@@ -71,7 +85,9 @@ def _check_pair(z1: Tensor, z2: Tensor) -> None:
 
 def _check_matrix(func: str, name: str, z: Tensor, *, min_rows: int) -> None:
     if not isinstance(z, Tensor):
-        raise TypeError(f"The '{name}' parameter of {func} must be a torch.Tensor. Got {type(z).__name__} instead.")
+        raise TypeError(
+            f"The '{name}' parameter of {func} must be a torch.Tensor or a numpy array. Got {type(z).__name__} instead."
+        )
     if z.ndim != 2 or z.shape[0] < min_rows or z.shape[1] < 1:
         raise ValueError(
             f"The '{name}' parameter of {func} must have shape (N, d) with N >= {min_rows}. Got {tuple(z.shape)} instead."

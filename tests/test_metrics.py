@@ -1,6 +1,7 @@
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -34,6 +35,30 @@ def test_effective_rank_extremes():
     two[:5, 0] = 1
     two[5:, 1] = 1
     assert symcl.effective_rank(two) == pytest.approx(2.0, rel=1e-6)
+
+
+def test_metrics_accept_the_numpy_arrays_embed_returns():
+    z = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
+    z2 = z + 0.1
+    as_numpy = z.numpy()[::-1].copy()[::-1]  # negative strides too
+    assert symcl.alignment(z.numpy(), z2.numpy().astype(np.float32)).item() == pytest.approx(
+        symcl.alignment(z, z2).item()
+    )
+    assert symcl.uniformity(as_numpy).item() == pytest.approx(symcl.uniformity(z).item())
+    assert symcl.effective_rank(z.numpy().astype(np.float64)) == pytest.approx(symcl.effective_rank(z))
+
+
+def test_metrics_refuse_integer_numpy_arrays():
+    z = np.ones((3, 4), dtype=np.int64)
+    for metric, name in ((symcl.uniformity, "uniformity"), (symcl.effective_rank, "effective_rank")):
+        with pytest.raises(
+            TypeError, match=f"The 'z' parameter of {name} must be floating point. Got a numpy array of int64"
+        ):
+            metric(z)
+    with pytest.raises(
+        TypeError, match="The 'z1' parameter of alignment must be floating point. Got a numpy array of int64"
+    ):
+        symcl.alignment(z, z)
 
 
 def test_metric_input_validation():

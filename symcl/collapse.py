@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from symcl.checks import check_integer
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -43,10 +45,7 @@ class CollapseMonitor:
     """
 
     def __init__(self, patience: int = 3, min_delta: float = 1e-3, relative_delta: float = 0.1):
-        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
-            raise ValueError(
-                f"The 'patience' parameter of CollapseMonitor must be an integer >= 1. Got {patience!r} instead."
-            )
+        patience = check_integer("CollapseMonitor", "patience", patience, 1)
         for name, value in (("min_delta", min_delta), ("relative_delta", relative_delta)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +11,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from symcl.checks import check_integer
 from symcl.distributed import gather, rank, world_size
 
 
@@ -61,10 +61,7 @@ def embed(
         float32, shape (N, d), row i for input sample i. Every submodule's train/eval
         mode is restored afterwards.
     """
-    # numpy integers count (np.int64(2) is an integer); bools do not, though Python says so
-    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"The 'batch_size' parameter of embed must be an integer >= 1. Got {batch_size!r} instead.")
-    batch_size = int(batch_size)
+    batch_size = check_integer("embed", "batch_size", batch_size, 1)
     _check_out(out)
     first = next(model.parameters(), None)
     if device is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypedDict
 
 import numpy as np
@@ -28,6 +28,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from symcl.checks import as_integer
 from symcl.training.config import MAX_SEED
 
 Embeddings = np.ndarray | torch.Tensor
@@ -378,12 +379,13 @@ def kmeans_by_silhouette(x: np.ndarray, candidates: list[int], *, seed: int = 0)
     cluster in milliseconds, and OpenMP threads only add overhead.
     """
     n = len(x)
-    if not candidates or any(not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= n for k in candidates):
+    ks = [as_integer(k) for k in candidates] if isinstance(candidates, Iterable) else []
+    if not ks or any(k is None or not 1 <= k <= n for k in ks):
         raise ValueError(
             f"The 'candidates' parameter of kmeans_by_silhouette must be a non-empty list of integers in [1, {n}] "
             f"(the number of rows). Got {candidates!r} instead."
         )
-    return in_canonical_order(lambda rows: _best_silhouette(rows, candidates, seed), x)
+    return in_canonical_order(lambda rows: _best_silhouette(rows, ks, seed), x)
 
 
 def _best_silhouette(x: np.ndarray, candidates: list[int], seed: int) -> np.ndarray:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from symcl.checks import check_integer
 from symcl.views import nearby_pairs
 
 
@@ -37,18 +36,9 @@ class NegativeQueue(nn.Module):
 
     def __init__(self, size: int, dim: int, max_age: int | None = None):
         super().__init__()
-        for name, value, low in (("size", size, 1), ("dim", dim, 1)):
-            if not _is_integer(value) or value < low:
-                raise ValueError(
-                    f"The '{name}' parameter of NegativeQueue must be an integer >= {low}. Got {value!r} instead."
-                )
-        if max_age is not None and (not _is_integer(max_age) or max_age < 0):
-            raise ValueError(
-                f"The 'max_age' parameter of NegativeQueue must be None or an integer >= 0. Got {max_age!r} instead."
-            )
-        self.size = int(size)
-        self.dim = int(dim)
-        self.max_age = None if max_age is None else int(max_age)
+        self.size = size = check_integer("NegativeQueue", "size", size, 1)
+        self.dim = dim = check_integer("NegativeQueue", "dim", dim, 1)
+        self.max_age = check_integer("NegativeQueue", "max_age", max_age, 0, allow_none=True)
         self.register_buffer("keys", torch.zeros(size, dim))
         self.register_buffer("group_ids", torch.zeros(size, dtype=torch.long))
         self.register_buffer("has_group", torch.zeros(size, dtype=torch.bool))
@@ -187,8 +177,3 @@ def _group_vector(groups) -> Tensor:
             f"The 'groups' parameter of NegativeQueue.exclusion_mask must have shape (N,). Got {tuple(groups.shape)} instead."
         )
     return groups
-
-
-def _is_integer(value) -> bool:
-    # numpy integers count (np.int64(5) is an integer); bools do not, though Python says so
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

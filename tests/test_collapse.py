@@ -64,6 +64,15 @@ def test_tensor_values_are_kept_as_plain_floats():
     assert json.loads(json.dumps(monitor.state_dict()))["history"][0]["loss"] == 3.0
 
 
+def test_a_numpy_integer_patience_is_an_integer():
+    import json
+
+    import numpy as np
+
+    monitor = CollapseMonitor(patience=np.int64(2))
+    assert json.loads(json.dumps(monitor.state_dict()))["patience"] == 2
+
+
 def test_state_round_trip():
     monitor = CollapseMonitor(patience=2)
     _feed(monitor, [-2, -1], [0.5, 0.4], [3, 2])

@@ -240,11 +240,17 @@ def test_collapsed_embeddings_look_invariant_but_have_no_gap():
         (lambda x, y: invariance_score(x[:1], x[:1]), ValueError, r"'z'.*n_samples >= 2"),
         (lambda x, y: linear_probe(x, y, x, y, seed=2**32), ValueError, r"'seed' parameter of linear_probe.*2\*\*32"),
         (lambda x, y: kmeans_by_silhouette(x, []), ValueError, r"'candidates'.*non-empty list.*\[1, 240\]"),
+        (lambda x, y: kmeans_by_silhouette(x, [2, True]), ValueError, r"'candidates'.*Got \[2, True\]"),
     ],
 )
 def test_invalid_input_raises_naming_the_parameter(blobs, call, error, match):
     with pytest.raises(error, match=match):
         call(*blobs)
+
+
+def test_kmeans_candidates_may_be_numpy_integers():
+    x = np.random.default_rng(0).random((30, 2))
+    assert np.array_equal(kmeans_by_silhouette(x, np.arange(2, 4)), kmeans_by_silhouette(x, [2, 3]))
 
 
 @pytest.mark.parametrize("k", [None, 7], ids=["k by silhouette", "k = 7"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+from symcl.checks import as_integer, check_integer
+
 #: The largest seed: every generator seeded from it (numpy's, scikit-learn's, each rank's) accepts it.
 MAX_SEED = 2**32 - 1
 DEFAULT_WARMUP_STEPS = 50
@@ -70,20 +72,15 @@ class TrainConfig:
             ("checkpoint_every", 0),
             ("keep_checkpoints", 1),
         ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(
-                    f"The '{name}' parameter of TrainConfig must be an integer >= {low}. Got {value!r} instead."
-                )
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed <= MAX_SEED:
+            # stored as Python ints: the config goes into JSON (config.json, checkpoints)
+            setattr(self, name, check_integer("TrainConfig", name, getattr(self, name), low))
+        seed = as_integer(self.seed)
+        if seed is None or not 0 <= seed <= MAX_SEED:
             raise ValueError(
                 f"The 'seed' parameter of TrainConfig must be an integer in [0, 2**32 - 1]. Got {self.seed!r} instead."
             )
-        warmup = self.warmup_steps
-        if warmup is not None and (not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0):
-            raise ValueError(
-                f"The 'warmup_steps' parameter of TrainConfig must be None or an integer >= 0. Got {warmup!r} instead."
-            )
+        self.seed = seed
+        self.warmup_steps = check_integer("TrainConfig", "warmup_steps", self.warmup_steps, 0, allow_none=True)
         for name in ("lr", "weight_decay"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
@@ -94,11 +91,9 @@ class TrainConfig:
             raise ValueError(
                 f"The 'grad_clip' parameter of TrainConfig must be None or > 0. Got {self.grad_clip!r} instead."
             )
-        patience = self.early_stopping_patience
-        if patience is not None and (not isinstance(patience, int) or patience < 1):
-            raise ValueError(
-                f"The 'early_stopping_patience' parameter of TrainConfig must be None or an integer >= 1. Got {patience!r} instead."
-            )
+        self.early_stopping_patience = check_integer(
+            "TrainConfig", "early_stopping_patience", self.early_stopping_patience, 1, allow_none=True
+        )
 
     @property
     def effective_warmup_steps(self) -> int:

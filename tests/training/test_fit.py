@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -126,6 +127,18 @@ def test_callbacks_see_every_step_and_can_stop_the_run():
 def test_bad_config_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**kwargs)
+
+
+def test_numpy_integers_are_integers_and_are_stored_as_python_ints():
+    import numpy as np
+
+    config = TrainConfig(
+        steps=np.int64(10), seed=np.uint32(3), warmup_steps=np.int32(2), early_stopping_patience=np.int8(2)
+    )
+    assert (config.steps, config.seed, config.warmup_steps, config.early_stopping_patience) == (10, 3, 2, 2)
+    assert json.loads(json.dumps(dataclasses.asdict(config)))["steps"] == 10  # JSON takes no numpy integers
+    with pytest.raises(ValueError, match="'early_stopping_patience'.*None or an integer >= 1. Got True"):
+        TrainConfig(early_stopping_patience=True)
 
 
 def test_an_evaluator_may_return_tensors_and_numpy_scalars(tmp_path):

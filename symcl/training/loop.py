@@ -53,7 +53,7 @@ def fit(
     there, and ``resume=True`` continues from the newest checkpoint, bit-identically
     on CPU; it refuses a checkpoint written with another ``config`` or ``metadata``.
     Without ``resume``, an ``out_dir`` that already holds checkpoints is refused, so
-    two runs never mix theirs.
+    two runs never mix theirs. ``resume=True`` without ``out_dir`` is refused.
 
     Under torchrun, fit joins the process group (gloo on CPU, nccl on CUDA), wraps the
     model in DistributedDataParallel and gives each rank ``batch_size / world_size``
@@ -67,7 +67,8 @@ def fit(
     views : ViewGenerator
         ``views.sample(batch_size, generator) -> ViewBatch``.
     objective : nn.Module
-        ``objective(z1, z2, batch) -> loss``, e.g. :func:`contrastive_objective`.
+        ``objective(z1, z2, batch) -> loss``, e.g. :func:`contrastive_objective`. A module,
+        so that its parameters and state are trained and checkpointed with the model.
     config : TrainConfig
     evaluate : callable, optional
         ``evaluate(model) -> {name: number}``; a number may be a float, an int, a 0-dim
@@ -87,6 +88,7 @@ def fit(
         When the loss becomes non-finite; the message names the step and the last
         good checkpoint, which stays on disk.
     """
+    _check_fit_arguments(model, objective, out_dir, resume)
     init_distributed(config.device)
     ranks, me = world_size(), rank()
     if config.batch_size % ranks:
@@ -135,6 +137,24 @@ def fit(
     for callback in callbacks:
         callback.on_train_end(state)
     return state
+
+
+def _check_fit_arguments(model: Any, objective: Any, out_dir: Any, resume: bool) -> None:
+    # the objective is moved, trained and checkpointed with the model: a plain function cannot be
+    for name, value in (("model", model), ("objective", objective)):
+        if not isinstance(value, nn.Module):
+            raise TypeError(
+                f"The '{name}' parameter of fit must be a torch.nn.Module. Got {type(value).__name__} instead"
+                + (
+                    " (wrap a loss function in an nn.Module, or use contrastive_objective)."
+                    if name == "objective"
+                    else "."
+                )
+            )
+    if resume and out_dir is None:  # otherwise it would silently train from step 0
+        raise ValueError(
+            "The 'resume' parameter of fit needs 'out_dir', the folder whose checkpoints to continue. Got out_dir=None."
+        )
 
 
 def _plain_metrics(result: Any) -> dict[str, Any]:

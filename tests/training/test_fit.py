@@ -168,3 +168,9 @@ def test_an_evaluator_returning_anything_else_is_refused_at_the_first_evaluation
     with pytest.raises(TypeError, match=match):
         fit(model, views, objective, config, out_dir=tmp_path, evaluate=lambda m: result, progress=False)
     assert not list(tmp_path.glob("checkpoints/step-*"))  # refused before the first checkpoint
+
+
+def test_a_plain_function_objective_is_refused_naming_the_parameter():
+    model, views, _, config = toy_run(steps=2)
+    with pytest.raises(TypeError, match="'objective' parameter of fit must be a torch.nn.Module. Got function"):
+        fit(model, views, lambda z1, z2, batch: (z1 - z2).square().mean(), config, progress=False)

@@ -208,3 +208,8 @@ def test_an_out_dir_that_is_a_file_is_refused_before_training(tmp_path):
     target.write_text("not a folder")
     with pytest.raises(NotADirectoryError, match="model: cannot be a folder"):
         fit(*toy_run(steps=5), out_dir=target, progress=False)
+
+
+def test_resume_without_out_dir_is_refused():
+    with pytest.raises(ValueError, match="'resume' parameter of fit needs 'out_dir'.*Got out_dir=None"):
+        fit(*toy_run(steps=2), resume=True, progress=False)

@@ -31,6 +31,7 @@ def info_nce(
     hard_negative_beta: float = 0.0,
     debias_tau_plus: float = 0.0,
     chunk_size: int | None = None,
+    negatives_exclude: Tensor | None = None,
 ) -> Tensor:
     """Symmetric InfoNCE loss over 2N anchors (SimCLR's NT-Xent; Oord et al. 2018).
 
@@ -67,6 +68,11 @@ def info_nce(
     chunk_size : int, optional
         Anchor rows per block. Gives the same value and gradient as the dense path with
         O(chunk_size · 2N) memory.
+    negatives_exclude : Tensor, optional
+        Bool mask, shape (N, M), only with ``negatives``. ``negatives_exclude[i, k]``
+        removes bank entry k from the denominators of sample i's two anchors, e.g.
+        ``queue.exclusion_mask(groups)`` (same-group entries are false negatives) or
+        ``queue.nearby_mask(locations, distance)``.
 
     Returns
     -------
@@ -84,6 +90,7 @@ def info_nce(
         hard_negative_beta=hard_negative_beta,
         debias_tau_plus=debias_tau_plus,
         chunk_size=chunk_size,
+        negatives_exclude=negatives_exclude,
     )
 
 
@@ -101,11 +108,7 @@ def masked_info_nce(
     negatives_exclude: Tensor | None = None,
     anchor_rows: tuple[tuple[int, int], ...] | None = None,
 ) -> Tensor:
-    """:func:`info_nce` plus a mask over the ``negatives`` bank and a choice of anchors.
-
-    ``negatives_exclude`` is a bool mask of shape (N, M); ``negatives_exclude[i, k]``
-    removes bank entry k from the denominators of sample i's two anchors. The negatives
-    queue uses it to drop same-group entries (false negatives).
+    """:func:`info_nce` plus a choice of anchors.
 
     ``anchor_rows`` restricts the sum to these half-open ranges of the 2N anchors (view 1
     of sample i is anchor i, view 2 is anchor N + i); it is still divided by 2N. A rank

@@ -268,3 +268,41 @@ def test_chunked_equals_dense_for_any_chunk_size(inputs, chunk_size):
     torch.testing.assert_close(
         symcl.info_nce(z1, z2, chunk_size=chunk_size, **kwargs), symcl.info_nce(z1, z2, **kwargs)
     )
+
+
+@pytest.mark.parametrize("chunk_size", [None, 5])
+def test_info_nce_takes_a_queue_exclusion_mask(chunk_size):
+    z1, z2, bank, exclude, groups, negatives_exclude = _inputs()
+    kwargs = dict(temperature=0.3, exclude=exclude, negatives_exclude=negatives_exclude)
+    got, got_grads = _value_and_grads(symcl.info_nce, z1, z2, bank, chunk_size=chunk_size, **kwargs)
+    want, want_grads = _value_and_grads(reference_info_nce, z1, z2, bank, **kwargs)
+    torch.testing.assert_close(got, want)
+    for g, w in zip(got_grads, want_grads, strict=True):
+        torch.testing.assert_close(g, w)
+    # excluding every entry is the same as having no bank
+    everything = torch.ones_like(negatives_exclude)
+    without = symcl.info_nce(z1, z2, temperature=0.3, exclude=exclude, chunk_size=chunk_size)
+    torch.testing.assert_close(
+        symcl.info_nce(
+            z1,
+            z2,
+            temperature=0.3,
+            exclude=exclude,
+            negatives=bank,
+            negatives_exclude=everything,
+            chunk_size=chunk_size,
+        ),
+        without,
+    )
+
+
+def test_info_nce_checks_the_queue_exclusion_mask():
+    z1, z2, bank, _, _, negatives_exclude = _inputs()
+    with pytest.raises(
+        ValueError, match=r"'negatives_exclude' parameter of info_nce must have shape \(6, 4\)\. Got \(6, 3\)"
+    ):
+        symcl.info_nce(z1, z2, negatives=bank, negatives_exclude=negatives_exclude[:, :3])
+    with pytest.raises(ValueError, match="'negatives_exclude' parameter of info_nce needs 'negatives'"):
+        symcl.info_nce(z1, z2, negatives_exclude=negatives_exclude)
+    with pytest.raises(TypeError, match="'negatives_exclude' parameter of info_nce must be a bool tensor"):
+        symcl.info_nce(z1, z2, negatives=bank, negatives_exclude=negatives_exclude.long())

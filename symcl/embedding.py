@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, IterableDataset
 from tqdm.auto import tqdm
 
 from symcl.checks import check_integer
@@ -43,6 +44,11 @@ def embed(
           ``__len__``), stacked ``batch_size`` at a time;
         - any other iterable (a generator, a DataLoader): each item is already a batch
           and is embedded as it comes, so the input never has to fit in memory.
+
+        A torch ``Dataset`` or ``DataLoader`` item that is a tuple or list is read as
+        ``(input, target, ...)``, torch's convention (``TensorDataset(x, y)``): only its
+        first element is embedded. Tuples from other sources (a list, a generator) go to
+        the model whole, for models that take several tensors.
     batch_size : int
         Samples per forward pass, for the first two kinds of input.
     progress : bool
@@ -63,6 +69,7 @@ def embed(
     """
     batch_size = check_integer("embed", "batch_size", batch_size, 1)
     _check_out(out)
+    data = _inputs_only(data)
     first = next(model.parameters(), None)
     if device is None:
         device = first.device if first is not None else torch.device("cpu")
@@ -148,11 +155,37 @@ def _embed_sharded(model: nn.Module, data: Any, *, out: np.ndarray | None, **opt
     return out[:n]
 
 
-class _Window:
-    """A read-only view of ``data[start:stop]`` for any sequence type."""
+def _inputs_only(data: Any) -> Any:
+    """A torch Dataset or DataLoader whose tuple or list items keep only their first element, the input."""
+    if isinstance(data, (DataLoader, IterableDataset)):
+        return _FirstElements(data)
+    if isinstance(data, Dataset) and hasattr(data, "__len__"):
+        return _Window(data, 0, len(data), first_only=True)
+    return data
 
-    def __init__(self, data: Any, start: int, stop: int):
-        self.data, self.start, self.stop = data, int(start), int(stop)
+
+def _first(item: Any) -> Any:
+    return item[0] if isinstance(item, (tuple, list)) and item else item
+
+
+class _FirstElements:
+    """The items of an iterable of batches, each reduced to its first element."""
+
+    def __init__(self, data: Iterable):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)  # a TypeError for unsized data, as len() gives
+
+    def __iter__(self) -> Iterator:
+        return (_first(item) for item in self.data)
+
+
+class _Window:
+    """A read-only view of ``data[start:stop]`` for any sequence type; of each item's first element with ``first_only``."""
+
+    def __init__(self, data: Any, start: int, stop: int, *, first_only: bool = False):
+        self.data, self.start, self.stop, self.first_only = data, int(start), int(stop), first_only
 
     def __len__(self) -> int:
         return self.stop - self.start
@@ -160,7 +193,8 @@ class _Window:
     def __getitem__(self, index: int) -> Any:
         if not 0 <= index < len(self):
             raise IndexError(index)
-        return self.data[self.start + index]
+        item = self.data[self.start + index]
+        return _first(item) if self.first_only else item
 
 
 def _known_length(data: Any) -> int:
@@ -183,10 +217,18 @@ def _batches(data: Any, batch_size: int) -> tuple[Iterable, int | None]:
             _stack([data[j] for j in range(i * batch_size, min((i + 1) * batch_size, len(data)))]) for i in range(count)
         ), count
     if isinstance(data, Iterable):
-        return data, getattr(data, "__len__", lambda: None)()
+        return data, _length(data)
     raise TypeError(
         f"The 'data' parameter of embed must be a tensor, array, sequence or iterable. Got {type(data).__name__} instead."
     )
+
+
+def _length(data: Iterable) -> int | None:
+    """The number of batches for the progress bar, or None (a DataLoader over an IterableDataset has none)."""
+    try:
+        return len(data)
+    except TypeError:
+        return None
 
 
 def _stack(samples: list) -> Any:

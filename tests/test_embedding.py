@@ -55,19 +55,53 @@ def test_sequence_iterator_and_dataloader_inputs_agree():
     reference = symcl.embed(model, data, progress=False)
     as_list = symcl.embed(model, list(data), batch_size=5, progress=False)
     as_iterator = symcl.embed(model, (data[i : i + 3] for i in range(0, 17, 3)), progress=False)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data), batch_size=6)
-    as_loader = symcl.embed(_FirstOf(model), loader, progress=False)
-    for other in (as_list, as_iterator, as_loader):
+    for other in (as_list, as_iterator):
         np.testing.assert_allclose(other, reference, rtol=1e-6, atol=1e-7)
 
 
-class _FirstOf(nn.Module):
+def test_torch_datasets_and_loaders_give_their_first_element_the_input():
+    model = _model()
+    x, y = torch.randn(17, 5), torch.arange(17)
+    reference = symcl.embed(model, x, progress=False)
+    TensorDataset, DataLoader = torch.utils.data.TensorDataset, torch.utils.data.DataLoader
+    inputs = [
+        TensorDataset(x),
+        TensorDataset(x, y),
+        DataLoader(TensorDataset(x), batch_size=6),
+        DataLoader(TensorDataset(x, y), batch_size=6),
+        DataLoader(_Batches(x, y), batch_size=None),  # an IterableDataset: unsized, no progress total
+    ]
+    for data in inputs:
+        np.testing.assert_allclose(
+            symcl.embed(model, data, batch_size=5, progress=False), reference, rtol=1e-6, atol=1e-7
+        )
+
+
+def test_tuples_from_other_sources_go_to_the_model_whole():
+    both = _BothOf(_model())
+    x = torch.randn(7, 5)
+    out = symcl.embed(both, [(row, row) for row in x], batch_size=3, progress=False)
+    np.testing.assert_allclose(out, 2 * symcl.embed(both.model, x, progress=False), rtol=1e-6)
+
+
+class _Batches(torch.utils.data.IterableDataset):
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __iter__(self):
+        return ((self.x[i : i + 4], self.y[i : i + 4]) for i in range(0, len(self.x), 4))
+
+
+class _BothOf(nn.Module):
+    """Takes a pair of inputs, as a model of several tensors does."""
+
     def __init__(self, model):
         super().__init__()
         self.model = model
 
     def forward(self, batch):
-        return self.model(batch[0])
+        first, second = batch
+        return self.model(first) + self.model(second)
 
 
 def test_output_can_go_to_a_memory_map(tmp_path):

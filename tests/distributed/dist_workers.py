@@ -12,6 +12,7 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import save_file
 from torch import nn
+from torch.utils.data import TensorDataset
 
 from symcl import InfoNCE, LearnableTemperature, NegativeQueue
 from symcl.distributed import SyncBatchNorm, average_gradients, exit_without_finalising
@@ -103,7 +104,7 @@ def global_negatives_worker(rank: int, world: int, init_file: str, out_dir: str)
 
 
 def embed_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
-    """Embeds 11 samples (an uneven split) as an array and as a list of samples."""
+    """Embeds 11 samples (an uneven split) as an array, a list of samples and an (input, label) dataset."""
     import symcl
 
     with gloo_group(rank, world, init_file):
@@ -113,6 +114,9 @@ def embed_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
         results = {
             "array": torch.from_numpy(symcl.embed(model, data, batch_size=2, progress=False)),
             "list": torch.from_numpy(symcl.embed(model, list(data), batch_size=2, progress=False)),
+            "dataset": torch.from_numpy(
+                symcl.embed(model, TensorDataset(data, torch.arange(11)), batch_size=2, progress=False)
+            ),
         }
         save_file(results, os.path.join(out_dir, f"embed.rank{rank}.safetensors"))
     exit_without_finalising(0)  # skips a gloo teardown race of torch (see its docstring)

@@ -13,7 +13,7 @@ def test_sharded_embedding_is_merged_in_input_order_on_every_rank(tmp_path):
         expected = model(torch.arange(44, dtype=torch.float32).view(11, 4))
     for rank in range(2):
         got = load_file(str(tmp_path / f"embed.rank{rank}.safetensors"))
-        for key in ("array", "list"):
+        for key in ("array", "list", "dataset"):
             torch.testing.assert_close(got[key], expected)
 
 

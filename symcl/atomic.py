@@ -122,3 +122,5 @@ def read_json(path: str | os.PathLike) -> Any:
         raise FileNotFoundError(f"{path}: no such file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not valid JSON ({error})") from None
+    except OSError as error:  # a folder, a link loop, no permission
+        raise type(error)(f"{path}: cannot read it ({error.strerror or error})") from None

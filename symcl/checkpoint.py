@@ -92,6 +92,18 @@ def load_weights(path: str | os.PathLike, module: nn.Module) -> nn.Module:
     return module
 
 
+def weight_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every tensor in a safetensors file, read from its header only."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such weights file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    except (SafetensorError, OSError, RuntimeError) as error:
+        raise CheckpointError(f"{path}: corrupt or truncated weights file ({error})") from None
+
+
 def check_weights_fit(path: str | os.PathLike, module: nn.Module) -> None:
     """Check the tensor names and shapes of a safetensors file against ``module``, reading only its header.
 
@@ -99,13 +111,7 @@ def check_weights_fit(path: str | os.PathLike, module: nn.Module) -> None:
     before any memory is allocated for it.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such weights file")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
-    except (SafetensorError, OSError, RuntimeError) as error:
-        raise CheckpointError(f"{path}: corrupt or truncated weights file ({error})") from None
+    shapes = weight_shapes(path)
     expected = {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
     missing, unexpected = sorted(expected.keys() - shapes.keys()), sorted(shapes.keys() - expected.keys())
     wrong = [

@@ -6,6 +6,7 @@ each domain rebuilds its encoder from the recorded architecture.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 
 from symcl.atomic import read_json
-from symcl.checkpoint import check_weights_fit, load_weights
+from symcl.checkpoint import check_weights_fit, load_weights, weight_shapes
 from symcl.data import data_path
 from symcl.errors import UserInputError
 
@@ -32,7 +33,7 @@ def read_model_config(directory: str | os.PathLike, domain: str) -> dict[str, An
         config = read_json(path)
     except FileNotFoundError:
         raise UserInputError(f"{path}: missing; a model directory holds {CONFIG_FILE} and {MODEL_FILE}") from None
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         raise UserInputError(str(error)) from None
     if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
         raise UserInputError(f"{path}: no 'model' architecture recorded; it is not a {domain} model directory")
@@ -48,6 +49,7 @@ def load_model(
     against the weights file's header, so a damaged config.json cannot ask for terabytes.
     Torch's global random state is left as it was: the random initial weights are overwritten.
     """
+    _check_sizes_fit_the_weights(directory, config["model"])
     try:
         with torch.device("meta"), torch.random.fork_rng(devices=[]):
             skeleton = build(config["model"])
@@ -63,6 +65,24 @@ def load_model(
         model = build(config["model"])
     load_weights(Path(directory) / MODEL_FILE, model)
     return model.eval()
+
+
+def _check_sizes_fit_the_weights(directory: str | os.PathLike, architecture: dict[str, Any]) -> None:
+    """Refuse an architecture with a size (width, number of blocks) above the weights' count of numbers.
+
+    No layer is wider, and no model has more blocks, than it has parameters; checking this
+    first keeps a damaged "blocks": 1000000 from building a million modules, which even
+    the meta device does not make cheap.
+    """
+    numbers = sum(math.prod(shape) for shape in weight_shapes(Path(directory) / MODEL_FILE).values())
+    for key, value in architecture.items():
+        values = value if isinstance(value, list) else [value]
+        for size in values:
+            if isinstance(size, int) and not isinstance(size, bool) and size > numbers:
+                raise UserInputError(
+                    f"{Path(directory) / CONFIG_FILE}: model {key!r} is {size:,}, more than the {numbers:,} "
+                    f"numbers in {MODEL_FILE}; the file is damaged or belongs to another model"
+                )
 
 
 def pretrained_directory(domain: str, train_command: str) -> Path:

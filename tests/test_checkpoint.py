@@ -160,7 +160,7 @@ def test_a_model_directory_is_checked_before_its_model_is_built(tmp_path):
         return torch.nn.Linear(config["size"], config["size"])
 
     with pytest.raises(CheckpointError, match=r"weights do not fit the model \(shape in file vs model: bias"):
-        load_model(tmp_path, {"model": {"size": 2_000_000}}, build)
+        load_model(tmp_path, {"model": {"size": 4}}, build)
     assert built == ["meta"]
 
 
@@ -168,9 +168,32 @@ def test_a_model_too_large_for_any_machine_is_one_clear_error(tmp_path):
     from symcl.errors import UserInputError
     from symcl.model_directory import load_model
 
-    save_weights(tmp_path / "model.safetensors", torch.nn.Linear(3, 2))
+    save_weights(tmp_path / "model.safetensors", torch.nn.Linear(100, 100))
     with pytest.raises(UserInputError, match="config.json: the model it describes cannot be built"):
-        load_model(tmp_path, {"model": {"size": 2**40}}, lambda c: torch.nn.Conv2d(c["size"], c["size"], 3))
+        load_model(tmp_path, {"model": {"bits": 40}}, lambda c: torch.nn.Conv2d(2 ** c["bits"], 2 ** c["bits"], 3))
+
+
+def test_a_size_above_the_weights_count_is_refused_before_anything_is_built(tmp_path):
+    from symcl.errors import UserInputError
+    from symcl.model_directory import load_model
+
+    save_weights(tmp_path / "model.safetensors", torch.nn.Linear(3, 2))
+    built = []
+    # a million blocks of nothing: even on the meta device, building them takes minutes and gigabytes
+    with pytest.raises(UserInputError, match=r"config.json: model 'blocks' is 1,000,000, more than the 8 numbers"):
+        load_model(tmp_path, {"model": {"blocks": 1_000_000, "kinds": [3, 4]}}, built.append)
+    with pytest.raises(UserInputError, match=r"model 'kmer_sizes' is 9, more than the 8 numbers"):
+        load_model(tmp_path, {"model": {"kmer_sizes": [3, 9]}}, built.append)
+    assert built == []
+
+
+def test_a_config_file_that_cannot_be_read_is_one_clear_error(tmp_path):
+    from symcl.errors import UserInputError
+    from symcl.model_directory import read_model_config
+
+    (tmp_path / "config.json").symlink_to("config.json")  # a link to itself
+    with pytest.raises(UserInputError, match=r"config.json: cannot read it \(Too many levels of symbolic links\)"):
+        read_model_config(tmp_path, "dna")
 
 
 def test_listing_ignores_temporary_files_and_pruning_keeps_the_newest(tmp_path):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,16 +259,17 @@ def analyse_image(
     SiteAnalysis
     """
     image = check_image(image, name="analyse_image: image")
+    config = getattr(model, "config", {})
+    target = float(config.get("pixel_size", pixel_size))
+    patch_size = int(config.get("patch_size", 48))
+    _check_not_too_large(image.shape, pixel_size, target)  # before the site finding, which takes minutes on such images
     if sites is None:
         sites = find_sites(image, pixel_size, spacing=spacing, threshold=threshold)
     if len(sites) == 0:
         from symcl.errors import UserInputError
 
         raise UserInputError("No atomic column was found in the image; check --pixel-size, --spacing and --threshold.")
-    config = getattr(model, "config", {})
-    target = float(config.get("pixel_size", pixel_size))
-    patch_size = int(config.get("patch_size", 48))
-    _check_resampled_size(image.shape, pixel_size, target, sites.spacing, patch_size)
+    _check_covers_a_patch(image.shape, pixel_size, target, sites.spacing, patch_size)
     resampled, scale = resample(image, pixel_size, target)
     positions = (sites.positions + 0.5) * scale - 0.5
     lattice = None
@@ -283,22 +285,41 @@ def analyse_image(
     return SiteAnalysis(sites=sites, embeddings=embeddings, anomaly=anomaly, cluster=cluster, edge=edge)
 
 
-def _check_resampled_size(
+_SMALLEST_TILE = 256  # px; a tile size below this points to a wrong pixel size, not a large image
+
+
+def _check_not_too_large(shape: tuple[int, int], pixel_size: float, target: float) -> None:
+    """Refuse an image that resampled to the model's pixel size exceeds MAX_IMAGE_PIXELS (it would run out of
+    memory): crop or tile it, or, when only the resampling makes it that large, check the pixel size."""
+    from symcl.errors import UserInputError
+
+    height, width = resampled_shape(shape, pixel_size, target)
+    if height * width <= MAX_IMAGE_PIXELS:
+        return
+    size = f"{_count(height)} x {_count(width)} px, over the limit of {MAX_IMAGE_PIXELS:,} pixels"
+    side = math.floor(math.isqrt(MAX_IMAGE_PIXELS) * target / pixel_size)  # of the largest square tile that fits
+    if shape[0] * shape[1] > MAX_IMAGE_PIXELS and side >= _SMALLEST_TILE:
+        raise UserInputError(
+            f"the {shape[0]:,} x {shape[1]:,} px image is too large: at the model's {target:g} Å/px it is {size}; "
+            f"crop it, or cut it into tiles of at most {side:,} x {side:,} px and embed each"
+        )
+    # Only the resampling makes it large: a pixel size in the wrong unit (pm, or nm read as Å) does that.
+    raise UserInputError(
+        f"pixel_size (--pixel-size) {pixel_size:g} Å/px: the {shape[0]} x {shape[1]} px image resampled to the "
+        f"model's {target:g} Å/px would be {size}, a field of view of {shape[0] * pixel_size:.3g} x "
+        f"{shape[1] * pixel_size:.3g} Å; check the pixel size (Å per pixel)"
+    )
+
+
+def _check_covers_a_patch(
     shape: tuple[int, int], pixel_size: float, target: float, spacing: float, patch_size: int
 ) -> None:
-    """Refuse a pixel size that would resample the image beyond MAX_IMAGE_PIXELS (it would run out of memory),
-    or below one patch (a pixel size in nm rather than Å does that)."""
+    """Refuse a pixel size that resamples the image below one patch (a pixel size in nm rather than Å does that)."""
     from symcl.errors import UserInputError
 
     height, width = resampled_shape(shape, pixel_size, target)
     low, high = PLAUSIBLE_SPACING
     apart = f"; the columns found are {spacing:.3g} Å apart (usually {low:g}-{high:g} Å)"
-    if height * width > MAX_IMAGE_PIXELS:
-        raise UserInputError(
-            f"pixel_size (--pixel-size) {pixel_size:g} Å/px: the {shape[0]} x {shape[1]} px image resampled to the "
-            f"model's {target:g} Å/px would be {_count(height)} x {_count(width)} px, over the limit of "
-            f"{MAX_IMAGE_PIXELS:,} pixels{apart if spacing > high else ''}; check the pixel size"
-        )
     if min(height, width) < patch_size:
         raise UserInputError(
             f"pixel_size (--pixel-size) {pixel_size:g} Å/px: the {shape[0]} x {shape[1]} px image covers "

@@ -9,6 +9,7 @@ import torch
 
 from symcl.cli import main
 from symcl.domains import crystal
+from symcl.errors import UserInputError
 
 TINY = ["--patch-size", "40", "--pixel-size", "0.3", "--dim", "8", "--channels", "4", "--batch-size", "16"]
 
@@ -213,14 +214,36 @@ def test_embed_warns_in_one_line_that_a_multi_page_tiff_is_read_from_page_1(simu
     assert warnings == [f"symcl: warning: {tmp_path / 'stack.tif'}: the TIFF has 2 pages; page 1 is analysed"]
 
 
+def test_embed_refuses_an_image_over_the_pixel_limit_before_finding_sites(monkeypatch, tmp_path, capsys):
+    from symcl.domains.crystal import analysis
+
+    def never(*args, **kwargs):
+        raise AssertionError("find_sites ran before the size check")
+
+    # The limit scaled down, so that a small image stands for an 8,500 x 8,500 px frame at the right pixel size.
+    monkeypatch.setattr(analysis, "MAX_IMAGE_PIXELS", 300 * 300)
+    monkeypatch.setattr(analysis, "find_sites", never)
+    model = torch.nn.Identity()
+    model.config = {"pixel_size": 0.3, "patch_size": 48}
+    image = np.random.default_rng(0).random((320, 320), dtype=np.float32)
+    with pytest.raises(UserInputError) as caught:
+        analysis.analyse_image(model, image, 0.3)
+    message = str(caught.value)
+    assert message == (
+        "the 320 x 320 px image is too large: at the model's 0.3 Å/px it is 320 x 320 px, over the limit of "
+        "90,000 pixels; crop it, or cut it into tiles of at most 300 x 300 px and embed each"
+    )
+    assert "pixel size" not in message  # the pixel size is right
+
+
 def test_embed_refuses_a_pixel_size_that_would_resample_beyond_the_pixel_limit(simulated, trained, tmp_path, capsys):
     image = str(simulated / "image.npy")  # 128 x 128 px at 0.2 Å/px; the model's patches are 0.3 Å/px
     argv = ["crystal", "embed", image, "--model", str(trained), "--quiet", "-o", str(tmp_path / "e")]
     message = _one_line_error(capsys, [*argv, "--pixel-size", "20"])
     assert (
         f"{image}: pixel_size (--pixel-size) 20 Å/px: the 128 x 128 px image resampled to the model's 0.3 Å/px "
-        "would be 8,533 x 8,533 px, over the limit of 67,108,864 pixels; the columns found are 180 Å apart "
-        "(usually 1-8 Å); check the pixel size"
+        "would be 8,533 x 8,533 px, over the limit of 67,108,864 pixels, a field of view of 2.56e+03 x 2.56e+03 Å; "
+        "check the pixel size (Å per pixel)"
     ) in message
     message = _one_line_error(capsys, [*argv, "--pixel-size", "1e300"])
     assert "would be 4.27e+302 x 4.27e+302 px, over the limit" in message

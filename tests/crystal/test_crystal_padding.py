@@ -62,3 +62,19 @@ def test_cut_patches_with_a_lattice_matches_the_larger_image():
     assert edge.tolist() == [True, False, True]
     np.testing.assert_array_equal(patches[1], reference[1])
     assert np.abs(patches - reference).max() < 0.15 * np.ptp(big)
+
+
+def test_estimate_lattice_needs_little_memory_per_pixel():
+    import tracemalloc
+
+    image, lattice = _wave((600, 600))
+    tracemalloc.start()
+    try:
+        found = crystal.estimate_lattice(image, spacing=7.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert _same_lattice(found, lattice)
+    # The 2h x 2w autocorrelation itself is 32 bytes per image pixel; full index grids and an FFT of a ones
+    # image took 250 bytes per pixel, 4 GB on the 4000 x 4000 px a 6000 x 6000 px frame at 0.2 Å/px resamples to.
+    assert peak / image.size < 150

@@ -199,4 +199,6 @@ def _read_text(path: Path) -> str:
             raise UserInputError(f"{path}: damaged gzip file ({error})") from None
     # -sig: a byte-order mark is not part of the text; a stray non-UTF-8 byte (a Windows-1252
     # header, say) is read as latin-1, as the DNA reader does, rather than refusing the file
-    return data.decode("utf-8-sig", errors=DECODE_ERRORS)
+    text = data.decode("utf-8-sig", errors=DECODE_ERRORS)
+    # Biopython splits lines at '\n' only: old-Mac '\r' endings would make the whole file one line
+    return text.replace("\r\n", "\n").replace("\r", "\n")

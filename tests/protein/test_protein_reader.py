@@ -136,3 +136,22 @@ def test_a_windows_1252_header_is_read_as_the_dna_reader_reads_it(tmp_path, pack
     path = tmp_path / "cafe.fa"
     path.write_bytes(pack(b"\xef\xbb\xbf>caf\xe9 au lait\nMKVLA\n>th\xc3\xa9\nMKVLS\n"))
     assert protein.read_sequences(path).ids == ("café", "thé")
+
+
+@pytest.mark.parametrize("newline", ["\r", "\r\n"])
+@pytest.mark.parametrize("fmt", ["fasta", "stockholm", "clustal"])
+def test_old_mac_and_windows_line_endings_are_read(tmp_path, globins_aligned, fmt, newline):
+    alignment = AlignIO.read(globins_aligned, "fasta")
+    unix = tmp_path / f"unix.{fmt}"
+    AlignIO.write(alignment, unix, fmt)
+    other = tmp_path / f"other.{fmt}"
+    other.write_bytes(unix.read_bytes().replace(b"\n", newline.encode()))
+    family = protein.read_sequences(other)
+    assert (family.ids, family.sequences) == (protein.read_sequences(unix).ids, protein.read_sequences(unix).sequences)
+
+
+def test_an_unaligned_fasta_file_with_old_mac_line_endings_is_read(tmp_path):
+    path = tmp_path / "mac.fa"
+    path.write_bytes(b">MYG_ESCGI\rMKVLA\rGGH\r>b\rMKVLS\r")
+    family = protein.read_sequences(path)
+    assert family.ids == ("MYG_ESCGI", "b") and family.sequences == ("MKVLAGGH", "MKVLS")

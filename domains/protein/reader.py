@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import warnings
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ FORMATS = ("fasta", "stockholm", "clustal")
 #: What the first non-blank line of a file of each format starts with.
 _MAGIC = {"fasta": (">",), "stockholm": ("# STOCKHOLM",), "clustal": ("CLUSTAL", "MUSCLE", "PROBCONS")}
 _GZIP_MAGIC = b"\x1f\x8b"
+
+
+class RaggedAlignmentWarning(UserWarning):
+    """A FASTA file has gap characters but rows of different lengths; it is read as unaligned and realigned."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,8 @@ def read_sequences(
         seen.add(rid)
     if aligned is None:
         aligned = format != "fasta" or _looks_aligned([text for _, text in raw])
+        if not aligned:
+            _warn_if_ragged(path, [text for _, text in raw])
     if aligned:
         lengths = {len(text) for _, text in raw}
         if len(lengths) > 1:
@@ -164,6 +171,19 @@ def read_sequences(
             )
     sequences = tuple(clean_sequence(text, aligned=aligned, record=rid, source=str(path)) for rid, text in raw)
     return ProteinSequences(tuple(rid for rid, _ in raw), sequences, aligned=aligned, source=str(path))
+
+
+def _warn_if_ragged(path: Path, texts: list[str]) -> None:
+    """Warn that gapped rows of different lengths (an alignment with trailing gaps stripped, say) are realigned:
+    the distances then differ from the alignment's."""
+    lengths = {len(text) for text in texts}
+    if len(lengths) > 1 and any(("-" in text or "." in text) for text in texts):
+        warnings.warn(
+            f"{path}: has gap characters but its rows differ in length ({min(lengths)} to {max(lengths)}): read as "
+            "unaligned and realigned (aligned=True, --aligned, refuses it)",
+            RaggedAlignmentWarning,
+            stacklevel=3,
+        )
 
 
 def _looks_aligned(texts: list[str]) -> bool:

@@ -155,3 +155,24 @@ def test_an_unaligned_fasta_file_with_old_mac_line_endings_is_read(tmp_path):
     path.write_bytes(b">MYG_ESCGI\rMKVLA\rGGH\r>b\rMKVLS\r")
     family = protein.read_sequences(path)
     assert family.ids == ("MYG_ESCGI", "b") and family.sequences == ("MKVLAGGH", "MKVLS")
+
+
+def test_gapped_rows_of_different_lengths_are_realigned_with_a_one_line_warning(tmp_path, globins_aligned):
+    import warnings
+
+    from symcl.domains.protein.reader import RaggedAlignmentWarning
+
+    rows = list(AlignIO.read(globins_aligned, "fasta"))[:12]
+    path = write(tmp_path, "".join(f">{row.id}\n{str(row.seq).rstrip('-')}\n" for row in rows), name="ts.fa")
+    with pytest.warns(RaggedAlignmentWarning) as caught:
+        family = protein.read_sequences(path)
+    assert not family.aligned
+    assert [str(w.message) for w in caught] == [
+        f"{path}: has gap characters but its rows differ in length (150 to 156): read as unaligned and realigned "
+        "(aligned=True, --aligned, refuses it)"
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # neither an alignment nor plain sequences warn
+        protein.read_sequences(globins_aligned)
+        protein.read_sequences(data_path("protein", "globins45.fa"))
+        protein.read_sequences(path, aligned=False)  # asked for: nothing to warn about

@@ -62,6 +62,7 @@ from .simulate import Columns, SimulatedImage, simulate, write_simulation
 from .sites import Sites, cut_patches, deduplicate, estimate_spacing, find_sites, refine_positions, resample
 from .structures import (
     MATERIALS,
+    PartialOccupancyWarning,
     ProjectedCrystal,
     build_structure,
     column_intensity,
@@ -84,6 +85,7 @@ __all__ = [
     "MATERIALS",
     "MIN_FIELD_OF_VIEW",
     "MultiPageWarning",
+    "PartialOccupancyWarning",
     "Columns",
     "Defect",
     "Imaging",

@@ -228,7 +228,7 @@ def _add_embed(sub) -> None:
 
 def _simulate(args: argparse.Namespace) -> None:
     from .simulate import simulate, write_simulation
-    from .structures import read_structure
+    from .structures import PartialOccupancyWarning, read_structure
 
     height, width = args.size
     if height * width > MAX_IMAGE_PIXELS:  # the columns' render needs several float copies of the frame
@@ -236,7 +236,11 @@ def _simulate(args: argparse.Namespace) -> None:
             f"--size {height} {width}: at most {MAX_IMAGE_PIXELS:,} pixels (e.g. 8192 x 8192) per image; "
             "simulate several smaller images instead"
         )
-    material = read_structure(args.structure) if args.structure else args.material
+    with warnings.catch_warnings(record=True) as notes:  # printed below in one line each
+        warnings.simplefilter("always", PartialOccupancyWarning)
+        material = read_structure(args.structure) if args.structure else args.material
+    for note in notes:
+        print(f"symcl: warning: {note.message}", file=sys.stderr)
     options = {} if args.defect_kinds is None else {"defect_kinds": args.defect_kinds}
     try:
         result = simulate(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import reduce
@@ -232,7 +233,39 @@ def read_structure(path: str | os.PathLike, *, index: int = -1) -> Atoms:
         raise UserInputError(f"{path}: ase cannot read this structure ({type(error).__name__}: {error})") from None
     if not isinstance(atoms, Atoms) or len(atoms) == 0:
         raise UserInputError(f"{path}: the structure holds no atoms")
+    _warn_partial_occupancy(path, atoms.info.get("occupancy"))
     return atoms
+
+
+class PartialOccupancyWarning(UserWarning):
+    """A structure file has partially occupied or mixed sites; each is simulated as its majority element."""
+
+
+_MAX_SITES_NAMED = 4
+
+
+def _warn_partial_occupancy(path: str | os.PathLike, occupancy: object) -> None:
+    """Warn about the sites that ase fills with one fully occupied element (its largest occupancy; ties go to
+    the element listed last): an HAADF column's brightness depends on what it holds, so the image is off there."""
+    if not isinstance(occupancy, dict):
+        return
+    kept: dict[str, str] = {}  # what a site holds -> the element simulated there
+    for species in occupancy.values():
+        if not isinstance(species, dict) or (len(species) == 1 and sum(species.values()) >= 1 - 1e-3):
+            continue
+        held = " + ".join(f"{element} {fraction:g}" for element, fraction in sorted(species.items()))
+        # ase lists a mixed site once per element on it and keeps the first listing's largest occupancy
+        kept.setdefault(held, sorted(species.items(), key=lambda item: item[1])[-1][0])
+    if not kept:
+        return
+    sites = [f"{held} as {element}" for held, element in kept.items()]
+    more = f" and {len(sites) - _MAX_SITES_NAMED} more" if len(sites) > _MAX_SITES_NAMED else ""
+    warnings.warn(
+        f"{path}: {len(sites)} site(s) with partial or mixed occupancy are simulated fully occupied by one element: "
+        f"{'; '.join(sites[:_MAX_SITES_NAMED])}{more}; for the true column contrast give an ordered structure",
+        PartialOccupancyWarning,
+        stacklevel=3,
+    )
 
 
 def projected_crystal(

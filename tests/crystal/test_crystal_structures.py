@@ -135,3 +135,51 @@ def test_zone_axis_in_the_material_name():
     assert crystal.projected_crystal("Au[-1 1 0]").zone_axis == (-1, 1, 0)
     with pytest.raises(ValueError, match="names zone axis"):
         crystal.projected_crystal("SrTiO3[110]", zone_axis=(1, 1, 1))
+
+
+_MIXED_CIF = """data_mixed
+_cell_length_a 4.0
+_cell_length_b 4.0
+_cell_length_c 4.0
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+_symmetry_space_group_name_H-M 'P 1'
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+_atom_site_occupancy
+Au1 Au 0 0 0 0.5
+Ag1 Ag 0 0 0 0.5
+O1 O 0.5 0.5 0.5 0.7
+Sr1 Sr 0.5 0 0 1.0
+"""
+
+
+def test_read_structure_warns_in_one_line_which_element_stands_for_a_mixed_or_partial_site(tmp_path):
+    path = tmp_path / "mixed.cif"
+    path.write_text(_MIXED_CIF)
+    with pytest.warns(crystal.PartialOccupancyWarning) as caught:
+        atoms = crystal.read_structure(path)
+    assert atoms.get_chemical_formula() == "AgOSr"  # ase fills each site with one element
+    assert [str(w.message) for w in caught] == [
+        f"{path}: 2 site(s) with partial or mixed occupancy are simulated fully occupied by one element: "
+        "Ag 0.5 + Au 0.5 as Ag; O 0.7 as O; for the true column contrast give an ordered structure"
+    ]
+
+
+def test_simulate_prints_the_partial_occupancy_warning_in_one_line(tmp_path, capsys):
+    from symcl.cli import main
+
+    path = tmp_path / "mixed.cif"
+    path.write_text(_MIXED_CIF)
+    argv = ["crystal", "simulate", "--structure", str(path), "--size", "128", "128", "-o", str(tmp_path / "out")]
+    assert main(argv) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line.lower()]
+    assert warnings == [
+        f"symcl: warning: {path}: 2 site(s) with partial or mixed occupancy are simulated fully occupied by one "
+        "element: Ag 0.5 + Au 0.5 as Ag; O 0.7 as O; for the true column contrast give an ordered structure"
+    ]

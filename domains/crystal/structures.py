@@ -221,7 +221,13 @@ def read_structure(path: str | os.PathLike, *, index: int = -1) -> Atoms:
     FileNotFoundError
         The file does not exist.
     UserInputError
-        ase cannot read it, or it holds no atoms.
+        ase cannot read it, it holds no atoms, or it has no two independent in-plane cell
+        vectors (a molecule).
+
+    Warns
+    -----
+    PartialOccupancyWarning
+        A site is partially occupied or mixed; ase fills it with its majority element.
     """
     import ase.io
 
@@ -233,8 +239,21 @@ def read_structure(path: str | os.PathLike, *, index: int = -1) -> Atoms:
         raise UserInputError(f"{path}: ase cannot read this structure ({type(error).__name__}: {error})") from None
     if not isinstance(atoms, Atoms) or len(atoms) == 0:
         raise UserInputError(f"{path}: the structure holds no atoms")
+    _check_in_plane_cell(path, atoms)
     _warn_partial_occupancy(path, atoms.info.get("occupancy"))
     return atoms
+
+
+def _check_in_plane_cell(path: str | os.PathLike, atoms: Atoms) -> None:
+    """Refuse a structure without two independent cell vectors a and b (a molecule, say): as in :func:`project`,
+    there is no lattice to image."""
+    cell = np.array(atoms.cell, dtype=float)
+    if np.linalg.norm(np.cross(cell[0], cell[1])) < 1e-8:
+        a, b = (f"({', '.join(f'{v:g}' for v in vector)})" for vector in cell[:2])
+        raise UserInputError(
+            f"{path}: no periodic cell in the plane (cell vectors a = {a} and b = {b} Å span no area); give a "
+            "crystal with its unit cell (CIF, POSCAR, or extended xyz with Lattice=...)"
+        )
 
 
 class PartialOccupancyWarning(UserWarning):

@@ -254,3 +254,10 @@ def test_embed_refuses_a_pixel_size_that_would_resample_beyond_the_pixel_limit(s
         "of the model's patches"
     ) in message
     assert "check the pixel size (Å per pixel)" in message
+
+
+def test_simulate_refuses_a_molecule_in_one_line_naming_the_file(tmp_path, capsys):
+    path = tmp_path / "mol.xyz"
+    path.write_text("3\nwater\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n")
+    message = _one_line_error(capsys, ["crystal", "simulate", "--structure", str(path), "-o", str(tmp_path / "out")])
+    assert message.startswith(f"symcl: error: {path}: no periodic cell in the plane (")

@@ -183,3 +183,14 @@ def test_simulate_prints_the_partial_occupancy_warning_in_one_line(tmp_path, cap
         f"symcl: warning: {path}: 2 site(s) with partial or mixed occupancy are simulated fully occupied by one "
         "element: Ag 0.5 + Au 0.5 as Ag; O 0.7 as O; for the true column contrast give an ordered structure"
     ]
+
+
+def test_a_molecule_without_a_cell_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "mol.xyz"
+    path.write_text("3\nwater\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n")
+    with pytest.raises(UserInputError) as caught:
+        crystal.read_structure(path)
+    assert str(caught.value) == (
+        f"{path}: no periodic cell in the plane (cell vectors a = (0, 0, 0) and b = (0, 0, 0) Å span no area); give "
+        "a crystal with its unit cell (CIF, POSCAR, or extended xyz with Lattice=...)"
+    )

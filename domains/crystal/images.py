@@ -86,7 +86,8 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
         import skimage.io
 
         try:
-            data = skimage.io.imread(path)
+            data = _cmyk_as_grey(path)
+            data = skimage.io.imread(path) if data is None else data
         except Exception as error:  # imageio raises several types for broken files
             kind = "PNG" if suffix == ".png" else "JPEG"
             raise UserInputError(f"{path}: not a readable {kind} image ({_unreadable_reason(path, error)})") from None
@@ -149,6 +150,18 @@ def _grey(data: np.ndarray, *, grey_alpha: bool) -> np.ndarray:
     if data.ndim == 3 and data.shape[-1] == 2 and grey_alpha:
         return data[..., 0]
     return data
+
+
+def _cmyk_as_grey(path: Path) -> np.ndarray | None:
+    """The grey levels of a CMYK JPEG (as Pillow converts it), None for any other image.
+
+    imageio hands back the four ink channels as they are, which :func:`_grey` would take
+    for RGBA (an image whose darkness is all in K then reads as constant).
+    """
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        return np.asarray(picture.convert("L")) if picture.mode == "CMYK" else None
 
 
 _IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG

@@ -265,3 +265,14 @@ def test_find_sites_merges_a_second_maximum_within_half_a_spacing():
     sites = crystal.find_sites(lobed, 1.0, spacing=spacing)
     assert not cKDTree(sites.positions).query_pairs(0.5 * spacing)
     assert len(sites) == len(crystal.find_sites(image, 1.0, spacing=spacing))
+
+
+def test_a_cmyk_jpeg_is_read_as_its_grey_levels(tmp_path, mos2_image):
+    from PIL import Image
+
+    image = mos2_image.image
+    levels = np.round(255 * (image - image.min()) / np.ptp(image)).astype(np.uint8)
+    Image.fromarray(levels).convert("CMYK").save(tmp_path / "cmyk.jpg", quality=95)
+    assert Image.open(tmp_path / "cmyk.jpg").mode == "CMYK"
+    grey, _ = crystal.read_image(tmp_path / "cmyk.jpg")  # was "the image is constant (0.0)"
+    assert grey.shape == image.shape and np.corrcoef(grey.ravel(), image.ravel())[0, 1] > 0.95

@@ -92,7 +92,8 @@ def embed_patches(
 
     from symcl.embedding import embed
 
-    array = patches.numpy() if isinstance(patches, torch.Tensor) else np.asarray(patches)
+    # detach: a tensor from a training step may require grad, and embedding needs none
+    array = patches.detach().cpu().numpy() if isinstance(patches, torch.Tensor) else np.asarray(patches)
     if array.ndim == 4 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 3 or array.shape[1] != array.shape[2] or len(array) == 0:
@@ -132,7 +133,8 @@ def anomaly_scores(
     k : int
         Neighbours (>= 1; capped at the number of reference sites minus one).
     reference : ndarray, optional
-        bool (N,), the sites that define the dense part (default: all).
+        The sites that define the dense part (default: all): a bool mask (N,) or integer
+        site indices.
     progress : bool
         Show a progress bar (the exact neighbour search takes one to two minutes for the
         150,000 columns of a 4k-pixel frame).
@@ -146,7 +148,7 @@ def anomaly_scores(
 
     z = np.asarray(embeddings, dtype=np.float64)
     z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
-    ref = np.ones(len(z), dtype=bool) if reference is None else np.asarray(reference, dtype=bool)
+    ref = _reference_mask(reference, len(z))
     if ref.sum() < 2:
         return np.ones(len(z))
     k = int(min(max(1, k), ref.sum() - 1))
@@ -161,6 +163,36 @@ def anomaly_scores(
     score = (ordered**2 / 2).mean(axis=1)  # on the unit sphere, squared Euclidean / 2 is the cosine distance
     typical = np.median(score[ref])
     return score / typical if typical > 0 else np.ones(len(z))
+
+
+def _reference_mask(reference: object, n: int) -> np.ndarray:
+    """bool (n,) from a bool mask or integer indices; anything else is refused (integers read as a mask would
+    silently pick every non-zero index)."""
+    if reference is None:
+        return np.ones(n, dtype=bool)
+    array = np.asarray(reference)
+    if array.dtype == bool and array.shape == (n,):
+        return array
+    if (
+        np.issubdtype(array.dtype, np.integer)
+        and array.ndim == 1
+        and (array.size == 0 or -n <= array.min() <= array.max() < n)
+    ):
+        mask = np.zeros(n, dtype=bool)
+        mask[array] = True
+        return mask
+    raise ValueError(
+        f"The 'reference' parameter of anomaly_scores must be a bool mask of length {n} (one per embedding) or "
+        f"integer indices in [0, {n}). Got {_describe(array)} instead."
+    )
+
+
+def _describe(array: np.ndarray) -> str:
+    """An array for a message: its dtype and shape, and its range when numeric."""
+    text = f"dtype {array.dtype}, shape {array.shape}"
+    if array.size and np.issubdtype(array.dtype, np.number):
+        text += f", values {array.min()} to {array.max()}"
+    return text
 
 
 def cluster_sites(

@@ -88,3 +88,29 @@ def test_anomaly_scores_and_clusters_of_many_sites_do_not_depend_on_the_chunks_o
     monkeypatch.setattr(symcl.evaluation, "SILHOUETTE_SAMPLE", 60)
     labels = crystal.cluster_sites(z)
     assert labels.max() == 1 and len(set(labels[:150])) == 1 and len(set(labels[150:])) == 1
+
+
+def test_embed_patches_takes_a_tensor_that_requires_grad():
+    torch.manual_seed(0)
+    model = crystal.PatchCNN(dim=8, channels=4, **VIEWS).eval()
+    patches = torch.rand(3, 1, 40, 40, requires_grad=True)  # was torch's "Can't call numpy()"
+    np.testing.assert_array_equal(crystal.embed_patches(model, patches), crystal.embed_patches(model, patches.detach()))
+
+
+def test_anomaly_scores_read_integer_reference_indices_as_indices_not_as_a_mask():
+    rng = np.random.default_rng(0)
+    z = np.concatenate([rng.normal([5, 0, 0], 0.05, size=(40, 3)), rng.normal([0, 5, 0], 0.05, size=(40, 3))])
+    mask = np.zeros(80, dtype=bool)
+    mask[:40] = True
+    by_mask = crystal.anomaly_scores(z, k=5, reference=mask)
+    np.testing.assert_array_equal(crystal.anomaly_scores(z, k=5, reference=np.arange(40)), by_mask)
+    np.testing.assert_array_equal(crystal.anomaly_scores(z, k=5, reference=list(range(40))), by_mask)
+    assert by_mask[40:].min() > 10  # the second group is far from the reference group
+    with pytest.raises(ValueError, match=r"bool mask of length 80 .* Got dtype bool, shape \(40,\) instead"):
+        crystal.anomaly_scores(z, reference=mask[:40])
+    with pytest.raises(
+        ValueError, match=r"integer indices in \[0, 80\). Got dtype int64, shape \(1,\), values 80 to 80"
+    ):
+        crystal.anomaly_scores(z, reference=np.array([80]))
+    with pytest.raises(ValueError, match="Got dtype float64"):
+        crystal.anomaly_scores(z, reference=np.ones(80))

@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -86,10 +87,17 @@ def run_guarded(run: Callable[[], int | None]) -> int:
     A torchrun worker ends here, without Python's finalisation (see
     :func:`~symcl.distributed.exit_without_finalising`).
     """
-    status = _status_of(run)
+    with warnings.catch_warnings():  # restores Python's own printing afterwards
+        warnings.showwarning = _print_warning
+        status = _status_of(run)
     if launched_by_torchrun() and is_distributed():
         exit_without_finalising(status)
     return status
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """A warning on the command line is one line, without the source line that raised it."""
+    print(f"symcl: warning: {message}", file=sys.stderr if file is None else file)
 
 
 def _terminate(signum: int, frame: object) -> NoReturn:

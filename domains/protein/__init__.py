@@ -60,7 +60,7 @@ from .model import (
     train,
 )
 from .pairs import DEFAULT_BIN_EDGES, FamilyDistances, PairSampler, family_distances, simulated_families
-from .reader import FORMATS, ProteinSequences, detect_format, read_sequences
+from .reader import FORMATS, ProteinSequences, RaggedAlignmentWarning, detect_format, read_sequences
 from .simulate import SimulatedFamily, evolve, patristic_distances, random_tree, simulate_family
 from .spectrum import ALPHABETS, DEFAULT_SEEDS, spectrum_distances, spectrum_matrix
 from .substitution import AMINO_ACIDS, SubstitutionModel, gamma_rates, lg_model, read_paml_model, substitution_model
@@ -87,6 +87,7 @@ __all__ = [
     "ProteinCNN",
     "ProteinKmerBag",
     "ProteinSequences",
+    "RaggedAlignmentWarning",
     "SaturationWarning",
     "SimulatedFamily",
     "SubstitutionModel",

@@ -180,7 +180,7 @@ def _warn_if_ragged(path: Path, texts: list[str]) -> None:
     if len(lengths) > 1 and any(("-" in text or "." in text) for text in texts):
         warnings.warn(
             f"{path}: has gap characters but its rows differ in length ({min(lengths)} to {max(lengths)}): read as "
-            "unaligned and realigned (aligned=True, --aligned, refuses it)",
+            "unaligned and realigned (--aligned, or aligned=True in Python, refuses it)",
             RaggedAlignmentWarning,
             stacklevel=3,
         )

@@ -169,7 +169,7 @@ def test_gapped_rows_of_different_lengths_are_realigned_with_a_one_line_warning(
     assert not family.aligned
     assert [str(w.message) for w in caught] == [
         f"{path}: has gap characters but its rows differ in length (150 to 156): read as unaligned and realigned "
-        "(aligned=True, --aligned, refuses it)"
+        "(--aligned, or aligned=True in Python, refuses it)"
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # neither an alignment nor plain sequences warn

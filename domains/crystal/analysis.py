@@ -28,6 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from symcl.atomic import atomic_group, atomic_write, make_directory
+from symcl.checks import as_integer, check_integer
 
 from .images import MAX_IMAGE_PIXELS, check_image
 from .padding import estimate_lattice
@@ -217,17 +218,15 @@ def cluster_sites(
     z = np.asarray(embeddings, dtype=np.float64)
     z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
     n = len(z)
-    if not isinstance(max_clusters, int) or isinstance(max_clusters, bool) or max_clusters < 2:
-        raise ValueError(
-            f"The 'max_clusters' parameter of cluster_sites must be an integer >= 2. Got {max_clusters!r} instead."
-        )
+    max_clusters = check_integer("cluster_sites", "max_clusters", max_clusters, 2)
     if n_clusters is not None:
-        if not isinstance(n_clusters, int) or isinstance(n_clusters, bool) or not 1 <= n_clusters <= n:
+        number = as_integer(n_clusters)
+        if number is None or not 1 <= number <= n:
             raise ValueError(
                 f"The 'n_clusters' parameter (--clusters) of cluster_sites must be an integer in [1, {n}], the "
                 f"number of sites clustered. Got {n_clusters!r} instead."
             )
-        candidates = [n_clusters]
+        candidates = [number]
     elif n < 3:
         return np.zeros(n, dtype=np.int64)
     else:

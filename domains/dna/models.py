@@ -10,6 +10,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from symcl import model_directory
+from symcl.checks import check_integer
 from symcl.training import TrainConfig, TrainState, contrastive_objective, fit
 from symcl.views import ViewBatch
 
@@ -106,9 +107,9 @@ def train(
         The model is trained in place; its ``training_window`` becomes ``views.window``
         (the default window of :func:`~symcl.domains.dna.embedding.embed_sequences`).
     """
-    if not isinstance(projection, int) or isinstance(projection, bool) or projection < 0:
-        raise ValueError(f"The 'projection' parameter of train must be an integer >= 0. Got {projection!r} instead.")
-    _check_loss_options(debias_tau_plus, hard_negative_beta, queue_size)
+    projection = check_integer("train", "projection", projection, 0)
+    _check_loss_options(debias_tau_plus, hard_negative_beta)
+    queue_size = check_integer("train", "queue_size", queue_size, 0)  # a plain int for config.json
     loss = {
         "temperature": temperature,
         "debias_tau_plus": debias_tau_plus,
@@ -128,7 +129,7 @@ def train(
     return fit(model, views, objective, config, out_dir=out_dir, resume=resume, progress=progress, metadata=metadata)
 
 
-def _check_loss_options(debias_tau_plus: float, hard_negative_beta: float, queue_size: int) -> None:
+def _check_loss_options(debias_tau_plus: float, hard_negative_beta: float) -> None:
     """Raise ValueError for a bad loss option of :func:`train`, before any training."""
     if (
         isinstance(debias_tau_plus, bool)
@@ -147,8 +148,6 @@ def _check_loss_options(debias_tau_plus: float, hard_negative_beta: float, queue
             f"The 'hard_negative_beta' parameter of train must be a finite number >= 0. "
             f"Got {hard_negative_beta!r} instead."
         )
-    if not isinstance(queue_size, int) or isinstance(queue_size, bool) or queue_size < 0:
-        raise ValueError(f"The 'queue_size' parameter of train must be an integer >= 0. Got {queue_size!r} instead.")
 
 
 def read_model_config(directory: str | os.PathLike) -> dict[str, Any]:

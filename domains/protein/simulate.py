@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from Bio.Phylo.BaseTree import Clade, Tree
 
+from symcl.checks import as_integer, check_integer
+
 from .reader import ProteinSequences
 from .substitution import AMINO_ACIDS, SubstitutionModel, gamma_rates, lg_model
 
@@ -92,8 +94,7 @@ def random_tree(
         Rooted (the root has two children); 2N - 2 branches.
     """
     rng = _generator(rng, "random_tree")
-    if not isinstance(n_leaves, int) or isinstance(n_leaves, bool) or n_leaves < 2:
-        raise ValueError(f"The 'n_leaves' parameter of random_tree must be an integer >= 2. Got {n_leaves!r} instead.")
+    n_leaves = check_integer("random_tree", "n_leaves", n_leaves, 2)
     _check_positive(mean_branch_length, "mean_branch_length", "random_tree")
     names = [f"leaf_{i}" for i in range(n_leaves)] if names is None else [str(name) for name in names]
     if len(names) != n_leaves or len(set(names)) != n_leaves:
@@ -186,8 +187,7 @@ def evolve(
         float64, shape (L,), the rate of every site.
     """
     rng = _generator(rng, "evolve")
-    if not isinstance(length, int) or isinstance(length, bool) or length < 1:
-        raise ValueError(f"The 'length' parameter of evolve must be an integer >= 1. Got {length!r} instead.")
+    length = check_integer("evolve", "length", length, 1)
     model = lg_model() if model is None else model
     rates = np.ones(1) if alpha == math.inf else gamma_rates(alpha, n_categories)
     category = rng.integers(len(rates), size=length)
@@ -250,7 +250,7 @@ def simulate_family(
     (8, 8)
     """
     rng = _generator(rng, "simulate_family")
-    ids = [f"{name}_{i}" for i in range(n_sequences)] if isinstance(n_sequences, int) else []
+    ids = [f"{name}_{i}" for i in range(as_integer(n_sequences) or 0)]
     tree = random_tree(n_sequences, rng, mean_branch_length=mean_branch_length, names=ids)
     names, codes, site_rates = evolve(tree, length, rng, alpha=alpha, n_categories=n_categories, model=model)
     order = [names.index(i) for i in ids]

@@ -28,6 +28,8 @@ from functools import cache
 import numpy as np
 from scipy import special, stats
 
+from symcl.checks import as_integer
+
 from .alphabet import BLOSUM62_ALPHABET
 
 #: The 20 amino acids in PAML order, which is the order of the encoder codes 0-19.
@@ -181,7 +183,7 @@ def gamma_rates(alpha: float, n_categories: int = 4) -> np.ndarray:
     """
     if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not math.isfinite(alpha) or alpha <= 0:
         raise ValueError(f"The 'alpha' parameter of gamma_rates must be a finite number > 0. Got {alpha!r} instead.")
-    if not isinstance(n_categories, int) or isinstance(n_categories, bool) or n_categories < 1:
+    if as_integer(n_categories) is None or n_categories < 1:
         raise ValueError(
             f"The 'n_categories' parameter of gamma_rates must be an integer >= 1. Got {n_categories!r} instead."
         )

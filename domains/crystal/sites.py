@@ -193,21 +193,23 @@ def estimate_spacing(image: np.ndarray, pixel_size: float, *, prominence: float 
     image = check_image(image, name="estimate_spacing: image")
     _check_positive("pixel_size", pixel_size)
     h, w = image.shape
-    smooth = ndimage.gaussian_filter(image.astype(np.float64), 1.0)
-    centred = (smooth - smooth.mean()) * np.outer(np.hanning(h), np.hanning(w))
-    spectrum = np.abs(np.fft.rfft2(centred, s=(2 * h, 2 * w))) ** 2
-    auto = np.fft.fftshift(np.fft.irfft2(spectrum, s=(2 * h, 2 * w)))
-    auto /= auto[h, w]
     n = min(h, w)
-    profile = np.minimum.reduce(
-        [auto[h, w : w + n], auto[h, w : w - n : -1], auto[h : h + n, w], auto[h : h - n : -1, w]]
-    )
+    full = _autocorrelation(ndimage.gaussian_filter(image.astype(np.float64), 1.0))  # zero shift at [0, 0]
+    lags = np.arange(n)
+    profile = np.minimum.reduce([full[0, lags], full[0, -lags % (2 * w)], full[lags, 0], full[-lags % (2 * h), 0]])
     r = max(1, int(np.argmax(profile < 0.5)))  # half width of the central peak, px
+    # Only peaks within n/4 of the centre count: the filters below need that disc and a
+    # margin (the filters' reach) around it, centred, not the whole 2h x 2w map (GBs at 6000 px).
+    floor = full.min()
+    reach = min(int(np.ceil(0.25 * n)) + 2 * r + 4, h, w)
+    shifts = np.arange(-reach, reach)
+    auto = full[np.ix_(shifts % (2 * h), shifts % (2 * w))]
+    del full
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     rise = auto - ndimage.minimum_filter(auto, footprint=xx**2 + yy**2 <= r * r)
-    peaks = peak_local_max(auto, min_distance=max(1, r // 2), exclude_border=True)
+    peaks = peak_local_max(auto, min_distance=max(1, r // 2), threshold_abs=floor, exclude_border=True)
     if len(peaks):
-        distance = np.hypot(peaks[:, 0] - h, peaks[:, 1] - w)
+        distance = np.hypot(peaks[:, 0] - reach, peaks[:, 1] - reach)
         height = rise[peaks[:, 0], peaks[:, 1]]
         far = (distance > 1.5 * r) & (distance < 0.25 * n)
         if far.any() and height[far].max() > 0:
@@ -217,6 +219,18 @@ def estimate_spacing(image: np.ndarray, pixel_size: float, *, prominence: float 
         "Could not estimate the column spacing from the image (no periodic peak in its autocorrelation); "
         "pass it explicitly (spacing=..., or --spacing in Å)."
     )
+
+
+def _autocorrelation(image: np.ndarray) -> np.ndarray:
+    """Autocorrelation of the mean-free, Hann-windowed image, zero-padded (no wrap-around), peak 1 at [0, 0]."""
+    h, w = image.shape
+    image = image - image.mean()
+    image *= np.outer(np.hanning(h), np.hanning(w))
+    spectrum = np.abs(np.fft.rfft2(image, s=(2 * h, 2 * w))) ** 2
+    del image
+    auto = np.fft.irfft2(spectrum, s=(2 * h, 2 * w))
+    auto /= auto[0, 0]
+    return auto
 
 
 def refine_positions(image: np.ndarray, positions: np.ndarray, *, window: int = 2) -> np.ndarray:

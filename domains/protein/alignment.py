@@ -173,15 +173,46 @@ def msa_stats(rows: list[str] | tuple[str, ...], *, block_columns: int = 256) ->
         Four float64 arrays of shape (N, N), symmetric; the diagonal holds each row's
         self-counts.
     """
+    codes = alignment_codes(rows)
+    return msa_row_stats(codes, 0, len(codes), block_columns=block_columns)
+
+
+def alignment_codes(rows: list[str] | tuple[str, ...]) -> np.ndarray:
+    """The (N, C) residue codes of N alignment rows of equal length, for :func:`msa_row_stats`."""
     codes = np.stack([encode(row) for row in rows]) if len(rows) else np.zeros((0, 0), np.int8)
     if len({len(row) for row in rows}) > 1:
         raise ValueError("msa_stats expects alignment rows of equal length.")
+    return codes
+
+
+def msa_row_stats(codes: np.ndarray, start: int, stop: int, *, block_columns: int = 256) -> AlignmentStats:
+    """The four counts of rows ``start:stop`` of an alignment against all its rows, as in :func:`msa_stats`.
+
+    A block of rows at a time keeps memory at a few (stop - start, N) arrays instead of
+    four (N, N) ones. Every count is a small integer or half-integer, exact in float32,
+    so blocks give exactly the rows of the whole.
+
+    Parameters
+    ----------
+    codes : ndarray
+        (N, C) codes from :func:`alignment_codes`.
+    start, stop : int
+        The rows counted, 0 <= start <= stop <= N.
+    block_columns : int
+        Columns per block.
+
+    Returns
+    -------
+    AlignmentStats
+        Four float64 arrays of shape (stop - start, N).
+    """
     n, n_columns = codes.shape
+    part = slice(start, stop)
     matrix = np.array(blosum62(), dtype=np.float32)[:N_STANDARD, :N_STANDARD]
     diagonal = np.diag(matrix)
-    totals = [np.zeros((n, n)) for _ in range(4)]
-    for start in range(0, n_columns, block_columns):
-        block = codes[:, start : start + block_columns].astype(np.int64)
+    totals = [np.zeros((stop - start, n)) for _ in range(4)]
+    for first in range(0, n_columns, block_columns):
+        block = codes[:, first : first + block_columns].astype(np.int64)
         valid = (block >= 0) & (block < N_STANDARD)
         one_hot = np.zeros(block.shape + (N_STANDARD,), dtype=np.float32)
         rows_index, columns_index = np.nonzero(valid)
@@ -190,9 +221,8 @@ def msa_stats(rows: list[str] | tuple[str, ...], *, block_columns: int = 256) ->
         scored = (one_hot @ matrix).reshape(n, -1)
         valid_f = valid.astype(np.float32)
         self_diag = np.where(valid, diagonal[np.where(valid, block, 0)], 0.0).astype(np.float32)
-        self_cross = self_diag @ valid_f.T
-        totals[0] += valid_f @ valid_f.T
-        totals[1] += flat @ flat.T
-        totals[2] += flat @ scored.T
-        totals[3] += (self_cross + self_cross.T) / 2
+        totals[0] += valid_f[part] @ valid_f.T
+        totals[1] += flat[part] @ flat.T
+        totals[2] += flat[part] @ scored.T
+        totals[3] += (self_diag[part] @ valid_f.T + valid_f[part] @ self_diag.T) / 2
     return AlignmentStats(*totals)

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 from Bio.Align import PairwiseAligner
 
-from .alignment import msa_stats
+from .alignment import alignment_codes, msa_row_stats
 from .formulas import SCOREDIST_CALIBRATION, distances_from_stats
 from .workers import ProgressBar, alignment_pool, worker_inputs
 
@@ -113,16 +113,33 @@ def anchored_distances(
     total, saturated = np.zeros((n, n)), np.ones((n, n), dtype=bool)
     with ProgressBar(total=len(chosen) * n, disable=not progress, desc="aligning to anchors", unit="alignment") as bar:
         for rows in _all_star_rows(sequences, chosen, aligner, n_jobs):
-            distance, through_anchor = distances_from_stats(
-                *msa_stats(rows), method=method, max_distance=max_distance, calibration=calibration
-            )
-            total += distance
-            saturated &= through_anchor
+            _add_anchor(total, saturated, alignment_codes(rows), method, max_distance, calibration)
             bar.update(n)
     distances = total / len(chosen)
     np.fill_diagonal(distances, 0.0)
     np.fill_diagonal(saturated, False)
     return distances, saturated
+
+
+#: Pairs counted at a time: the four counts and the distance of a block of rows are a
+#: few such arrays, small beside the (N, N) total.
+_BLOCK_PAIRS = 1 << 20
+
+
+def _add_anchor(
+    total: np.ndarray, saturated: np.ndarray, codes: np.ndarray, method: str, max_distance: float, calibration: float
+) -> None:
+    """Add the distances through one star alignment to ``total`` and AND its flags into ``saturated``, by row blocks."""
+    n = len(codes)
+    step = max(1, _BLOCK_PAIRS // n)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        stats = msa_row_stats(codes, start, stop)
+        distance, through_anchor = distances_from_stats(
+            *stats, method=method, max_distance=max_distance, calibration=calibration
+        )
+        total[start:stop] += distance
+        saturated[start:stop] &= through_anchor
 
 
 def _worker_rows(index: int) -> list[str]:

@@ -163,7 +163,9 @@ def _distances(args: argparse.Namespace, family: ProteinSequences) -> np.ndarray
     if args.method == SPECTRUM:
         if args.anchors is not None:
             raise UserInputError("--anchors applies to alignment distances, not to --method spectrum")
-        distances, saturated = spectrum_distances(family, max_distance=args.max_distance, return_saturated=True)
+        distances, saturated = spectrum_distances(
+            family, max_distance=args.max_distance, return_saturated=True, progress=not args.quiet
+        )
         _warn_saturated(saturated, family, args)
         return distances
     if args.anchors is not None and family.aligned:

@@ -52,6 +52,7 @@ from .alphabet import BLOSUM62_ALPHABET, encode
 from .distance import check_positive, prepare_rows
 from .formulas import MAX_DISTANCE, saturate
 from .reader import ProteinSequences
+from .workers import ProgressBar
 
 #: Residue groups of each alphabet. ``murphy10``: Murphy et al. (2000), 10 letters.
 ALPHABETS = {
@@ -70,6 +71,7 @@ def spectrum_distances(
     seeds: Sequence[tuple[str, str]] = DEFAULT_SEEDS,
     max_distance: float = MAX_DISTANCE,
     return_saturated: bool = False,
+    progress: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """All-vs-all alignment-free distances d = -ln(mean cosine of spaced k-mer sets) / mean seed weight.
 
@@ -87,6 +89,8 @@ def spectrum_distances(
         Cap; pairs sharing no k-mer (or nearly none) are set to it and flagged.
     return_saturated : bool
         Also return the (N, N) boolean mask of capped pairs.
+    progress : bool
+        Show a progress bar over the pairs (N = 8,000 takes about a minute).
 
     Returns
     -------
@@ -97,20 +101,55 @@ def spectrum_distances(
     checked = _check_seeds(seeds)
     check_positive("max_distance", max_distance, "spectrum_distances")
     _, rows, _ = prepare_rows(seqs, False, "spectrum_distances")
-    similarity, weight, used = (np.zeros((len(rows), len(rows))) for _ in range(3))
-    for alphabet, pattern in checked:
-        unit = spectrum_matrix(rows, alphabet, pattern)
-        # A seed that finds no k-mer in one of the two (too short, or X every few residues)
-        # says nothing about the pair, so it is left out of the pair's mean.
-        both = np.outer(*(2 * [(unit.getnnz(axis=1) > 0).astype(float)]))
-        similarity += (unit @ unit.T).toarray()
-        weight += both * pattern.count("1")
-        used += both
+    units = [spectrum_matrix(rows, alphabet, pattern) for alphabet, pattern in checked]
+    # A seed that finds no k-mer in one of the two (too short, or X every few residues)
+    # says nothing about the pair, so it is left out of the pair's mean.
+    found = np.array([unit.getnnz(axis=1) > 0 for unit in units], dtype=float).reshape(len(units), len(rows))
+    weights = np.array([pattern.count("1") for _, pattern in checked], dtype=float)
+    n = len(rows)
+    distances, saturated = np.empty((n, n)), np.empty((n, n), dtype=bool)
+    step = max(1, _BLOCK_PAIRS // max(n, 1))
+    with ProgressBar(
+        total=n * (n + 1) // 2, desc="k-mer spectra", unit="pair", unit_scale=True, disable=not progress
+    ) as bar:
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            block = _block_distances(units, found, weights, start, stop, float(max_distance))
+            for out, values in ((distances, block[0]), (saturated, block[1])):
+                out[start:stop, start:] = values
+                out[start:, start:stop] = values.T
+            bar.update((stop - start) * (2 * n - start - stop + 1) // 2)
+    return (distances, saturated) if return_saturated else distances
+
+
+#: Pairs computed at a time: a block of rows, whose few temporaries stay small beside the (N, N) result.
+_BLOCK_PAIRS = 1 << 20
+
+
+def _block_distances(
+    units: list[sparse.csr_matrix], found: np.ndarray, weights: np.ndarray, start: int, stop: int, max_distance: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and flags of rows ``start:stop`` against rows ``start:``, the upper triangle's part.
+
+    The same operations, in the same order per pair, as on whole matrices. Each seed's
+    cosine matrix is exactly symmetric (scipy sums a pair's shared k-mers in index
+    order either way round), so the symmetrising ``(s + s.T) / 2`` of
+    :func:`similarity_distances` is the identity here and the lower triangle is the mirror.
+    """
+    similarity = np.zeros((stop - start, len(found[0]) - start))
+    for unit in units:
+        similarity += (unit[start:stop] @ unit[start:].T).toarray()
+    rows, columns = found[:, start:stop].T, found[:, start:]
+    used = rows @ columns  # small integer counts, exact in any order
+    weight = (rows * weights) @ columns
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_similarity = np.where(used > 0, similarity / used, 0.0)
         mean_weight = np.where(used > 0, weight / used, 1.0)
-    distances, saturated = similarity_distances(mean_similarity, mean_weight, max_distance)
-    return (distances, saturated) if return_saturated else distances
+        distances, saturated = saturate(-np.log(np.minimum(mean_similarity, 1.0)) / mean_weight, max_distance)
+    diagonal = np.arange(stop - start)
+    distances[diagonal, diagonal] = 0.0
+    saturated[diagonal, diagonal] = False
+    return distances, saturated
 
 
 def similarity_distances(

@@ -1,0 +1,49 @@
+"""write_tsv formats a row per call, with exactly the bytes of per-value formatting, and shows a bar."""
+
+import numpy as np
+
+from symcl.cli import main
+from symcl.data import data_path
+from symcl.domains.protein import cli
+
+
+def per_value_tsv(ids, distances):
+    """The earlier write_tsv's text: each value through f"{value:.6f}"."""
+    lines = ["\t".join(["id", *ids])]
+    lines += ["\t".join([rid, *(f"{value:.6f}" for value in row)]) for rid, row in zip(ids, distances, strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def test_write_tsv_gives_the_bytes_of_per_value_formatting(tmp_path):
+    rng = np.random.default_rng(0)
+    distances = rng.random((300, 300)) * 3
+    # Rounding ties, tiny, huge, signed zero and undefined values.
+    distances[0, :8] = [0.0078125, 2.5e-7, -2.5e-7, -0.0, 1e12, np.nan, np.inf, 0.1234565]
+    ids = [f"s{i}%d" for i in range(300)]  # a % in an id is text, not a format
+    for matrix in (distances, distances.astype(np.float32)):
+        cli.write_tsv(tmp_path / "d.tsv", ids, matrix)
+        assert (tmp_path / "d.tsv").read_text() == per_value_tsv(ids, matrix)
+
+
+def test_write_tsv_progress_follows_quiet(monkeypatch, tmp_path):
+    bars = []
+
+    class Recorder:
+        def __init__(self, *, total, disable, **kwargs):
+            self.total, self.disable, self.done = total, disable, 0
+            bars.append(self)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, amount=1):
+            self.done += amount
+
+    monkeypatch.setattr(cli, "ProgressBar", Recorder)
+    source, out = str(data_path("protein", "globins45.fa")), str(tmp_path / "d.tsv")
+    for quiet in (False, True):
+        assert main(["protein", "distances", source, "--method", "spectrum", "-o", out, *(["--quiet"] * quiet)]) == 0
+        assert bars[-1].total == bars[-1].done == 45 and bars[-1].disable is quiet

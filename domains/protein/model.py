@@ -309,14 +309,28 @@ def embed_sequences(
     lengths = np.array([len(text) - text.count("-") for text in texts])
     order = np.argsort(lengths, kind="stable")
 
-    def batches() -> Iterator[Tensor]:
-        for start in range(0, len(order), batch_size):
-            yield encode_batch([texts[i] for i in order[start : start + batch_size]])
-
-    embedded = symcl.embed(model, batches(), progress=progress, device=device)
+    embedded = symcl.embed(model, _Batches(texts, order, batch_size), progress=progress, device=device)
     result = np.empty_like(embedded)
     result[order] = embedded
     return result
+
+
+class _Batches:
+    """Encoded batches of ``texts`` in ``order``, made as they are read.
+
+    Its ``len`` lets :func:`symcl.embed` give the bar a total; having no ``__getitem__``,
+    it is read as batches, not as samples to stack or split between ranks.
+    """
+
+    def __init__(self, texts: list[str], order: np.ndarray, batch_size: int) -> None:
+        self.texts, self.order, self.batch_size = texts, order, batch_size
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.order) / self.batch_size)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for start in range(0, len(self.order), self.batch_size):
+            yield encode_batch([self.texts[i] for i in self.order[start : start + self.batch_size]])
 
 
 def predicted_distance_matrix(

@@ -26,6 +26,7 @@ from torch.nn import functional as F
 import symcl
 from symcl import model_directory
 from symcl.distributed import gather, gather_with_grad, world_size
+from symcl.embedding import evaluation_mode
 from symcl.errors import UserInputError
 from symcl.training import TrainConfig, TrainState, fit
 from symcl.views import ViewBatch, nearby_mask
@@ -187,10 +188,8 @@ def regression_evaluator(sampler: PairSampler, batch_size: int, *, seed: int, de
 
     @torch.no_grad()
     def evaluate(model: nn.Module) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
-        predicted = pair_distance(model(batch.view1), model(batch.view2)).cpu().numpy().astype(float)
-        model.train(was_training)
+        with evaluation_mode(model):
+            predicted = pair_distance(model(batch.view1), model(batch.view2)).cpu().numpy().astype(float)
         metrics = {"spearman": math.nan, "mae": math.nan, "cap_recall": math.nan}
         if below.sum() > 2:
             ranked = predicted[below], target[below]

@@ -221,6 +221,17 @@ def test_the_evaluator_finds_the_capped_pairs_when_the_cap_is_not_a_float32(mode
     assert np.isfinite(metrics["cap_recall"])  # NaN when every cross-family pair counted as below the cap
 
 
+def test_the_evaluator_gives_each_layer_back_its_own_mode(model):
+    from symcl.domains.protein.model import regression_evaluator
+
+    sampler = protein.PairSampler(protein.simulated_families(2, np.random.default_rng(0)))
+    model.train()
+    frozen = next(iter(model.children()))
+    frozen.eval()  # e.g. a pretrained part the caller keeps in eval mode while the rest trains
+    regression_evaluator(sampler, 16, seed=0)(model)
+    assert model.training and not frozen.training
+
+
 def test_shipped_pretrained_model_gives_a_symmetric_zero_diagonal_matrix(family):
     directory = protein.pretrained_directory()
     assert (directory / "model.safetensors").stat().st_size <= 5 * 2**20

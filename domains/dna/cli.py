@@ -344,7 +344,9 @@ def _model_and_window(args: argparse.Namespace):
     return model, window
 
 
-_UNAMBIGUOUS = np.frombuffer(b"ACGTUacgtu", dtype=np.uint8)  # U reads as T
+_UNAMBIGUOUS = np.zeros(256, dtype=bool)  # indexed by ASCII code: a lookup costs 1 byte per base
+_UNAMBIGUOUS[np.frombuffer(b"ACGTUacgtu", dtype=np.uint8)] = True  # U reads as T
+_SCAN_CHUNK = 1 << 20  # bases looked up at a time: a chromosome-size record costs no more memory
 
 
 def _shortest_kmer(model) -> int:
@@ -352,9 +354,21 @@ def _shortest_kmer(model) -> int:
     return 1 if model is None else min(getattr(model, "config", {}).get("kmer_sizes", [1]))
 
 
-def _has_run(informative: np.ndarray, k: int) -> bool:
-    """Whether ``informative`` (bool) holds k True values in a row."""
-    return len(informative) >= k and bool(np.lib.stride_tricks.sliding_window_view(informative, k).all(axis=1).any())
+def _has_run(seq: np.ndarray, k: int, chunk: int = _SCAN_CHUNK) -> bool:
+    """Whether ``seq`` (uint8 ASCII) holds k unambiguous bases in a row; scanned chunk by chunk."""
+    run = 0  # unambiguous bases at the end of the chunks before
+    for start in range(0, len(seq), chunk):
+        ambiguous = np.flatnonzero(~_UNAMBIGUOUS[seq[start : start + chunk]])
+        size = min(chunk, len(seq) - start)
+        if ambiguous.size == 0:
+            run += size
+        elif max(run + int(ambiguous[0]), int(np.diff(ambiguous).max(initial=1)) - 1) >= k:
+            return True
+        else:
+            run = size - 1 - int(ambiguous[-1])
+        if run >= k:
+            return True
+    return False
 
 
 def _read(path: str, *, min_length: int, require_one: bool = True, shortest_kmer: int = 1, progress: bool = False):
@@ -378,7 +392,7 @@ def _read(path: str, *, min_length: int, require_one: bool = True, shortest_kmer
     )
     with bar:
         for record in read_records(path, min_length=min_length, summary=summary, warn=False):  # reported here
-            if not _has_run(np.isin(record.seq, _UNAMBIGUOUS), shortest_kmer):
+            if not _has_run(record.seq, shortest_kmer):
                 uninformative.append(record.id)
             bar.update(summary.bytes_read - bar.n)
             yield record

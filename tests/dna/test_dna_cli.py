@@ -6,6 +6,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from symcl.cli import main
 from symcl.domains import dna
@@ -262,3 +264,13 @@ def test_embed_warns_about_records_without_a_base(trained, tmp_path, capsys):
         "gaps.fa: 2 record(s) have no 3 A/C/G/T/U in a row (the model's shortest k-mer), so their embeddings say "
         "nothing about them: gap, short\n"
     ) in (capsys.readouterr().err)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet="ACGTNn-", max_size=40), k=st.integers(1, 6), chunk=st.integers(1, 9))
+def test_the_kmer_check_scans_in_chunks_and_finds_runs_across_their_borders(text, k, chunk):
+    from symcl.domains.dna.cli import _has_run
+
+    expected = any(len(run) >= k for run in text.replace("n", "N").replace("-", "N").split("N"))
+    # chunked so that a 200-Mbp record costs no extra copies of itself
+    assert _has_run(np.frombuffer(text.encode(), dtype=np.uint8), k, chunk=chunk) == expected

@@ -166,8 +166,7 @@ def embed_sequences(
 
     ids: list[str] = []
     lengths: list[int] = []
-    sums = np.zeros((0, 0), dtype=np.float64)  # (records so far, dim), grown by doubling
-    counts = np.zeros(0, dtype=np.int64)
+    pooled = _MeanPool()
     kept: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # per batch: record, start, end, z
     was_training = model.training
     model.eval()
@@ -175,21 +174,14 @@ def embed_sequences(
         for record, start, end, z in _embed_windows(
             model, _windows(seqs, window, stride, ids, lengths), batch_size, device, progress, _total_bp(seqs)
         ):
-            if int(record[-1]) >= len(counts):  # records arrive in order: the last one is the largest
-                size = max(2 * len(counts), int(record[-1]) + 1)
-                sums = np.concatenate(
-                    [sums.reshape(len(counts), z.shape[1]), np.zeros((size - len(counts), z.shape[1]))]
-                )
-                counts = np.concatenate([counts, np.zeros(size - len(counts), dtype=np.int64)])
-            np.add.at(sums, record, z)
-            np.add.at(counts, record, 1)
+            pooled.add(record, z)
             if per_window:
                 kept.append((record, start, end, z))
     finally:
         model.train(was_training)
     if not ids:
         raise UserInputError("There are no sequences to embed.")
-    embeddings = (sums[: len(ids)] / counts[: len(ids), None]).astype(np.float32)
+    embeddings = pooled.means()
     result = SequenceEmbeddings(ids, embeddings, np.array(lengths, dtype=np.int64))
     if not per_window:
         return result
@@ -197,6 +189,40 @@ def embed_sequences(
     return replace(
         result, window_record=record, window_start=start, window_end=end, window_embeddings=z.astype(np.float32)
     )
+
+
+class _MeanPool:
+    """Per-record means of window embeddings that arrive in record order.
+
+    Only the running sum of the current record is kept; finished records are stored as
+    float32, so the bookkeeping stays the size of the output even for a million reads.
+    """
+
+    def __init__(self) -> None:
+        self._done: list[np.ndarray] = []  # float32 means of finished records, one block per batch
+        self._record = -1  # the record whose windows may go on in the next batch
+        self._sum: np.ndarray | None = None  # float64 sum of its windows so far
+        self._count = 0
+
+    def add(self, record: np.ndarray, z: np.ndarray) -> None:
+        """Add a batch: ``record`` (int64, non-decreasing) and its window embeddings ``z`` (float64)."""
+        first = int(record[0])
+        sums = np.zeros((int(record[-1]) - first + 1, z.shape[1]))
+        counts = np.bincount(record - first, minlength=len(sums))
+        if first == self._record:  # the current record goes on: continue its sum in the same order
+            sums[0], counts[0] = self._sum, counts[0] + self._count
+        elif self._sum is not None:  # it ended with the previous batch
+            self._done.append((self._sum / self._count).astype(np.float32)[None])
+        np.add.at(sums, record - first, z)  # row by row, in window order, as one running sum
+        self._done.append((sums[:-1] / counts[:-1, None]).astype(np.float32))
+        self._record, self._sum, self._count = int(record[-1]), sums[-1], int(counts[-1])
+
+    def means(self) -> np.ndarray:
+        """float32 (n_records, dim): the mean of every record's windows."""
+        if self._sum is not None:
+            self._done.append((self._sum / self._count).astype(np.float32)[None])
+            self._record, self._sum = -1, None
+        return np.concatenate(self._done)
 
 
 def strand_invariance(

@@ -52,6 +52,33 @@ def test_embeddings_keep_order_and_pool_windows(model, rng):
     np.testing.assert_allclose(plain.embeddings, result.embeddings, atol=1e-6)
 
 
+class BaseFractions(torch.nn.Module):
+    """A window's A/C/G/T fractions and a nonlinear mix: the same for any batch it is in."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, codes):
+        counts = torch.stack([(codes == c).sum(1) for c in range(4)], 1).double()
+        fractions = counts / counts.sum(1, keepdim=True)
+        return torch.cat([fractions, fractions.sin() * self.scale.double(), fractions.sqrt()], 1).float()
+
+
+def test_records_pooled_across_batch_borders_embed_identically_for_every_batch_size(rng):
+    # only the current record's sum is kept between batches: records that end at a batch
+    # border, span several batches or share one must all pool exactly as in one batch
+    seqs = [(f"r{i}", random_dna(rng, n)) for i, n in enumerate((2600, 300, 1000, 1700, 150, 4100, 999))]
+    model = BaseFractions()
+    whole = dna.embed_sequences(model, seqs, window=500, stride=300, batch_size=1000, per_window=True)
+    expected = [whole.window_embeddings[whole.window_record == i].mean(0, dtype=np.float64) for i in range(7)]
+    np.testing.assert_allclose(whole.embeddings, np.array(expected), rtol=1e-6)
+    for batch_size in (1, 2, 3, 5, 7):
+        result = dna.embed_sequences(model, iter(seqs), window=500, stride=300, batch_size=batch_size)
+        np.testing.assert_array_equal(result.embeddings, whole.embeddings)
+        assert result.ids == whole.ids and result.embeddings.dtype == np.float32
+
+
 def test_record_and_reverse_complement_embed_equally(model, shipped):
     records = [r for name in ("phiX174.fa.gz", "pPCP1.fa.gz") for r in dna.read_records(shipped[name])]
     flipped = [(r.id, dna.reverse_complement(r.seq)) for r in records]

@@ -295,7 +295,6 @@ def _embed(args: argparse.Namespace) -> None:
 def _bin(args: argparse.Namespace) -> None:
     from .binning import bin_contigs, save_bins
     from .embedding import embed_sequences
-    from .tnf import tnf
 
     refuse_writing_over_an_input(args.output, [args.input])
     if args.features == "tnf" and args.model is not None:
@@ -303,27 +302,43 @@ def _bin(args: argparse.Namespace) -> None:
     if args.method != "kmeans" and args.bins is None:  # before minutes of reading and embedding
         raise UserInputError(f"--method {args.method} needs a number of bins (--bins); only k-means chooses one")
     model, window = (None, None) if args.features == "tnf" else _model_and_window(args)
-    records = list(
-        _read(args.input, min_length=args.min_length, shortest_kmer=_shortest_kmer(model), progress=not args.quiet)
+    # streamed: one contig is in memory at a time, as for embed
+    records = _read(
+        args.input, min_length=args.min_length, shortest_kmer=_shortest_kmer(model), progress=not args.quiet
     )
-    if args.bins is not None and len(records) < args.bins:
-        raise UserInputError(
-            f"{args.input}: {len(records)} contig(s) of at least {args.min_length} bp, fewer than --bins {args.bins}"
-        )
     if args.features == "tnf":
-        features = tnf(records, pseudocount=1.0)
+        features, ids = _tnf_and_ids(records)
     else:
-        features = embed_sequences(model, records, window=window, progress=not args.quiet).embeddings
+        result = embed_sequences(model, records, window=window)  # the file bar above shows the progress
+        ids, features = result.ids, result.embeddings
+    if args.bins is not None and len(ids) < args.bins:
+        raise UserInputError(
+            f"{args.input}: {len(ids)} contig(s) of at least {args.min_length} bp, fewer than --bins {args.bins}"
+        )
     with warnings.catch_warnings():  # fewer distinct bins than --bins is reported below, in one line
         warnings.filterwarnings("ignore", message="Number of distinct clusters")
         bins = bin_contigs(features, args.bins, method=args.method, seed=args.seed)
-    save_bins(args.output, [r.id for r in records], bins)
+    save_bins(args.output, ids, bins)
     found = len(set(bins.tolist()))
     if args.bins is None:
-        note = " (chosen by silhouette)" if len(records) >= 3 else " (fewer than 3 contigs: one bin)"
+        note = " (chosen by silhouette)" if len(ids) >= 3 else " (fewer than 3 contigs: one bin)"
     else:
         note = f" (--bins {args.bins}: the contigs did not separate further)" if found < args.bins else ""
-    print(f"binned {len(records)} contigs into {found} bins{note} -> {args.output}", file=sys.stderr)
+    print(f"binned {len(ids)} contigs into {found} bins{note} -> {args.output}", file=sys.stderr)
+
+
+def _tnf_and_ids(records) -> tuple[np.ndarray, list[str]]:
+    """TNF (pseudocount 1) of a stream of records, one in memory at a time, and their ids."""
+    from .tnf import tnf
+
+    ids: list[str] = []
+
+    def named():
+        for record in records:
+            ids.append(record.id)
+            yield record
+
+    return tnf(named(), pseudocount=1.0), ids
 
 
 def _model_and_window(args: argparse.Namespace):

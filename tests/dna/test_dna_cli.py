@@ -274,3 +274,20 @@ def test_the_kmer_check_scans_in_chunks_and_finds_runs_across_their_borders(text
     expected = any(len(run) >= k for run in text.replace("n", "N").replace("-", "N").split("N"))
     # chunked so that a 200-Mbp record costs no extra copies of itself
     assert _has_run(np.frombuffer(text.encode(), dtype=np.uint8), k, chunk=chunk) == expected
+
+
+def test_bin_streams_the_contigs_into_the_embedding(contigs, trained, tmp_path, monkeypatch):
+    from symcl.domains.dna import embedding
+
+    seen = []
+
+    def embed_sequences(model, seqs, **options):
+        seen.append(isinstance(seqs, list | tuple))  # a list holds every contig in memory (1.2 GB at 200k)
+        return original(model, seqs, **options)
+
+    original = embedding.embed_sequences
+    monkeypatch.setattr(embedding, "embed_sequences", embed_sequences)
+    out = tmp_path / "bins.tsv"
+    assert main(["dna", "bin", str(contigs[0]), "--bins", "3", "--model", str(trained), "-o", str(out), "--quiet"]) == 0
+    assert seen == [False]
+    assert [line.split("\t")[0] for line in out.read_text().splitlines()[1:]] == list(contigs[1])

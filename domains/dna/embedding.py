@@ -176,7 +176,7 @@ def embed_sequences(
         ):
             pooled.add(record, z)
             if per_window:
-                kept.append((record, start, end, z))
+                kept.append((record, start, end, z.astype(np.float32)))  # as written: a quarter of float64
     finally:
         model.train(was_training)
     if not ids:
@@ -186,9 +186,7 @@ def embed_sequences(
     if not per_window:
         return result
     record, start, end, z = (np.concatenate(column) for column in zip(*kept, strict=True))
-    return replace(
-        result, window_record=record, window_start=start, window_end=end, window_embeddings=z.astype(np.float32)
-    )
+    return replace(result, window_record=record, window_start=start, window_end=end, window_embeddings=z)
 
 
 class _MeanPool:

@@ -46,7 +46,7 @@ def test_embeddings_keep_order_and_pool_windows(model, rng):
     with torch.no_grad():
         direct = model(torch.from_numpy(dna.to_codes(seqs[1][1]))[None]).numpy()
     np.testing.assert_allclose(result.embeddings[1], direct[0], atol=1e-5)
-    assert result.window_embeddings is not None
+    assert result.window_embeddings.dtype == np.float32 and result.window_embeddings.shape == (5, 8)
     plain = dna.embed_sequences(model, seqs, window=1000)
     assert plain.window_embeddings is None
     np.testing.assert_allclose(plain.embeddings, result.embeddings, atol=1e-6)

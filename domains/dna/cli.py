@@ -133,9 +133,10 @@ def _add_embed(sub) -> None:
     parser = sub.add_parser(
         "embed",
         help="embed the records of a FASTA/FASTQ/GenBank file",
-        description="Embed every record window by window and average the windows. Writes an .npz with "
-        "the arrays ids, embeddings and lengths; --per-window adds window_record, window_start, "
-        "window_end (0-based, end-exclusive bp) and window_embeddings.",
+        description="Embed every record window by window and average the windows. Windows without the "
+        "model's shortest k-mer in A/C/G/T (N gaps) are left out; records without one anywhere are skipped and "
+        "reported. Writes an .npz with the arrays ids, embeddings and lengths; --per-window adds window_record, "
+        "window_start, window_end (0-based, end-exclusive bp) and window_embeddings.",
     )
     parser.add_argument("input", metavar="FASTA", help="FASTA/FASTQ/GenBank file, plain or gzipped")
     parser.add_argument("-o", "--output", required=True, type=output_file, metavar="OUT.npz", help="output .npz file")
@@ -279,9 +280,10 @@ def _embed(args: argparse.Namespace) -> None:
     model, window = _model_and_window(args)
     if args.stride is not None and args.stride > window:
         raise UserInputError(f"--stride must be at most the window ({window} bp). Got {args.stride} instead.")
+    # streamed; records the model sees nothing in are skipped and named: embed_sequences refuses them
     result = embed_sequences(
         model,
-        _read(args.input, min_length=args.min_length, shortest_kmer=_shortest_kmer(model)),  # streamed
+        _read(args.input, min_length=args.min_length, shortest_kmer=_shortest_kmer(model), skip_unreadable=True),
         window=window,
         stride=args.stride,
         batch_size=args.batch_size,
@@ -304,7 +306,11 @@ def _bin(args: argparse.Namespace) -> None:
     model, window = (None, None) if args.features == "tnf" else _model_and_window(args)
     # streamed: one contig is in memory at a time, as for embed
     records = _read(
-        args.input, min_length=args.min_length, shortest_kmer=_shortest_kmer(model), progress=not args.quiet
+        args.input,
+        min_length=args.min_length,
+        shortest_kmer=_shortest_kmer(model),
+        skip_unreadable=model is not None,  # TNF has a pseudocount; embed_sequences refuses them
+        progress=not args.quiet,
     )
     if args.features == "tnf":
         features, ids = _tnf_and_ids(records)
@@ -386,20 +392,42 @@ def _has_run(seq: np.ndarray, k: int, chunk: int = _SCAN_CHUNK) -> bool:
     return False
 
 
-def _read(path: str, *, min_length: int, require_one: bool = True, shortest_kmer: int = 1, progress: bool = False):
+def _lacking(k: int) -> str:
+    return "no A, C, G, T or U" if k <= 1 else f"no {k} A/C/G/T/U in a row (the model's shortest k-mer)"
+
+
+def _unreadable_message(path: str, ids: list[str], count: int, k: int, skipped: bool) -> str:
+    """One line naming the records a model sees nothing in."""
+    names = ", ".join(ids) + (", ..." if count > len(ids) else "")
+    if skipped:
+        return f"symcl: note: {path}: skipped {count} record(s) with {_lacking(k)}, in which the model sees nothing: {names}"
+    return f"symcl: warning: {path}: {count} record(s) have {_lacking(k)}, so their embeddings say nothing about them: {names}"
+
+
+def _read(
+    path: str,
+    *,
+    min_length: int,
+    require_one: bool = True,
+    shortest_kmer: int = 1,
+    skip_unreadable: bool = False,
+    progress: bool = False,
+):
     """Stream the records of ``path``; print the skipped short records as one line to stderr.
 
     With ``progress``, a bar shows how much of the file has been read (of the compressed
     bytes, for a gzipped file): for the commands that read a whole file before they start.
 
     With ``require_one``, a file without a record of ``--min-length`` is an error naming both.
-    Records without ``shortest_kmer`` unambiguous bases in a row are named in a warning:
-    a k-mer model sees nothing in them, and they all get the same embedding.
+    Records without ``shortest_kmer`` unambiguous bases in a row are unreadable: a model
+    sees nothing in them. With ``skip_unreadable`` (embed_sequences refuses them) they are
+    skipped and named in a note, else named in a warning (they all get the same embedding).
     """
     from .reader import ReadSummary, read_records
 
     summary = ReadSummary()
-    uninformative = []
+    unreadable: list[str] = []  # the first five ids
+    n_unreadable = 0
     quiet = os.environ.get("RANK", "0") != "0"  # under torchrun, rank 0 alone reports
     size = os.path.getsize(path) if os.path.isfile(path) else None  # read_records names a missing file
     bar = tqdm(
@@ -407,22 +435,18 @@ def _read(path: str, *, min_length: int, require_one: bool = True, shortest_kmer
     )
     with bar:
         for record in read_records(path, min_length=min_length, summary=summary, warn=False):  # reported here
-            if not _has_run(record.seq, shortest_kmer):
-                uninformative.append(record.id)
             bar.update(summary.bytes_read - bar.n)
+            if not _has_run(record.seq, shortest_kmer):
+                n_unreadable += 1
+                unreadable += [record.id][: 5 - len(unreadable)]
+                if skip_unreadable:
+                    continue
             yield record
         bar.update((size or 0) - bar.n)  # the last record's read-ahead ends at the file's end
-    if uninformative and not quiet:
-        lacking = (
-            "no A, C, G, T or U"
-            if shortest_kmer <= 1
-            else f"no {shortest_kmer} A/C/G/T/U in a row (the model's shortest k-mer)"
-        )
-        print(
-            f"symcl: warning: {path}: {len(uninformative)} record(s) have {lacking}, so their embeddings "
-            f"say nothing about them: {', '.join(uninformative[:5])}{', ...' if len(uninformative) > 5 else ''}",
-            file=sys.stderr,
-        )
+    if n_unreadable and not quiet:
+        print(_unreadable_message(path, unreadable, n_unreadable, shortest_kmer, skip_unreadable), file=sys.stderr)
+    if require_one and summary.n_read and skip_unreadable and n_unreadable == summary.n_read:
+        raise UserInputError(f"{path}: every record has {_lacking(shortest_kmer)}; there is nothing to embed")
     if require_one and summary.n_read == 0:
         raise UserInputError(
             f"{path}: no record is at least --min-length {min_length} bp long ({summary.n_skipped} shorter)"

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from symcl.atomic import atomic_write
 from symcl.errors import UserInputError
 
-from .alphabet import CODE_PAD, SequenceLike, reverse_complement, to_codes
+from .alphabet import CODE_PAD, CODE_T, SequenceLike, reverse_complement, to_codes
 from .inputs import named_sequences
 
 
@@ -30,7 +30,8 @@ class SequenceEmbeddings:
     ids : list of str
         Record ids, in input order.
     embeddings : ndarray
-        float32, shape (n_records, dim): the mean of each record's window embeddings.
+        float32, shape (n_records, dim): the mean of each record's window embeddings,
+        over the windows with a k-mer the model can read (all-N gaps are left out).
     lengths : ndarray
         int64, shape (n_records,): record lengths in bp.
     window_record : ndarray or None
@@ -39,6 +40,8 @@ class SequenceEmbeddings:
         int64, shape (n_windows,): 0-based, end-exclusive window coordinates in bp.
     window_embeddings : ndarray or None
         float32, shape (n_windows, dim).
+
+    Windows without a k-mer the model can read (all-N gaps) are not among the windows.
     """
 
     ids: list[str]
@@ -133,12 +136,15 @@ def embed_sequences(
     -------
     SequenceEmbeddings
         ``embeddings`` float32 (n_records, dim) in input order. With a strand-invariant
-        encoder, a record and its reverse complement get the same embedding.
+        encoder, a record and its reverse complement get the same embedding. Windows
+        without the model's shortest k-mer in A/C/G/T (all-N gaps) would all embed alike,
+        so they are left out of the mean and of the per-window output.
 
     Raises
     ------
     UserInputError
-        An empty sequence, a duplicate id or an invalid character (naming the record).
+        An empty sequence, a duplicate id, an invalid character or a record without the
+        model's shortest k-mer in A/C/G/T anywhere (naming the record).
     ValueError
         A window, stride or batch size that is not a positive integer, a stride longer
         than the window, or a window shorter than the model's shortest k-mer.
@@ -171,12 +177,17 @@ def embed_sequences(
     was_training = model.training
     model.eval()
     try:
-        for record, start, end, z in _embed_windows(
-            model, _windows(seqs, window, stride, ids, lengths), batch_size, device, progress, _total_bp(seqs)
+        for record, start, end, usable, z in _embed_windows(
+            model,
+            _windows(seqs, window, stride, ids, lengths, shortest_kmer),
+            batch_size,
+            device,
+            progress,
+            _total_bp(seqs),
         ):
-            pooled.add(record, z)
-            if per_window:
-                kept.append((record, start, end, z.astype(np.float32)))  # as written: a quarter of float64
+            pooled.add(record[usable], z[usable])
+            if per_window:  # float32 as written: a quarter of float64
+                kept.append((record[usable], start[usable], end[usable], z[usable].astype(np.float32)))
     finally:
         model.train(was_training)
     if not ids:
@@ -204,6 +215,8 @@ class _MeanPool:
 
     def add(self, record: np.ndarray, z: np.ndarray) -> None:
         """Add a batch: ``record`` (int64, non-decreasing) and its window embeddings ``z`` (float64)."""
+        if record.size == 0:  # only gap windows
+            return
         first = int(record[0])
         sums = np.zeros((int(record[-1]) - first + 1, z.shape[1]))
         counts = np.bincount(record - first, minlength=len(sums))
@@ -263,9 +276,12 @@ def strand_invariance(
 
 
 def _windows(
-    seqs: Iterable | SequenceLike, window: int, stride: int, ids: list[str], lengths: list[int]
-) -> Iterator[tuple[int, int, int, np.ndarray]]:
-    """(record index, start, end, codes) of every window; fills ``ids`` and ``lengths`` as it goes."""
+    seqs: Iterable | SequenceLike, window: int, stride: int, ids: list[str], lengths: list[int], kmer: int
+) -> Iterator[tuple[int, int, int, bool, np.ndarray]]:
+    """(record index, start, end, usable, codes) of every window; fills ``ids`` and ``lengths`` as it goes.
+
+    ``usable``: the window holds ``kmer`` A/C/G/T in a row, so the model reads something in it.
+    """
     seen: set[str] = set()
     for i, (rid, seq) in enumerate(named_sequences(seqs, "embed_sequences")):
         rid = rid if rid is not None else str(i)
@@ -277,18 +293,36 @@ def _windows(
             raise UserInputError(f"Record {rid!r} is empty (no sequence).")
         ids.append(rid)
         lengths.append(int(codes.size))
+        every = bool((codes <= CODE_T).all())  # no gap: every window is usable, no need to look
+        found = every and codes.size >= kmer
         for start in window_starts(codes.size, window, stride).tolist():
             end = min(start + window, codes.size)
-            yield len(ids) - 1, start, end, codes[start:end]
+            usable = found if every else _has_kmer(codes[start:end], kmer)
+            found |= usable
+            yield len(ids) - 1, start, end, usable, codes[start:end]
+        if not found:  # refused, as tnf refuses it: any embedding would be the same for all such records
+            raise UserInputError(f"Record {rid!r} has {_lacking(kmer)}, so the model sees nothing in it.")
+
+
+def _has_kmer(codes: np.ndarray, k: int) -> bool:
+    """Whether ``codes`` hold k unambiguous bases (A/C/G/T) in a row."""
+    gaps = np.flatnonzero(codes > CODE_T)
+    runs = np.diff(gaps, prepend=-1, append=codes.size) - 1  # the A/C/G/T runs between the gaps
+    return bool(runs.max() >= k)
+
+
+def _lacking(k: int) -> str:
+    """What a sequence without the model's shortest k-mer lacks, in words."""
+    return "no A, C, G or T" if k == 1 else f"no {k} A/C/G/T in a row (the model's shortest k-mer)"
 
 
 def _embed_windows(
     model: nn.Module, windows: Iterator, batch_size: int, device: Any, progress: bool, total: int | None
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Batches of (record, start, end, embeddings) for a stream of windows."""
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """Batches of (record, start, end, usable, embeddings) for a stream of windows."""
     # shown after a second: a quick run, or an input error found at once, prints no empty bar
     bar = tqdm(total=total, desc="embedding", unit="bp", unit_scale=True, disable=not progress, delay=1.0)
-    batch: list[tuple[int, int, int, np.ndarray]] = []
+    batch: list[tuple[int, int, int, bool, np.ndarray]] = []
     covered = (-1, 0)  # (record, end) of the last window: overlapping windows count their new bases only
     with torch.inference_mode(), bar:
         for item in windows:
@@ -305,7 +339,7 @@ def _embed_windows(
 def _advance(bar: tqdm, batch: list, covered: tuple[int, int]) -> tuple[int, int]:
     """Move the bar by the bases of ``batch`` not in an earlier window; the new (record, end)."""
     new_bases = 0
-    for record, start, end, _ in batch:
+    for record, start, end, *_ in batch:
         new_bases += end - (max(start, covered[1]) if record == covered[0] else start)
         covered = (record, end)
     bar.update(new_bases)
@@ -319,7 +353,7 @@ def _total_bp(seqs: Iterable | SequenceLike) -> int | None:
     return sum(len(seq) for _, seq in named_sequences(seqs, "embed_sequences"))
 
 
-def _run(model: nn.Module, batch: list, device: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _run(model: nn.Module, batch: list, device: Any) -> tuple[np.ndarray, ...]:
     sizes = [codes.size for *_, codes in batch]
     if min(sizes) == max(sizes):  # the usual case: whole windows
         padded = np.stack([codes for *_, codes in batch])
@@ -328,8 +362,8 @@ def _run(model: nn.Module, batch: list, device: Any) -> tuple[np.ndarray, np.nda
         for row, (*_, codes) in enumerate(batch):
             padded[row, : codes.size] = codes
     z = model(torch.from_numpy(padded).to(device)).to("cpu", torch.float64).numpy()
-    record, start, end = (np.array(column, dtype=np.int64) for column in list(zip(*batch, strict=True))[:3])
-    return record, start, end, z
+    record, start, end, usable = (np.array(column) for column in list(zip(*batch, strict=True))[:4])
+    return record.astype(np.int64), start.astype(np.int64), end.astype(np.int64), usable.astype(bool), z
 
 
 def save_embeddings(path: str | os.PathLike, result: SequenceEmbeddings) -> Path:

@@ -255,15 +255,20 @@ def test_embed_without_model_uses_the_shipped_pretrained_model(shipped, tmp_path
     assert np.abs(z[0] - z[2]).max() > 1e-3
 
 
-def test_embed_warns_about_records_without_a_base(trained, tmp_path, capsys):
+def test_embed_skips_and_names_records_without_a_base(trained, tmp_path, capsys):
     path = tmp_path / "gaps.fa"
     path.write_text(">a\n" + "ACGT" * 100 + "\n>gap\n" + "N" * 400 + "\n>rna\n" + "ACGU" * 100 + "\n>short\nAC\n")
     out = tmp_path / "gaps.npz"
     assert main(["dna", "embed", str(path), "--model", str(trained), "-o", str(out), "--quiet"]) == 0
     assert (  # the codon-phase model reads 3- to 5-mers: 2 bases give it nothing either
-        "gaps.fa: 2 record(s) have no 3 A/C/G/T/U in a row (the model's shortest k-mer), so their embeddings say "
-        "nothing about them: gap, short\n"
+        "gaps.fa: skipped 2 record(s) with no 3 A/C/G/T/U in a row (the model's shortest k-mer), in which the model "
+        "sees nothing: gap, short\n"
     ) in (capsys.readouterr().err)
+    with np.load(out, allow_pickle=False) as saved:
+        assert saved["ids"].tolist() == ["a", "rna"]  # not a made-up embedding for the others
+    path.write_text(">gap\n" + "N" * 400 + "\n>short\nAC\n")
+    assert main(["dna", "embed", str(path), "--model", str(trained), "-o", str(out), "--quiet"]) == 2
+    assert "gaps.fa: every record has no 3 A/C/G/T/U in a row" in capsys.readouterr().err
 
 
 @settings(max_examples=200, deadline=None)

@@ -79,6 +79,19 @@ def test_records_pooled_across_batch_borders_embed_identically_for_every_batch_s
         assert result.ids == whole.ids and result.embeddings.dtype == np.float32
 
 
+def test_gap_windows_are_left_out_of_the_mean_and_a_record_of_gaps_is_refused(model, rng):
+    real = random_dna(rng, 10_000)
+    gapped = dna.embed_sequences(model, [("g", real + "N" * 10_000)], window=1000, per_window=True)
+    alone = dna.embed_sequences(model, [("r", real)], window=1000)
+    np.testing.assert_allclose(gapped.embeddings, alone.embeddings, atol=1e-6)  # not pulled toward an "empty" one
+    assert gapped.window_start.tolist() == list(range(0, 10_000, 1000))  # the gap's windows are not listed
+    with pytest.raises(UserInputError, match=r"Record 'gap' has no A, C, G or T, so the model sees nothing in it"):
+        dna.embed_sequences(model, [("a", real), ("gap", "NNNN")])
+    pretrained = dna.load_pretrained()  # reads 3-mers at the shortest: "ACnnAC" has none
+    with pytest.raises(UserInputError, match=r"Record 'x' has no 3 A/C/G/T in a row \(the model's shortest k-mer\)"):
+        dna.embed_sequences(pretrained, [("x", "ACNNAC")])
+
+
 def test_record_and_reverse_complement_embed_equally(model, shipped):
     records = [r for name in ("phiX174.fa.gz", "pPCP1.fa.gz") for r in dna.read_records(shipped[name])]
     flipped = [(r.id, dna.reverse_complement(r.seq)) for r in records]

@@ -171,8 +171,9 @@ def read_records(
     Raises
     ------
     UserInputError
-        Unknown format, malformed file, an empty record, a duplicate id (naming the id
-        and the file) or an invalid character (naming record, position, character).
+        Unknown format, malformed file, a record without an id (naming its number), an
+        empty record, a duplicate id (naming the id and the file) or an invalid character
+        (naming record, position, character).
     """
     path = Path(path)
     if not isinstance(min_length, int) or isinstance(min_length, bool) or min_length < 1:
@@ -189,9 +190,11 @@ def read_records(
     summary.path, summary.min_length = str(path), min_length
     seen: set[str] = set()
     with _open_text(path) as handle:
-        for record in _parse(handle, format, path):
+        for number, record in enumerate(_parse(handle, format, path), start=1):
             summary.bytes_read = _bytes_consumed(handle)
             rid = record.id
+            if not rid:  # a bare '>': the outputs would get a nameless row
+                raise UserInputError(f"{path}: record {number} has no id; every record needs one")
             if rid in seen:
                 raise UserInputError(f"{path}: duplicate record id {rid!r}; record ids must be unique within a file")
             seen.add(rid)

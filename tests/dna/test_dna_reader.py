@@ -84,6 +84,13 @@ def test_duplicate_ids_name_the_id_and_the_file(tmp_path):
         list(dna.read_records(path))
 
 
+@pytest.mark.parametrize("header", [">", ">   "])
+def test_a_record_without_an_id_is_refused_by_its_number(tmp_path, header):
+    path = _write(tmp_path / "noid.fa", f">a\nACGT\n{header}\nGGCC\n")
+    with pytest.raises(UserInputError, match=r"noid\.fa: record 2 has no id; every record needs one$"):
+        list(dna.read_records(path))  # else bins.tsv and the .npz get a nameless row
+
+
 def test_empty_record_is_an_error(tmp_path):
     path = _write(tmp_path / "e.fa", ">a\nACGT\n>hollow\n>c\nAC\n")
     with pytest.raises(UserInputError, match=r"e\.fa: record 'hollow' is empty"):

@@ -110,6 +110,24 @@ def test_malformed_fastq_is_one_line(tmp_path):
     assert "\n" not in str(info.value)
 
 
+def test_fastq_without_an_id_or_with_a_bad_quality_is_one_line(tmp_path):
+    path = _write(tmp_path / "noid.fq", "@r1 x\nACGT\n+\nIIII\n@\nACGT\n+\nIIII\n")
+    with pytest.raises(UserInputError, match=r"noid\.fq: record 2 has no id"):  # was an IndexError
+        list(dna.read_records(path))
+    path = _write(tmp_path / "q.fq", "@r1\nACGT\n+\nII I\n")  # qualities are parsed as strings now, still checked
+    with pytest.raises(UserInputError, match=r"q\.fq: malformed FASTQ file: invalid character ' ' in the quality"):
+        list(dna.read_records(path))
+
+
+def test_fasta_headers_and_whitespace_read_as_seqio_reads_them(tmp_path):
+    path = _write(tmp_path / "h.fa", ">a  first  read \nAC\tG T\r\n\nTT\n>b\nGG\n")
+    got = [(r.id, r.description, dna.decode(r.seq)) for r in dna.read_records(path)]
+    assert got == [("a", "first  read", "ACGTTT"), ("b", "", "GG")]
+    path = _write(tmp_path / "text.txt", "; comment\n>a\nACGT\n")
+    with pytest.raises(UserInputError, match=r"text\.txt: malformed FASTA file: the first record does not start"):
+        list(dna.read_records(path, format="fasta"))
+
+
 def test_short_records_are_skipped_counted_and_reported(tmp_path):
     path = _write(tmp_path / "mix.fa", ">long\nACGTACGTAC\n>short\nACG\n>tiny\nA\n>long2\nACGTACGTACGT\n")
     summary = ReadSummary()

@@ -280,15 +280,15 @@ def _embed(args: argparse.Namespace) -> None:
     model, window = _model_and_window(args)
     if args.stride is not None and args.stride > window:
         raise UserInputError(f"--stride must be at most the window ({window} bp). Got {args.stride} instead.")
-    # streamed; records the model sees nothing in are skipped and named: embed_sequences refuses them
+    records = _read(  # streamed; the records the model sees nothing in are skipped and named
+        args.input,
+        min_length=args.min_length,
+        shortest_kmer=_shortest_kmer(model),
+        skip_unreadable=True,
+        progress=not args.quiet,  # the file's bytes: a bar with a total, unlike bp of a stream
+    )
     result = embed_sequences(
-        model,
-        _read(args.input, min_length=args.min_length, shortest_kmer=_shortest_kmer(model), skip_unreadable=True),
-        window=window,
-        stride=args.stride,
-        batch_size=args.batch_size,
-        per_window=args.per_window,
-        progress=not args.quiet,
+        model, records, window=window, stride=args.stride, batch_size=args.batch_size, per_window=args.per_window
     )
     save_embeddings(args.output, result)
     print(f"embedded {len(result.ids)} records ({int(result.lengths.sum())} bp) -> {args.output}", file=sys.stderr)

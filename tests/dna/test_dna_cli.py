@@ -296,3 +296,28 @@ def test_bin_streams_the_contigs_into_the_embedding(contigs, trained, tmp_path, 
     assert main(["dna", "bin", str(contigs[0]), "--bins", "3", "--model", str(trained), "-o", str(out), "--quiet"]) == 0
     assert seen == [False]
     assert [line.split("\t")[0] for line in out.read_text().splitlines()[1:]] == list(contigs[1])
+
+
+def test_embed_shows_one_bar_with_the_file_size_as_its_total(trained, shipped, tmp_path, monkeypatch):
+    bars = []
+
+    class Recorder:  # stands in for tqdm: keeps the total and whether it is shown
+        def __init__(self, *args, total=None, disable=False, **kwargs):
+            self.total, self.disable, self.n = total, disable, 0
+            bars.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr("symcl.domains.dna.cli.tqdm", Recorder)
+    monkeypatch.setattr("symcl.domains.dna.embedding.tqdm", Recorder)
+    path = shipped["human_mito.fa.gz"]
+    assert main(["dna", "embed", str(path), "--model", str(trained), "-o", str(tmp_path / "e.npz")]) == 0
+    shown = [(bar.total, bar.n) for bar in bars if not bar.disable]
+    assert shown == [(path.stat().st_size, path.stat().st_size)]  # not "8.70Mbp [00:01...]" without an end

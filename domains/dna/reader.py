@@ -191,32 +191,49 @@ def read_records(
         )
     summary = summary if summary is not None else ReadSummary()
     summary.path, summary.min_length = str(path), min_length
-    seen: set[str] = set()
     with _open_text(path) as handle:
-        for number, (rid, description, raw) in enumerate(_parse(handle, format, path), start=1):
-            summary.bytes_read = _bytes_consumed(handle)
-            if not rid:  # a bare '>': the outputs would get a nameless row
-                raise UserInputError(f"{path}: record {number} has no id; every record needs one")
-            if rid in seen:
-                raise UserInputError(f"{path}: duplicate record id {rid!r}; record ids must be unique within a file")
-            seen.add(rid)
-            text = np.frombuffer(raw, dtype=np.uint8)
-            if text.size == 0:
-                raise UserInputError(f"{path}: record {rid!r} is empty (no sequence)")
-            if text.size < min_length:
-                summary.n_skipped += 1
-                if len(summary.skipped_examples) < 5:
-                    summary.skipped_examples.append((rid, int(text.size)))
-                continue
-            try:
-                seq = encode(text, record_id=rid)
-            except UserInputError as error:
-                raise UserInputError(f"{path}: {error}") from None
-            summary.n_read += 1
-            summary.bp_read += int(seq.size)
-            yield Record(rid, seq, description)
+        try:
+            yield from _records(handle, format, path, summary, min_length)
+        except UserInputError as error:
+            raise _with_gzip_hint(error, handle, path) from None
     if summary.n_skipped and warn:
         warnings.warn(summary.skipped_message(), ShortRecordsWarning, stacklevel=2)
+
+
+def _records(handle: io.TextIOBase, format: str, path: Path, summary: ReadSummary, min_length: int) -> Iterator[Record]:
+    """The checked records of an open file, as :func:`read_records` yields them."""
+    seen: set[str] = set()
+    for number, (rid, description, raw) in enumerate(_parse(handle, format, path), start=1):
+        summary.bytes_read = _bytes_consumed(handle)
+        if not rid:  # a bare '>': the outputs would get a nameless row
+            raise UserInputError(f"{path}: record {number} has no id; every record needs one")
+        if rid in seen:
+            raise UserInputError(f"{path}: duplicate record id {rid!r}; record ids must be unique within a file")
+        seen.add(rid)
+        text = np.frombuffer(raw, dtype=np.uint8)
+        if text.size == 0:
+            raise UserInputError(f"{path}: record {rid!r} is empty (no sequence)")
+        if text.size < min_length:
+            summary.n_skipped += 1
+            if len(summary.skipped_examples) < 5:
+                summary.skipped_examples.append((rid, int(text.size)))
+            continue
+        try:
+            seq = encode(text, record_id=rid)
+        except UserInputError as error:
+            raise UserInputError(f"{path}: {error}") from None
+        summary.n_read += 1
+        summary.bp_read += int(seq.size)
+        yield Record(rid, seq, description)
+
+
+def _with_gzip_hint(error: UserInputError, handle: io.TextIOWrapper, path: Path) -> UserInputError:
+    """The error, with a hint when the file is gzipped: gzip checks its CRC only at the end of
+    the stream, so a byte damaged mid-stream first shows as a bad record (a duplicate id, say)."""
+    message = str(error)
+    if not isinstance(handle.buffer, gzip.GzipFile) or "damaged gzip file" in message:
+        return error
+    return UserInputError(f"{message}; the gzip file may be damaged: check it with `gzip -t {path}`")
 
 
 def _parse(handle: io.TextIOBase, format: str, path: Path) -> Iterator[tuple[str, str, bytes]]:
@@ -232,8 +249,8 @@ def _parse(handle: io.TextIOBase, format: str, path: Path) -> Iterator[tuple[str
             record = next(records)
         except StopIteration:
             return
-        except zlib.error as error:  # not an OSError, unlike gzip's other complaints
-            raise UserInputError(f"{path}: damaged gzip file ({error})") from None
+        except (zlib.error, gzip.BadGzipFile, EOFError) as error:  # a bad CRC, or a file cut short
+            raise UserInputError(f"{path}: damaged gzip file ({error or type(error).__name__})") from None
         except _READ_ERRORS as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise UserInputError(f"{path}: malformed {format.upper()} file: {first_line}") from None
@@ -336,12 +353,16 @@ def _open_text(path: Path) -> io.TextIOBase:
         raise UserInputError(f"{path}: is a directory, not a sequence file")
     if not path.is_file():  # the file is opened more than once (gzip check, format, records)
         raise UserInputError(f"{path}: not a regular file (a pipe or a device); save the sequences to a file first")
-    with open(path, "rb") as raw:
-        gzipped = raw.read(2) == _GZIP_MAGIC
+    gzipped = _is_gzipped(path)
     # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the text
     if gzipped:
         return gzip.open(path, "rt", encoding="utf-8-sig", errors=DECODE_ERRORS)
     return open(path, encoding="utf-8-sig", errors=DECODE_ERRORS)
+
+
+def _is_gzipped(path: Path) -> bool:
+    with open(path, "rb") as raw:
+        return raw.read(2) == _GZIP_MAGIC
 
 
 def _first_text(path: Path) -> str:
@@ -352,5 +373,7 @@ def _first_text(path: Path) -> str:
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except (OSError, EOFError, zlib.error) as error:
+        if _is_gzipped(path):  # the magic bytes are there: the rest is damaged
+            raise UserInputError(f"{path}: damaged gzip file ({error or type(error).__name__})") from None
         raise UserInputError(f"{path}: cannot be read as plain or gzipped text ({error})") from None
     return head.lstrip()

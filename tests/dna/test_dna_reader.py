@@ -179,6 +179,29 @@ def test_a_damaged_gzip_file_is_one_line(tmp_path, where):
     assert "\n" not in str(info.value)
 
 
+def test_a_byte_damaged_mid_stream_is_never_blamed_on_the_records_alone(tmp_path):
+    # gzip checks the CRC at the end of the stream: a damaged byte first shows as a bad record
+    rng = np.random.default_rng(2)
+    text = "".join(f">r{i}\n{''.join(rng.choice(list('ACGT'), 2000))}\n" for i in range(12))
+    data = gzip.compress(text.encode(), mtime=0)
+    path = tmp_path / "flipped.fa.gz"
+    record_level = 0
+    for where in range(len(data) // 4, len(data) - 20, 11):
+        damaged = bytearray(data)
+        damaged[where] ^= 0xFF
+        path.write_bytes(bytes(damaged))
+        with pytest.raises(UserInputError) as info:
+            list(dna.read_records(path))
+        message = str(info.value)
+        if "damaged gzip file" not in message:
+            assert message.endswith(f"; the gzip file may be damaged: check it with `gzip -t {path}`"), message
+            record_level += 1
+    assert record_level > 0
+    path = _write(tmp_path / "dup.fa.gz", ">a\nACGT\n>a\nGG\n")  # an intact file gets the hint too: it cannot tell
+    with pytest.raises(UserInputError, match=r"duplicate record id 'a'.*; the gzip file may be damaged"):
+        list(dna.read_records(path))
+
+
 def test_utf8_ids_are_read_as_written_and_a_byte_order_mark_is_skipped(tmp_path):
     path = tmp_path / "utf8.fa"
     path.write_bytes("\ufeff>contig_é1 café\r\nACGT\n>contig_µ2\nGGCC\n".encode() + b">old_\xe93\nTTAA\n")

@@ -52,7 +52,7 @@ def bin_contigs(features: np.ndarray, n_bins: int | None, *, method: str = "kmea
             raise UserInputError(f"{method} binning needs a number of bins (--bins); only k-means chooses one")
         if len(features) < 3:
             return np.zeros(len(features), dtype=np.int64)
-        return kmeans_by_silhouette(unit, list(range(2, min(MAX_AUTO_BINS, len(features) - 1) + 1)), seed=seed)
+        return kmeans_by_silhouette(unit, list(auto_bin_candidates(len(features))), seed=seed)
     if not isinstance(n_bins, int) or isinstance(n_bins, bool) or not 1 <= n_bins <= len(features):
         raise ValueError(
             f"The 'n_bins' parameter of bin_contigs must be an integer in [1, {len(features)}] (the number of "
@@ -66,6 +66,11 @@ def bin_contigs(features: np.ndarray, n_bins: int | None, *, method: str = "kmea
             "raise --min-length."
         )
     return cluster(unit, n_bins, method=method, seed=seed)
+
+
+def auto_bin_candidates(n_contigs: int) -> range:
+    """The numbers of bins tried when none is asked for (empty below 3 contigs: one bin)."""
+    return range(2, min(MAX_AUTO_BINS, n_contigs - 1) + 1)
 
 
 def save_bins(path: str | os.PathLike, ids: list[str], bins: np.ndarray) -> Path:

@@ -321,6 +321,8 @@ def _bin(args: argparse.Namespace) -> None:
         raise UserInputError(
             f"{args.input}: {len(ids)} contig(s) of at least {args.min_length} bp, fewer than --bins {args.bins}"
         )
+    if args.bins is None and not args.quiet:
+        _note_the_search_for_k(len(ids))
     with warnings.catch_warnings():  # fewer distinct bins than --bins is reported below, in one line
         warnings.filterwarnings("ignore", message="Number of distinct clusters")
         bins = bin_contigs(features, args.bins, method=args.method, seed=args.seed)
@@ -331,6 +333,19 @@ def _bin(args: argparse.Namespace) -> None:
     else:
         note = f" (--bins {args.bins}: the contigs did not separate further)" if found < args.bins else ""
     print(f"binned {len(ids)} contigs into {found} bins{note} -> {args.output}", file=sys.stderr)
+
+
+def _note_the_search_for_k(n_contigs: int) -> None:
+    """Say what runs next: k-means for every k, silent for minutes at 50k contigs."""
+    from .binning import auto_bin_candidates
+
+    ks = auto_bin_candidates(n_contigs)
+    if ks:
+        print(
+            f"symcl: note: choosing the number of bins: k-means for k = {ks[0]}-{ks[-1]} on {n_contigs} contigs, "
+            "scored by silhouette (give --bins to skip this)...",
+            file=sys.stderr,
+        )
 
 
 def _tnf_and_ids(records) -> tuple[np.ndarray, list[str]]:

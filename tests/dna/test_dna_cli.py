@@ -321,3 +321,16 @@ def test_embed_shows_one_bar_with_the_file_size_as_its_total(trained, shipped, t
     assert main(["dna", "embed", str(path), "--model", str(trained), "-o", str(tmp_path / "e.npz")]) == 0
     shown = [(bar.total, bar.n) for bar in bars if not bar.disable]
     assert shown == [(path.stat().st_size, path.stat().st_size)]  # not "8.70Mbp [00:01...]" without an end
+
+
+def test_bin_says_it_is_choosing_the_number_of_bins_unless_quiet(contigs, tmp_path, capsys):
+    path, truth = contigs
+    out = tmp_path / "bins.tsv"
+    n = len(truth)  # k goes up to 20 or n - 1
+    note = f"choosing the number of bins: k-means for k = 2-{min(20, n - 1)} on {n} contigs, scored by silhouette"
+    assert main(["dna", "bin", str(path), "--features", "tnf", "-o", str(out)]) == 0
+    assert note in capsys.readouterr().err  # before minutes without a bar at 50k contigs
+    assert main(["dna", "bin", str(path), "--features", "tnf", "-o", str(out), "--quiet"]) == 0
+    assert note not in capsys.readouterr().err
+    assert main(["dna", "bin", str(path), "--features", "tnf", "--bins", "3", "-o", str(out)]) == 0
+    assert "choosing the number of bins" not in capsys.readouterr().err

@@ -15,6 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from symcl.atomic import atomic_write
+from symcl.embedding import evaluation_mode
 from symcl.errors import UserInputError
 
 from .alphabet import CODE_PAD, CODE_T, SequenceLike, reverse_complement, to_codes
@@ -174,9 +175,7 @@ def embed_sequences(
     lengths: list[int] = []
     pooled = _MeanPool()
     kept: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # per batch: record, start, end, z
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluation_mode(model):
         for record, start, end, usable, z in _embed_windows(
             model,
             _windows(seqs, window, stride, ids, lengths, shortest_kmer),
@@ -188,8 +187,6 @@ def embed_sequences(
             pooled.add(record[usable], z[usable])
             if per_window:  # float32 as written: a quarter of float64
                 kept.append((record[usable], start[usable], end[usable], z[usable].astype(np.float32)))
-    finally:
-        model.train(was_training)
     if not ids:
         raise UserInputError("There are no sequences to embed.")
     embeddings = pooled.means()

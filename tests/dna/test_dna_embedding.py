@@ -205,3 +205,11 @@ def test_progress_counts_each_base_once_with_overlapping_windows(model, rng, mon
     assert (bars[-1].total, bars[-1].n) == (3900, 3900)
     dna.embed_sequences(model, iter(seqs), window=500, stride=500, batch_size=4, progress=True)
     assert (bars[-1].total, bars[-1].n) == (None, 3900)  # a stream is not read twice for a total
+
+
+def test_embedding_gives_each_layer_back_its_own_mode(model, rng):
+    model.train()
+    frozen = next(iter(model.children()))
+    frozen.eval()  # a part the caller keeps in eval mode while the rest trains
+    dna.embed_sequences(model, [random_dna(rng, 300)], window=200)
+    assert model.training and not frozen.training

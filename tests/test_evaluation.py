@@ -263,3 +263,16 @@ def test_clusters_do_not_depend_on_the_order_of_the_rows(k):
     else:
         labels, shuffled = (cluster(rows, k, seed=5) for rows in (x, x[order]))
     assert np.array_equal(labels[order], shuffled)
+
+
+def test_the_search_for_k_shows_a_bar_over_the_candidates_only_when_asked(capsys, monkeypatch):
+    from symcl import evaluation
+
+    seen = []
+    real_tqdm = evaluation.tqdm
+    monkeypatch.setattr(evaluation, "tqdm", lambda items, **kw: seen.append(kw["disable"]) or real_tqdm(items, **kw))
+    x = np.random.default_rng(0).normal(size=(30, 3))
+    quiet = evaluation.kmeans_by_silhouette(x, [2, 3, 4])
+    shown = evaluation.kmeans_by_silhouette(x, [2, 3, 4], progress=True)
+    assert seen == [True, False]
+    np.testing.assert_array_equal(quiet, shown)

@@ -14,7 +14,9 @@ MAX_AGGLOMERATIVE = 30_000  # contigs: Ward linkage holds all N^2 distances, 7 G
 MAX_AUTO_BINS = 20  # the most bins tried when none is asked for
 
 
-def bin_contigs(features: np.ndarray, n_bins: int | None, *, method: str = "kmeans", seed: int = 0) -> np.ndarray:
+def bin_contigs(
+    features: np.ndarray, n_bins: int | None, *, method: str = "kmeans", seed: int = 0, progress: bool = False
+) -> np.ndarray:
     """Group contigs into bins (putative genomes) by clustering their features.
 
     Rows are L2-normalised first, so contigs are compared by cosine similarity, then
@@ -32,6 +34,8 @@ def bin_contigs(features: np.ndarray, n_bins: int | None, *, method: str = "kmea
         takes at most ``MAX_AGGLOMERATIVE`` contigs.
     seed : int
         Seed of k-means.
+    progress : bool
+        A bar over the numbers of bins tried when ``n_bins`` is None.
 
     Returns
     -------
@@ -52,7 +56,7 @@ def bin_contigs(features: np.ndarray, n_bins: int | None, *, method: str = "kmea
             raise UserInputError(f"{method} binning needs a number of bins (--bins); only k-means chooses one")
         if len(features) < 3:
             return np.zeros(len(features), dtype=np.int64)
-        return kmeans_by_silhouette(unit, list(auto_bin_candidates(len(features))), seed=seed)
+        return kmeans_by_silhouette(unit, list(auto_bin_candidates(len(features))), seed=seed, progress=progress)
     if not isinstance(n_bins, int) or isinstance(n_bins, bool) or not 1 <= n_bins <= len(features):
         raise ValueError(
             f"The 'n_bins' parameter of bin_contigs must be an integer in [1, {len(features)}] (the number of "

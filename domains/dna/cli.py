@@ -325,7 +325,7 @@ def _bin(args: argparse.Namespace) -> None:
         _note_the_search_for_k(len(ids))
     with warnings.catch_warnings():  # fewer distinct bins than --bins is reported below, in one line
         warnings.filterwarnings("ignore", message="Number of distinct clusters")
-        bins = bin_contigs(features, args.bins, method=args.method, seed=args.seed)
+        bins = bin_contigs(features, args.bins, method=args.method, seed=args.seed, progress=not args.quiet)
     save_bins(args.output, ids, bins)
     found = len(set(bins.tolist()))
     if args.bins is None:

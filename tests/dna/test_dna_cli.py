@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from progress_recorder import bar_recorder
 
 from symcl.cli import main
 from symcl.domains import dna
@@ -299,22 +300,7 @@ def test_bin_streams_the_contigs_into_the_embedding(contigs, trained, tmp_path, 
 
 
 def test_embed_shows_one_bar_with_the_file_size_as_its_total(trained, shipped, tmp_path, monkeypatch):
-    bars = []
-
-    class Recorder:  # stands in for tqdm: keeps the total and whether it is shown
-        def __init__(self, *args, total=None, disable=False, **kwargs):
-            self.total, self.disable, self.n = total, disable, 0
-            bars.append(self)
-
-        def update(self, n):
-            self.n += n
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
+    Recorder, bars = bar_recorder()
     monkeypatch.setattr("symcl.domains.dna.cli.tqdm", Recorder)
     monkeypatch.setattr("symcl.domains.dna.embedding.tqdm", Recorder)
     path = shipped["human_mito.fa.gz"]

@@ -6,6 +6,7 @@ import torch
 from dna_testing import random_dna
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from progress_recorder import bar_recorder
 
 from symcl.domains import dna
 from symcl.errors import UserInputError
@@ -183,22 +184,7 @@ def test_save_embeddings_writes_arrays_without_pickles(model, tmp_path, rng):
 
 
 def test_progress_counts_each_base_once_with_overlapping_windows(model, rng, monkeypatch):
-    bars = []
-
-    class Recorder:  # stands in for tqdm: keeps the total and the count
-        def __init__(self, *args, total=None, **kwargs):
-            self.total, self.n = total, 0
-            bars.append(self)
-
-        def update(self, n):
-            self.n += n
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
+    Recorder, bars = bar_recorder()
     monkeypatch.setattr("symcl.domains.dna.embedding.tqdm", Recorder)
     seqs = [random_dna(rng, n) for n in (2600, 300, 1000)]
     dna.embed_sequences(model, seqs, window=500, stride=170, batch_size=4, progress=True)

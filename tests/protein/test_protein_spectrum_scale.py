@@ -4,6 +4,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from progress_recorder import bar_recorder
 
 from symcl.cli import main
 from symcl.data import data_path
@@ -68,27 +69,12 @@ def test_spectrum_distances_hold_little_beside_the_result(monkeypatch):
 
 
 def test_spectrum_progress_bar_covers_every_pair_and_follows_quiet(monkeypatch, tmp_path):
-    bars = []
-
-    class Recorder:
-        def __init__(self, *, total, disable, **kwargs):
-            self.total, self.disable, self.done = total, disable, 0
-            bars.append(self)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def update(self, amount=1):
-            self.done += amount
-
+    Recorder, bars = bar_recorder()
     monkeypatch.setattr(spectrum, "ProgressBar", Recorder)
     monkeypatch.setattr(spectrum, "_BLOCK_PAIRS", 45 * 4)
     family = protein.read_sequences(data_path("protein", "globins45.fa"))
     protein.spectrum_distances(family, progress=True)
-    assert bars[-1].total == bars[-1].done == 45 * 46 // 2 and not bars[-1].disable
+    assert bars[-1].total == bars[-1].n == 45 * 46 // 2 and not bars[-1].disable
     source, out = str(data_path("protein", "globins45.fa")), str(tmp_path / "d.tsv")
     for quiet in (False, True):
         assert main(["protein", "distances", source, "--method", "spectrum", "-o", out, *(["--quiet"] * quiet)]) == 0

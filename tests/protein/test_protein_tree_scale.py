@@ -5,6 +5,7 @@ import tracemalloc
 import numpy as np
 import pytest
 from Bio.Phylo.BaseTree import Clade, Tree
+from progress_recorder import bar_recorder
 
 from symcl.data import data_path
 from symcl.domains import protein
@@ -88,24 +89,13 @@ def test_nj_tree_holds_about_one_matrix_beside_its_input():
 
 
 def test_nj_tree_progress_counts_the_work_of_each_join(monkeypatch):
-    updates = []
-
-    class Recorder:
-        def __init__(self, *, total, **kwargs):
-            self.total = total
-
-        def update(self, amount=1):
-            updates.append(amount)
-
-        def close(self):
-            updates.append(("total", self.total))
-
+    Recorder, bars = bar_recorder()
     monkeypatch.setattr(tree_module, "ProgressBar", Recorder)
     distances = next(random_matrices())[:10, :10]
     protein.nj_tree(distances, [f"s{i}" for i in range(10)], progress=True)
     # A join among n nodes scans n^2 values of Q, so the bar moves by that, not by 1.
-    assert updates[:-1] == [n * n for n in range(10, 2, -1)]
-    assert updates[-1] == ("total", sum(n * n for n in range(3, 11)))
+    assert bars[-1].updates == [n * n for n in range(10, 2, -1)]
+    assert bars[-1].total == sum(n * n for n in range(3, 11)) and bars[-1].closed
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int64])

@@ -1,6 +1,7 @@
 """write_tsv formats a row per call, with exactly the bytes of per-value formatting, and shows a bar."""
 
 import numpy as np
+from progress_recorder import bar_recorder
 
 from symcl.cli import main
 from symcl.data import data_path
@@ -26,24 +27,9 @@ def test_write_tsv_gives_the_bytes_of_per_value_formatting(tmp_path):
 
 
 def test_write_tsv_progress_follows_quiet(monkeypatch, tmp_path):
-    bars = []
-
-    class Recorder:
-        def __init__(self, *, total, disable, **kwargs):
-            self.total, self.disable, self.done = total, disable, 0
-            bars.append(self)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def update(self, amount=1):
-            self.done += amount
-
+    Recorder, bars = bar_recorder()
     monkeypatch.setattr(cli, "ProgressBar", Recorder)
     source, out = str(data_path("protein", "globins45.fa")), str(tmp_path / "d.tsv")
     for quiet in (False, True):
         assert main(["protein", "distances", source, "--method", "spectrum", "-o", out, *(["--quiet"] * quiet)]) == 0
-        assert bars[-1].total == bars[-1].done == 45 and bars[-1].disable is quiet
+        assert bars[-1].total == bars[-1].n == 45 and bars[-1].disable is quiet

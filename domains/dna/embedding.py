@@ -297,8 +297,14 @@ def _windows(
             usable = found if every else _has_kmer(codes[start:end], kmer)
             found |= usable
             yield len(ids) - 1, start, end, usable, codes[start:end]
-        if not found:  # refused, as tnf refuses it: any embedding would be the same for all such records
-            raise UserInputError(f"Record {rid!r} has {_lacking(kmer)}, so the model sees nothing in it.")
+        if not found:
+            first = _first_kmer(codes, kmer)
+            if first is None:  # refused, as tnf refuses it: any embedding would be the same for all such records
+                raise UserInputError(f"Record {rid!r} has {_lacking(kmer)}, so the model sees nothing in it.")
+            # its only k-mers straddle the window borders: one window around the first one
+            start = max(0, min(first + kmer // 2 - window // 2, codes.size - window))
+            end = min(start + window, codes.size)
+            yield len(ids) - 1, start, end, True, codes[start:end]
 
 
 def _has_kmer(codes: np.ndarray, k: int) -> bool:
@@ -306,6 +312,13 @@ def _has_kmer(codes: np.ndarray, k: int) -> bool:
     gaps = np.flatnonzero(codes > CODE_T)
     runs = np.diff(gaps, prepend=-1, append=codes.size) - 1  # the A/C/G/T runs between the gaps
     return bool(runs.max() >= k)
+
+
+def _first_kmer(codes: np.ndarray, k: int) -> int | None:
+    """The start of the first k unambiguous bases in a row, or None."""
+    bounds = np.concatenate([[-1], np.flatnonzero(codes > CODE_T), [codes.size]])
+    long_enough = np.flatnonzero(np.diff(bounds) - 1 >= k)  # the A/C/G/T runs between the gaps
+    return int(bounds[long_enough[0]] + 1) if long_enough.size else None
 
 
 def _lacking(k: int) -> str:

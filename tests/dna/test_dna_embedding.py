@@ -93,6 +93,15 @@ def test_gap_windows_are_left_out_of_the_mean_and_a_record_of_gaps_is_refused(mo
         dna.embed_sequences(pretrained, [("x", "ACNNAC")])
 
 
+def test_a_record_whose_only_kmer_straddles_a_window_border_is_embedded_from_a_window_around_it():
+    pretrained = dna.load_pretrained()  # 3-mers at the shortest; the CLI keeps such a record, so it must embed
+    straddle = "N" * 998 + "ACGT" + "N" * 998  # windows [0, 1000) and [1000, 2000) each hold 2 of its bases
+    result = dna.embed_sequences(pretrained, [("s", straddle)], window=1000, per_window=True)
+    assert (result.window_start.tolist(), result.window_end.tolist()) == ([499], [1499])
+    around = dna.embed_sequences(pretrained, [("w", straddle[499:1499])], window=1000)
+    np.testing.assert_allclose(result.embeddings, around.embeddings, atol=1e-6)
+
+
 def test_record_and_reverse_complement_embed_equally(model, shipped):
     records = [r for name in ("phiX174.fa.gz", "pPCP1.fa.gz") for r in dna.read_records(shipped[name])]
     flipped = [(r.id, dna.reverse_complement(r.seq)) for r in records]

@@ -111,8 +111,10 @@ def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
     try:
         yield model
     finally:
-        for module, training in modes:
-            module.training = training
+        model.train(modes[0][1])  # through the model's own train(), which may do more than set flags
+        for module, training in modes[1:]:
+            if module.training != training:
+                module.training = training
 
 
 def _check_out(out: Any) -> None:

@@ -31,6 +31,17 @@ def test_every_submodules_mode_is_restored():
     assert [m.training for m in model] == [True, False, True]
 
 
+def test_a_models_own_train_method_runs_when_its_mode_is_restored():
+    class Averaged(torch.nn.Linear):  # eval() swaps in averaged weights, train() swaps them back
+        def train(self, mode=True):
+            self.swapped = not mode
+            return super().train(mode)
+
+    model = Averaged(2, 2).train()
+    symcl.embed(model, torch.ones(3, 2), progress=False)
+    assert model.training and not model.swapped
+
+
 def test_evaluation_mode_restores_modes_even_after_an_error():
     from symcl.embedding import evaluation_mode
 

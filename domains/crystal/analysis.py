@@ -174,6 +174,11 @@ def _reference_mask(reference: object, n: int) -> np.ndarray:
     array = np.asarray(reference)
     if array.dtype == bool and array.shape == (n,):
         return array
+    if np.issubdtype(array.dtype, np.integer) and array.shape == (n,) and n > 1 and np.isin(array, (0, 1)).all():
+        raise ValueError(
+            f"The 'reference' parameter of anomaly_scores holds {n} zeros and ones, one per embedding: a mask or "
+            "indices? Pass a bool mask (reference.astype(bool)) or indices (np.flatnonzero(reference))."
+        )
     if (
         np.issubdtype(array.dtype, np.integer)
         and array.ndim == 1

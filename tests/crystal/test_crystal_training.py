@@ -114,3 +114,5 @@ def test_anomaly_scores_read_integer_reference_indices_as_indices_not_as_a_mask(
         crystal.anomaly_scores(z, reference=np.array([80]))
     with pytest.raises(ValueError, match="Got dtype float64"):
         crystal.anomaly_scores(z, reference=np.ones(80))
+    with pytest.raises(ValueError, match=r"holds 80 zeros and ones, one per embedding: a mask or indices\?"):
+        crystal.anomaly_scores(z, reference=mask.astype(int))  # a 0/1 mask as integers is ambiguous

@@ -33,7 +33,7 @@ def named_sequences(seqs: object, function: str) -> Iterator[tuple[str | None, S
     for item in items:
         if isinstance(item, SeqRecord):
             yield item.id, item.seq
-        elif isinstance(item, tuple):  # Record or (id, seq)
-            yield str(item[0]), item[1]
+        elif isinstance(item, tuple):  # Record, (id, seq) or (id, SeqRecord) as SeqIO.to_dict gives
+            yield str(item[0]), item[1].seq if isinstance(item[1], SeqRecord) else item[1]
         else:
             yield None, item

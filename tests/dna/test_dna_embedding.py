@@ -139,6 +139,7 @@ def test_a_mapping_and_biopython_objects_are_read_as_named_sequences(model, rng)
     for seqs in (
         {"chrM": long, "chrY": short},
         [SeqRecord(Seq(long), id="chrM"), SeqRecord(Seq(short), id="chrY")],
+        {"chrM": SeqRecord(Seq(long), id="chrM"), "chrY": SeqRecord(Seq(short), id="chrY")},  # SeqIO.to_dict
     ):
         result = dna.embed_sequences(model, seqs, window=200)
         assert result.ids == ["chrM", "chrY"] and list(result.lengths) == [400, 300]

@@ -233,7 +233,7 @@ def _with_gzip_hint(error: UserInputError, handle: io.TextIOWrapper, path: Path)
     message = str(error)
     if not isinstance(handle.buffer, gzip.GzipFile) or "damaged gzip file" in message:
         return error
-    return UserInputError(f"{message}; the gzip file may be damaged: check it with `gzip -t {path}`")
+    return UserInputError(f"{message.rstrip('.')}; the gzip file may be damaged: check it with `gzip -t {path}`")
 
 
 def _parse(handle: io.TextIOBase, format: str, path: Path) -> Iterator[tuple[str, str, bytes]]:

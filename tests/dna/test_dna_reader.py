@@ -200,6 +200,9 @@ def test_a_byte_damaged_mid_stream_is_never_blamed_on_the_records_alone(tmp_path
     path = _write(tmp_path / "dup.fa.gz", ">a\nACGT\n>a\nGG\n")  # an intact file gets the hint too: it cannot tell
     with pytest.raises(UserInputError, match=r"duplicate record id 'a'.*; the gzip file may be damaged"):
         list(dna.read_records(path))
+    path = _write(tmp_path / "letter.fa.gz", ">a\nAJ\n")
+    with pytest.raises(UserInputError, match=r"in either case; the gzip file may be damaged"):  # not "case.;"
+        list(dna.read_records(path))
 
 
 def test_utf8_ids_are_read_as_written_and_a_byte_order_mark_is_skipped(tmp_path):

@@ -68,6 +68,9 @@ def test_nj_tree_validates_its_input():
         protein.nj_tree(asymmetric, ["a", "b", "c"])
     with pytest.raises(ValueError, match="finite"):
         protein.nj_tree(np.where(good > 1, np.nan, good), ["a", "b", "c"])
+    huge = np.where(good > 0, 1e308, 0.0)  # finite, but its sums overflow: a leaf was dropped silently
+    with pytest.raises(ValueError, match=r"distances <= 1.5e\+307 \(3 rows\).* Got 1e\+308; rescale"):
+        protein.nj_tree(huge, ["a", "b", "c"])
 
 
 def random_matrix(rng, n):

@@ -86,7 +86,7 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
         import skimage.io
 
         try:
-            data = _cmyk_as_grey(path)
+            data = _cmyk_as_grey(path) if suffix != ".png" else None  # a PNG has no CMYK mode
             data = skimage.io.imread(path) if data is None else data
         except Exception as error:  # imageio raises several types for broken files
             kind = "PNG" if suffix == ".png" else "JPEG"
@@ -160,8 +160,10 @@ def _cmyk_as_grey(path: Path) -> np.ndarray | None:
     """
     from PIL import Image
 
-    with Image.open(path) as picture:
-        return np.asarray(picture.convert("L")) if picture.mode == "CMYK" else None
+    with warnings.catch_warnings():  # a huge image's DecompressionBombWarning comes once, from imread
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as picture:
+            return np.asarray(picture.convert("L")) if picture.mode == "CMYK" else None
 
 
 _IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG

@@ -1,5 +1,7 @@
 """find_sites on simulated images, patch cutting, resampling and image reading."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -276,3 +278,17 @@ def test_a_cmyk_jpeg_is_read_as_its_grey_levels(tmp_path, mos2_image):
     assert Image.open(tmp_path / "cmyk.jpg").mode == "CMYK"
     grey, _ = crystal.read_image(tmp_path / "cmyk.jpg")  # was "the image is constant (0.0)"
     assert grey.shape == image.shape and np.corrcoef(grey.ravel(), image.ravel())[0, 1] > 0.95
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_a_huge_images_pillow_warning_comes_once(mos2_image, tmp_path, monkeypatch, suffix):
+    from PIL import Image
+
+    image = mos2_image.image
+    levels = np.round(255 * (image - image.min()) / np.ptp(image)).astype(np.uint8)
+    Image.fromarray(levels).save(tmp_path / f"grey{suffix}")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", levels.size // 2 + 1)  # "huge" for Pillow, below its error
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        crystal.read_image(tmp_path / f"grey{suffix}")
+    assert sum(issubclass(w.category, Image.DecompressionBombWarning) for w in caught) == 1

@@ -143,6 +143,11 @@ def run_tree(args: argparse.Namespace) -> None:
 def write_tsv(path, ids: tuple[str, ...] | list[str], distances: np.ndarray, *, progress: bool = False) -> None:
     """Write a square distance matrix as TSV: header ``id`` + ids, then one row per id, values as ``%.6f``."""
     # One %-format call per row (the same digits as f"{value:.6f}") instead of one per value.
+    if np.shape(distances) != (len(ids), len(ids)):
+        raise ValueError(
+            f"The 'distances' parameter of write_tsv must be square with one row per id ({len(ids)}). "
+            f"Got shape {np.shape(distances)} instead."
+        )
     row_format = "\t".join(["%s", *["%.6f"] * len(ids)]) + "\n"
     with (
         open(path, "w") as handle,

@@ -174,7 +174,12 @@ def _plain_metrics(result: Any) -> dict[str, Any]:
 def _plain_number(key: Any, value: Any) -> Any:
     if isinstance(value, (torch.Tensor, np.ndarray, np.generic)) and np.ndim(value) == 0:
         value = value.item()
-    if isinstance(key, str) and (value is None or isinstance(value, (bool, int, float))):
+    if not isinstance(key, str):
+        raise TypeError(
+            f"The 'evaluate' parameter of fit must return a dict with metric names (str) as keys. "
+            f"Got the key {key!r} ({type(key).__name__})."
+        )
+    if value is None or isinstance(value, (bool, int, float)):
         return value
     shape = f" of shape {tuple(np.shape(value))}" if isinstance(value, (torch.Tensor, np.ndarray)) else ""
     raise TypeError(

@@ -1,6 +1,7 @@
 """write_tsv formats a row per call, with exactly the bytes of per-value formatting, and shows a bar."""
 
 import numpy as np
+import pytest
 from progress_recorder import bar_recorder
 
 from symcl.cli import main
@@ -33,3 +34,9 @@ def test_write_tsv_progress_follows_quiet(monkeypatch, tmp_path):
     for quiet in (False, True):
         assert main(["protein", "distances", source, "--method", "spectrum", "-o", out, *(["--quiet"] * quiet)]) == 0
         assert bars[-1].total == bars[-1].n == 45 and bars[-1].disable is quiet
+
+
+def test_write_tsv_refuses_a_matrix_that_is_not_one_row_and_column_per_id(tmp_path):
+    with pytest.raises(ValueError, match=r"one row per id \(3\). Got shape \(3, 2\) instead"):
+        cli.write_tsv(tmp_path / "d.tsv", ["a", "b", "c"], np.zeros((3, 2)))
+    assert not (tmp_path / "d.tsv").exists()

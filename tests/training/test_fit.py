@@ -159,7 +159,7 @@ def test_an_evaluator_may_return_tensors_and_numpy_scalars(tmp_path):
     [
         ({"acc": torch.ones(3)}, r"'evaluate'.*For the key 'acc' it returned a Tensor of shape \(3,\)"),
         ({"acc": "high"}, r"'evaluate'.*For the key 'acc' it returned a str\."),
-        ({0: 1.0}, r"'evaluate'.*metric names \(str\).*For the key 0"),
+        ({0: 1.0}, r"'evaluate'.*metric names \(str\) as keys. Got the key 0 \(int\)"),
         ([1.0], r"'evaluate'.*must return a dict.*It returned a list"),
     ],
 )

@@ -42,8 +42,9 @@ def estimate_lattice(image: np.ndarray, spacing: float, *, tolerance: float = 0.
     Returns
     -------
     ndarray or None
-        float64 (2, 2), rows the two vectors (x, y) in px; None when the image shows no
-        clear two-dimensional lattice (then pad otherwise).
+        float64 (2, 2), rows the two vectors (x, y) in px, each with its larger component
+        positive; None when the image shows no clear two-dimensional lattice (then pad
+        otherwise).
     """
     from skimage.feature import peak_local_max
 
@@ -85,8 +86,13 @@ def estimate_lattice(image: np.ndarray, spacing: float, *, tolerance: float = 0.
         other = vectors[i]
         cross = abs(first[0] * other[1] - first[1] * other[0])
         if cross > 0.3 * np.linalg.norm(first) * np.linalg.norm(other):
-            return np.stack([first, other])
+            return np.stack([_canonical_sign(first), _canonical_sign(other)])
     return None
+
+
+def _canonical_sign(vector: np.ndarray) -> np.ndarray:
+    """v or -v, the one whose larger component is positive: both peaks of a pair tie, so say which."""
+    return -vector if vector[np.argmax(np.abs(vector))] < 0 else vector
 
 
 def pad_periodic(image: np.ndarray, lattice: np.ndarray, width: int) -> np.ndarray:

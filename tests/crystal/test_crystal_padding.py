@@ -34,6 +34,8 @@ def test_estimate_lattice_finds_the_cell_and_not_the_sublattice():
     found = crystal.estimate_lattice(sim.image, spacing=1.95 / 0.2)
     assert found is not None and _same_lattice(found, sim.crystal.lattice / 0.2)
     assert np.linalg.norm(found, axis=1).min() > 2.5 / 0.2
+    # v and -v are the same translation: the one returned has its larger component positive
+    assert all(vector[np.argmax(np.abs(vector))] > 0 for vector in found)
 
 
 def test_estimate_lattice_rejects_noise_and_bad_input():

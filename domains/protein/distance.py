@@ -31,7 +31,7 @@ from Bio.Align import PairwiseAligner
 from Bio.Seq import Seq
 from Bio.SeqRecord import SeqRecord
 
-from .alignment import AlignmentStats, make_aligner, msa_stats, pair_stats
+from .alignment import AlignmentStats, alignment_codes, make_aligner, msa_row_stats, msa_stats, pair_stats
 from .alphabet import clean_sequence
 from .anchored import anchored_distances
 from .formulas import MAX_DISTANCE, METHODS, SCOREDIST_CALIBRATION, distances_from_stats
@@ -41,6 +41,9 @@ from .workers import ProgressBar, alignment_pool, worker_inputs
 #: Below this many pairs, :func:`distance_matrix` stays in one process (starting workers costs more).
 MIN_PARALLEL_PAIRS = 200
 _MAX_CHUNK = 1024
+#: Pairs counted at a time on the aligned route: the four counts and the distances of a
+#: block of rows are a few such arrays, small beside the (N, N) result.
+_BLOCK_PAIRS = 1 << 20
 
 
 class SaturationWarning(UserWarning):
@@ -212,10 +215,14 @@ def distance_matrix(
             n_jobs=workers,
             progress=progress,
         )
+    elif aligned:
+        distances, saturated = _aligned_distances(rows, method, max_distance, calibration)
     else:
-        stats = msa_stats(rows) if aligned else _pairwise_stats(rows, aligner, workers, progress)
         distances, saturated = distances_from_stats(
-            *stats, method=method, max_distance=max_distance, calibration=calibration
+            *_pairwise_stats(rows, aligner, workers, progress),
+            method=method,
+            max_distance=max_distance,
+            calibration=calibration,
         )
     diagonal = np.arange(n)
     distances[diagonal, diagonal] = 0.0
@@ -295,6 +302,32 @@ def prepare_rows(
             f"Got lengths from {min(map(len, rows))} to {max(map(len, rows))} instead."
         )
     return names, rows, aligned
+
+
+# ---------------------------------------------------------------------------------------
+# Aligned route: a block of rows at a time.
+
+
+def _aligned_distances(
+    rows: list[str], method: str, max_distance: float, calibration: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and saturation flags of alignment rows, counted a block of rows at a time.
+
+    Each block's counts (:func:`~symcl.domains.protein.alignment.msa_row_stats`) are
+    exactly those rows of the whole-matrix counts, and the formulas work pair by pair, so
+    the result is that of ``distances_from_stats(*msa_stats(rows))`` bit for bit, while
+    memory stays near the (N, N) result and mask instead of about eleven (N, N) arrays.
+    """
+    codes = alignment_codes(rows)
+    n = len(codes)
+    distances, saturated = np.empty((n, n)), np.empty((n, n), dtype=bool)
+    step = max(1, _BLOCK_PAIRS // max(n, 1))
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        distances[start:stop], saturated[start:stop] = distances_from_stats(
+            *msa_row_stats(codes, start, stop), method=method, max_distance=max_distance, calibration=calibration
+        )
+    return distances, saturated
 
 
 # ---------------------------------------------------------------------------------------

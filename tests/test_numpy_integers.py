@@ -33,3 +33,15 @@ def test_dna_training_records_numpy_sizes_as_plain_json(tmp_path):
 def test_a_bool_float_or_text_count_is_still_refused(value):
     with pytest.raises(ValueError, match="'n_leaves' parameter of random_tree must be an integer >= 2"):
         protein.random_tree(value, np.random.default_rng(0))
+
+
+def test_protein_counts_take_numpy_integers():
+    import torch
+
+    families = protein.simulated_families(np.int64(2), np.random.default_rng(0), sizes=(np.int64(4), np.int64(6)))
+    sampler = protein.PairSampler(families)
+    assert sampler.sample(np.int64(8), torch.Generator().manual_seed(0)).target.shape == (8,)
+    bag = protein.ProteinKmerBag(kmer_sizes=[np.int64(1), np.int64(2)])
+    assert bag.config["kmer_sizes"] == [1, 2] and all(type(k) is int for k in bag.config["kmer_sizes"])
+    embedded = protein.embed_sequences(bag, ["MKVLA", "MKVLG"], batch_size=np.int64(1))
+    assert embedded.shape[0] == 2

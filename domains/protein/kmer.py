@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from symcl.checks import as_integer
+
 from .alphabet import encode
 
 #: Standard amino acids, the base of the k-mer index.
@@ -37,9 +39,10 @@ MAX_KMER_SIZE = 4
 
 def check_kmer_size(k: object, owner: str) -> int:
     """Return ``k`` if it is an integer in 1..:data:`MAX_KMER_SIZE`, else raise ValueError naming ``owner``."""
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_KMER_SIZE:
+    size = as_integer(k)
+    if size is None or not 1 <= size <= MAX_KMER_SIZE:
         raise ValueError(f"The k-mer sizes of {owner} must be integers in [1, {MAX_KMER_SIZE}]. Got {k!r} instead.")
-    return k
+    return size  # a plain int: it goes into config.json
 
 
 def kmer_indices(codes: Tensor, k: int) -> Tensor:

@@ -25,6 +25,7 @@ from torch.nn import functional as F
 
 import symcl
 from symcl import model_directory
+from symcl.checks import check_integer
 from symcl.distributed import gather, gather_with_grad, world_size
 from symcl.embedding import evaluation_mode
 from symcl.errors import UserInputError
@@ -303,8 +304,7 @@ def embed_sequences(
         float32, shape (N, dim).
     """
     texts = _texts(seqs)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"The 'batch_size' parameter must be an integer >= 1. Got {batch_size!r} instead.")
+    batch_size = check_integer("embed_sequences", "batch_size", batch_size, 1)
     lengths = np.array([len(text) - text.count("-") for text in texts])
     order = np.argsort(lengths, kind="stable")
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from symcl.checks import as_integer, check_integer
 from symcl.views import ViewBatch
 
 from .distance import distance_matrix
@@ -215,8 +216,7 @@ class PairSampler:
             family (related sequences, not negatives of each other for the optional
             contrastive term).
         """
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"The 'batch_size' parameter of sample must be an integer >= 1. Got {batch_size!r}.")
+        batch_size = check_integer("sample", "batch_size", batch_size, 1)
         rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=generator)))
         strata = rng.choice(len(self._probabilities), size=batch_size, p=self._probabilities)
         first = np.empty(batch_size, dtype=np.int64)
@@ -318,12 +318,9 @@ def simulated_families(
     from .simulate import _generator, simulate_family
 
     rng = _generator(rng, "simulated_families")
-    if not isinstance(n_families, int) or isinstance(n_families, bool) or n_families < 1:
-        raise ValueError(
-            f"The 'n_families' parameter of simulated_families must be an integer >= 1. Got {n_families!r} instead."
-        )
+    n_families = check_integer("simulated_families", "n_families", n_families, 1)
     for name, (low, high), minimum in (("sizes", sizes, 2), ("lengths", lengths, 1)):
-        if not (isinstance(low, int) and isinstance(high, int) and minimum <= low <= high):
+        if as_integer(low) is None or as_integer(high) is None or not minimum <= low <= high:
             raise ValueError(
                 f"The '{name}' parameter of simulated_families must be integers {minimum} <= low <= high. "
                 f"Got {(low, high)!r} instead."

@@ -25,7 +25,7 @@ held-out Pfam families). Anchors are drawn among the sequences of median-like le
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from Bio.Align import PairwiseAligner
@@ -130,16 +130,30 @@ def _add_anchor(
     total: np.ndarray, saturated: np.ndarray, codes: np.ndarray, method: str, max_distance: float, calibration: float
 ) -> None:
     """Add the distances through one star alignment to ``total`` and AND its flags into ``saturated``, by row blocks."""
+    for rows, distance, through_anchor in row_block_distances(
+        codes, method, max_distance, calibration, block_pairs=_BLOCK_PAIRS
+    ):
+        total[rows] += distance
+        saturated[rows] &= through_anchor
+
+
+def row_block_distances(
+    codes: np.ndarray, method: str, max_distance: float, calibration: float, *, block_pairs: int
+) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    """(rows, distances, saturated) of an alignment's rows, a block of about ``block_pairs`` pairs at a time.
+
+    Each block's counts (:func:`~symcl.domains.protein.alignment.msa_row_stats`) are
+    exactly those rows of the whole-matrix counts, and the formulas work pair by pair, so
+    the blocks give the rows of ``distances_from_stats(*msa_stats(rows))`` bit for bit.
+    """
     n = len(codes)
-    step = max(1, _BLOCK_PAIRS // n)
+    step = max(1, block_pairs // max(n, 1))
     for start in range(0, n, step):
         stop = min(start + step, n)
-        stats = msa_row_stats(codes, start, stop)
-        distance, through_anchor = distances_from_stats(
-            *stats, method=method, max_distance=max_distance, calibration=calibration
+        distance, saturated = distances_from_stats(
+            *msa_row_stats(codes, start, stop), method=method, max_distance=max_distance, calibration=calibration
         )
-        total[start:stop] += distance
-        saturated[start:stop] &= through_anchor
+        yield slice(start, stop), distance, saturated
 
 
 def _worker_rows(index: int) -> list[str]:

@@ -31,9 +31,9 @@ from Bio.Align import PairwiseAligner
 from Bio.Seq import Seq
 from Bio.SeqRecord import SeqRecord
 
-from .alignment import AlignmentStats, alignment_codes, make_aligner, msa_row_stats, msa_stats, pair_stats
+from .alignment import AlignmentStats, alignment_codes, make_aligner, msa_stats, pair_stats
 from .alphabet import clean_sequence
-from .anchored import anchored_distances
+from .anchored import anchored_distances, row_block_distances
 from .formulas import MAX_DISTANCE, METHODS, SCOREDIST_CALIBRATION, distances_from_stats
 from .reader import ProteinSequences
 from .workers import ProgressBar, alignment_pool, worker_inputs
@@ -313,20 +313,16 @@ def _aligned_distances(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distances and saturation flags of alignment rows, counted a block of rows at a time.
 
-    Each block's counts (:func:`~symcl.domains.protein.alignment.msa_row_stats`) are
-    exactly those rows of the whole-matrix counts, and the formulas work pair by pair, so
-    the result is that of ``distances_from_stats(*msa_stats(rows))`` bit for bit, while
+    The result is that of ``distances_from_stats(*msa_stats(rows))`` bit for bit, while
     memory stays near the (N, N) result and mask instead of about eleven (N, N) arrays.
     """
     codes = alignment_codes(rows)
     n = len(codes)
     distances, saturated = np.empty((n, n)), np.empty((n, n), dtype=bool)
-    step = max(1, _BLOCK_PAIRS // max(n, 1))
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        distances[start:stop], saturated[start:stop] = distances_from_stats(
-            *msa_row_stats(codes, start, stop), method=method, max_distance=max_distance, calibration=calibration
-        )
+    for block, distance, flags in row_block_distances(
+        codes, method, max_distance, calibration, block_pairs=_BLOCK_PAIRS
+    ):
+        distances[block], saturated[block] = distance, flags
     return distances, saturated
 
 

@@ -274,8 +274,9 @@ def refuse_a_file_given_twice(paths: list[str]) -> None:
 
 def refuse_writing_over_an_input(output: str, inputs: list[str], option: str = "-o") -> None:
     """Refuse an output path that is one of the inputs (by any path to it): writing it would destroy the input."""
+    written = _file_identity(output)
     for path in inputs:
-        if _file_identity(output) == _file_identity(path):
+        if _file_identity(path) == written:
             raise UserInputError(f"{option} {output}: is the input file {path}; choose another output path")
 
 

@@ -294,7 +294,7 @@ def _windows(
         found = every and codes.size >= kmer
         for start in window_starts(codes.size, window, stride).tolist():
             end = min(start + window, codes.size)
-            usable = found if every else _has_kmer(codes[start:end], kmer)
+            usable = found if every else _first_kmer(codes[start:end], kmer) is not None
             found |= usable
             yield len(ids) - 1, start, end, usable, codes[start:end]
         if not found:
@@ -305,13 +305,6 @@ def _windows(
             start = max(0, min(first + kmer // 2 - window // 2, codes.size - window))
             end = min(start + window, codes.size)
             yield len(ids) - 1, start, end, True, codes[start:end]
-
-
-def _has_kmer(codes: np.ndarray, k: int) -> bool:
-    """Whether ``codes`` hold k unambiguous bases (A/C/G/T) in a row."""
-    gaps = np.flatnonzero(codes > CODE_T)
-    runs = np.diff(gaps, prepend=-1, append=codes.size) - 1  # the A/C/G/T runs between the gaps
-    return bool(runs.max() >= k)
 
 
 def _first_kmer(codes: np.ndarray, k: int) -> int | None:

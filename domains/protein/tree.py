@@ -154,10 +154,13 @@ def _check_distance_matrix(distance_matrix: np.ndarray, names: Sequence[str]) ->
         raise ValueError(f"The 'names' parameter of nj_tree must hold unique names. Got {duplicate!r} twice.")
     if not len(names):
         raise ValueError("The 'distance_matrix' parameter of nj_tree must have at least one row. Got shape (0, 0).")
-    if not all(np.isfinite(rows).all() and not (rows < 0).any() for rows, _ in _row_blocks(matrix)):
-        raise ValueError("The 'distance_matrix' parameter of nj_tree must be finite and >= 0.")
+    largest = 0.0
+    for rows, _ in _row_blocks(matrix):
+        if not np.isfinite(rows).all() or (rows < 0).any():
+            raise ValueError("The 'distance_matrix' parameter of nj_tree must be finite and >= 0.")
+        largest = max(largest, float(rows.max()))
     # Q sums about 3n distances: beyond this they overflow to inf, and inf - inf joins nonsense
-    largest, limit = max(rows.max() for rows, _ in _row_blocks(matrix)), np.finfo(float).max / (4 * len(names))
+    limit = np.finfo(float).max / (4 * len(names))
     if largest > limit:
         raise ValueError(
             f"The 'distance_matrix' parameter of nj_tree must hold distances <= {limit:.3g} ({len(names)} rows), "

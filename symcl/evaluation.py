@@ -12,7 +12,6 @@ families of proteins.
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable, Iterable
 from typing import Any, TypedDict
 
@@ -531,14 +530,10 @@ def _check_seed(func: str, seed: Any) -> int:
 
 
 def _check_int(func: str, name: str, value: Any, *, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"The '{name}' parameter of {func} must be an int. Got bool instead.")
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"The '{name}' parameter of {func} must be an int. Got {type(value).__name__} instead."
-        ) from None
+    number = as_integer(value)
+    if number is None:
+        raise TypeError(f"The '{name}' parameter of {func} must be an int. Got {type(value).__name__} instead.")
+    value = number
     if value < minimum:
         raise ValueError(f"The '{name}' parameter of {func} must be >= {minimum}. Got {value} instead.")
     return value

@@ -93,15 +93,19 @@ def another_rank_reported() -> bool:
     if not in_relaunched_worker():
         return False
     own = _error_file_name(int(os.environ["RANK"]))  # in_relaunched_worker checked RANK
-    this_attempt = own[: own.index("-rank-") + len("-rank-")]
     return any(
-        path.name.startswith(this_attempt) and path.name != own for path in Path(os.environ[_ERROR_DIR_ENV]).iterdir()
+        path.name.startswith(_attempt_prefix()) and path.name != own
+        for path in Path(os.environ[_ERROR_DIR_ENV]).iterdir()
     )
 
 
 def _error_file_name(rank: int) -> str:
+    return f"{_attempt_prefix()}{rank:06d}.txt"
+
+
+def _attempt_prefix() -> str:
     # Per attempt: after a torchrun restart, an earlier attempt's message explains nothing new.
-    return f"attempt-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}-rank-{rank:06d}.txt"
+    return f"attempt-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}-rank-"
 
 
 def restarted_by_torchrun() -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 from torch import Tensor
@@ -47,7 +48,7 @@ class CollapseMonitor:
     def __init__(self, patience: int = 3, min_delta: float = 1e-3, relative_delta: float = 0.1):
         patience = check_integer("CollapseMonitor", "patience", patience, 1)
         for name, value in (("min_delta", min_delta), ("relative_delta", relative_delta)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            if isinstance(value, bool) or not (isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0):
                 raise ValueError(
                     f"The '{name}' parameter of CollapseMonitor must be finite and >= 0. Got {value!r} instead."
                 )

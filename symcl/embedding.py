@@ -106,15 +106,26 @@ def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
     layer the caller had frozen in eval mode (a BatchNorm, a pretrained trunk) would end
     up training.
     """
-    modes = [(module, module.training) for module in model.modules()]
+    modes = module_modes(model)
     model.eval()
     try:
         yield model
     finally:
-        model.train(modes[0][1])  # through the model's own train(), which may do more than set flags
-        for module, training in modes[1:]:
-            if module.training != training:
-                module.training = training
+        restore_modes(modes)
+
+
+def module_modes(model: nn.Module) -> list[tuple[nn.Module, bool]]:
+    """The train/eval mode of ``model`` and of each of its submodules, for :func:`restore_modes`."""
+    return [(module, module.training) for module in model.modules()]
+
+
+def restore_modes(modes: list[tuple[nn.Module, bool]]) -> None:
+    """Give every module recorded by :func:`module_modes` back its mode."""
+    top, training = modes[0]
+    top.train(training)  # through the model's own train(), which may do more than set flags
+    for module, training in modes[1:]:
+        if module.training != training:
+            module.training = training
 
 
 def _check_out(out: Any) -> None:

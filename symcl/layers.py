@@ -12,6 +12,8 @@ from collections.abc import Collection, Iterable
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from symcl.checks import as_integer
+
 
 class ChannelNorm(nn.Module):
     """LayerNorm over the channels of each position. Shape: (B, C, L) -> (B, C, L)."""
@@ -39,25 +41,34 @@ class ResidualBlock(nn.Module):
         return x + self.conv(F.gelu(self.norm(x)) * mask) * mask
 
 
-def check_sizes(owner: str, sizes: Iterable[tuple[str, object, int]], *, odd: Collection[str] = ()) -> None:
-    """Check the integer size options of a layer or encoder.
+def check_sizes(owner: str, sizes: Iterable[tuple[str, object, int]], *, odd: Collection[str] = ()) -> list[int]:
+    """Check the integer size options of a layer or encoder; returns them as Python ints.
 
     Parameters
     ----------
     owner : str
         The class whose constructor is checked, for the message.
     sizes : iterable of (name, value, minimum)
-        Each value must be an int (not a bool) >= its minimum.
+        Each value must be an integer (a Python or numpy one, not a bool) >= its minimum.
     odd : collection of str
         Names whose value must also be odd (centred convolution windows).
+
+    Returns
+    -------
+    list of int
+        The values in the order given, as plain ints (JSON-ready for the model's config).
 
     Raises
     ------
     ValueError
         Naming the parameter, the rule and the value.
     """
+    checked = []
     for name, value, low in sizes:
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        number = as_integer(value)
+        if number is None or number < low:
             raise ValueError(f"The '{name}' parameter of {owner} must be an integer >= {low}. Got {value!r} instead.")
-        if name in odd and value % 2 == 0:
+        if name in odd and number % 2 == 0:
             raise ValueError(f"The '{name}' parameter of {owner} must be odd (a centred window). Got {value} instead.")
+        checked.append(number)
+    return checked

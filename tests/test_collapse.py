@@ -98,3 +98,13 @@ def test_bad_parameters():
         CollapseMonitor(patience=0)
     with pytest.raises(ValueError, match="'uniformity'.*finite.*step 3"):
         CollapseMonitor().update(3, uniformity=float("nan"))
+
+
+def test_numpy_float_thresholds_are_taken_and_bad_ones_named():
+    import numpy as np
+
+    monitor = CollapseMonitor(min_delta=np.float32(0.01), relative_delta=np.float64(0.2))
+    assert type(monitor.min_delta) is float and monitor.min_delta == pytest.approx(0.01)
+    for value in (True, np.float32("nan"), -0.1, "0.1"):
+        with pytest.raises(ValueError, match="'min_delta' parameter of CollapseMonitor must be finite and >= 0"):
+            CollapseMonitor(min_delta=value)

@@ -49,5 +49,8 @@ def test_check_sizes_names_parameter_rule_and_value(sizes, odd, message):
         check_sizes("Enc", sizes, odd=odd)
 
 
-def test_check_sizes_accepts_valid_sizes():
-    check_sizes("Enc", (("blocks", 0, 0), ("kernel_size", 9, 1)), odd=("kernel_size",))
+def test_check_sizes_accepts_valid_sizes_and_returns_plain_ints():
+    import numpy as np
+
+    sizes = check_sizes("Enc", (("blocks", 0, 0), ("kernel_size", np.int64(9), 1)), odd=("kernel_size",))
+    assert sizes == [0, 9] and all(type(size) is int for size in sizes)

@@ -45,3 +45,22 @@ def test_protein_counts_take_numpy_integers():
     assert bag.config["kmer_sizes"] == [1, 2] and all(type(k) is int for k in bag.config["kmer_sizes"])
     embedded = protein.embed_sequences(bag, ["MKVLA", "MKVLG"], batch_size=np.int64(1))
     assert embedded.shape[0] == 2
+
+
+@pytest.mark.parametrize(
+    ("build", "sizes"),
+    [
+        (protein.ProteinCNN, {"dim": 8, "channels": 8, "blocks": 1, "segments": 2}),
+        (protein.ProteinKmerBag, {"dim": 8, "channels": 8, "segments": 2, "hidden": 16}),
+        (dna.StrandInvariantCNN, {"dim": 8, "channels": 8, "blocks": 1}),
+        (dna.KmerBagEncoder, {"channels": 8, "hidden": 16, "out_dim": 8}),
+        (dna.CodonPhaseEncoder, {"channels": 8, "hidden": 16, "out_dim": 8}),
+        (crystal.PatchCNN, {"dim": 8, "channels": 4, "patch_size": 16}),
+        (crystal.PatchEnsemble, {"members": 2, "dim": 8, "channels": 4, "patch_size": 16}),
+    ],
+)
+def test_encoders_take_numpy_sizes_and_record_plain_ints(build, sizes):
+    model = build(**{name: np.int64(value) for name, value in sizes.items()})
+    for name, value in sizes.items():
+        assert type(model.config[name]) is int and model.config[name] == value
+    json.dumps(model.config)  # config.json takes it

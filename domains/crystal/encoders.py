@@ -22,6 +22,8 @@ concatenated.
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 import torch
@@ -80,11 +82,13 @@ class PatchCNN(nn.Module):
 
     def __init__(self, dim: int = 64, channels: int = 16, patch_size: int = 48, pixel_size: float = 0.3):
         super().__init__()
-        for name, value in (("dim", dim), ("channels", channels), ("patch_size", patch_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"The '{name}' parameter of PatchCNN must be an integer >= 1. Got {value!r} instead.")
-        if not (isinstance(pixel_size, int | float) and pixel_size > 0):
-            raise ValueError(f"The 'pixel_size' parameter of PatchCNN must be > 0. Got {pixel_size!r} instead.")
+        dim, channels, patch_size = check_sizes(
+            "PatchCNN", (("dim", dim, 1), ("channels", channels, 1), ("patch_size", patch_size, 1))
+        )
+        if isinstance(pixel_size, bool) or not isinstance(pixel_size, numbers.Real) or not 0 < pixel_size < math.inf:
+            raise ValueError(
+                f"The 'pixel_size' parameter of PatchCNN must be a finite number > 0. Got {pixel_size!r} instead."
+            )
         self.config: dict[str, Any] = {
             "kind": "patch_cnn",
             "dim": dim,
@@ -138,7 +142,7 @@ class PatchEnsemble(nn.Module):
         self, members: int = 2, dim: int = 128, channels: int = 16, patch_size: int = 48, pixel_size: float = 0.3
     ):
         super().__init__()
-        check_sizes("PatchEnsemble", (("members", members, 2), ("dim", dim, members)))
+        members, dim = check_sizes("PatchEnsemble", (("members", members, 2), ("dim", dim, members)))
         if dim % members:
             raise ValueError(
                 f"The 'dim' parameter of PatchEnsemble must be a multiple of members ({members}). Got {dim!r} instead."

@@ -118,7 +118,9 @@ class CodonPhaseEncoder(nn.Module):
     ):
         super().__init__()
         sizes = check_kmer_sizes(kmer_sizes, "CodonPhaseEncoder")
-        check_sizes("CodonPhaseEncoder", (("channels", channels, 1), ("hidden", hidden, 1), ("out_dim", out_dim, 1)))
+        channels, hidden, out_dim = check_sizes(
+            "CodonPhaseEncoder", (("channels", channels, 1), ("hidden", hidden, 1), ("out_dim", out_dim, 1))
+        )
         self.config = {
             "kind": self.kind,
             "kmer_sizes": list(sizes),

@@ -141,7 +141,7 @@ class _CNNEncoder(nn.Module):
         stride: int = 2,
     ):
         super().__init__()
-        check_sizes(
+        dim, channels, kernel_size, blocks, block_kernel_size, stride = check_sizes(
             type(self).__name__,
             (
                 ("dim", dim, 1),

@@ -134,7 +134,9 @@ class KmerBagEncoder(nn.Module):
     ):
         super().__init__()
         sizes = check_kmer_sizes(kmer_sizes, "KmerBagEncoder")
-        check_sizes("KmerBagEncoder", (("channels", channels, 1), ("hidden", hidden, 0), ("out_dim", out_dim, 0)))
+        channels, hidden, out_dim = check_sizes(
+            "KmerBagEncoder", (("channels", channels, 1), ("hidden", hidden, 0), ("out_dim", out_dim, 0))
+        )
         if hidden and not out_dim:
             raise ValueError(
                 f"The 'hidden' parameter of KmerBagEncoder needs an 'out_dim' > 0 (the MLP's output width). "

@@ -122,7 +122,7 @@ class ProteinCNN(nn.Module):
         segments: int = 1,
     ):
         super().__init__()
-        check_sizes(
+        dim, segments, channels, kernel_size, blocks, block_kernel_size = check_sizes(
             "ProteinCNN",
             (
                 ("dim", dim, 1),

@@ -73,7 +73,7 @@ class ProteinKmerBag(nn.Module):
         hidden: int = 256,
     ):
         super().__init__()
-        check_sizes(
+        dim, channels, segments, hidden = check_sizes(
             "ProteinKmerBag",
             (("dim", dim, 1), ("channels", channels, 1), ("segments", segments, 1), ("hidden", hidden, 0)),
         )

@@ -17,7 +17,7 @@ from torch import nn
 from symcl.atomic import make_directory
 from symcl.checkpoint import CheckpointError, list_checkpoints, load_state, restore_rng
 from symcl.distributed import average_gradients, init_distributed, is_main_process, rank, world_size
-from symcl.embedding import evaluation_mode
+from symcl.embedding import evaluation_mode, module_modes, restore_modes
 from symcl.errors import TrainingError, UserInputError
 from symcl.metrics import alignment, effective_rank, uniformity
 from symcl.training.callbacks import Callback, Checkpointer, EarlyStopping, HistoryRecorder, ProgressBar
@@ -54,6 +54,10 @@ def fit(
     on CPU; it refuses a checkpoint written with another ``config`` or ``metadata``.
     Without ``resume``, an ``out_dir`` that already holds checkpoints is refused, so
     two runs never mix theirs. ``resume=True`` without ``out_dir`` is refused.
+
+    Every step runs in training mode, except submodules that the caller put in eval mode
+    inside a model in training mode (a frozen BatchNorm or pretrained trunk): they stay in
+    eval mode. A model handed over in eval mode as a whole is trained whole.
 
     Under torchrun, fit joins the process group (gloo on CPU, nccl on CUDA), wraps the
     model in DistributedDataParallel and gives each rank ``batch_size / world_size``
@@ -124,10 +128,13 @@ def fit(
     if evaluate is None and config.eval_every:
         evaluate = view_evaluator(views, config.eval_batch_size, seed=config.seed, device=device)
 
+    modes = [_training_modes(network), _training_modes(objective)]
     for callback in callbacks:
         callback.on_train_start(state)
     while state.step < config.steps and not state.stop_reason:
         batch = views.sample(config.batch_size // ranks, data_generator).to(device)
+        for recorded in modes:  # an evaluator or callback cannot leave its mode behind
+            restore_modes(recorded)
         loss = _train_step(state, network, batch)
         state.step += 1
         due = config.eval_every and (state.step % config.eval_every == 0 or state.step == config.steps)
@@ -188,10 +195,17 @@ def _plain_number(key: Any, value: Any) -> Any:
     )
 
 
+def _training_modes(module: nn.Module) -> list[tuple[nn.Module, bool]]:
+    """The modes the training steps run in: a module in eval mode as a whole is put in training
+    mode, while a part that the caller froze in eval mode inside a training model (a BatchNorm,
+    a pretrained trunk) stays frozen."""
+    if not module.training:
+        module.train()
+    return module_modes(module)
+
+
 def _train_step(state: TrainState, network: nn.Module, batch: ViewBatch) -> float:
     """One optimiser step; ``network`` is the model, or its DDP wrapper. Returns the global loss."""
-    network.train()
-    state.objective.train()
     loss = state.objective(network(batch.view1), network(batch.view2), batch)
     value = _global_mean(loss.detach())
     if not math.isfinite(value):

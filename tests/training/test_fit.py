@@ -174,3 +174,38 @@ def test_a_plain_function_objective_is_refused_naming_the_parameter():
     model, views, _, config = toy_run(steps=2)
     with pytest.raises(TypeError, match="'objective' parameter of fit must be a torch.nn.Module. Got function"):
         fit(model, views, lambda z1, z2, batch: (z1 - z2).square().mean(), config, progress=False)
+
+
+class ModeRecorder(torch.nn.Module):
+    """Passes its input through and records the mode each forward ran in."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(self.training)
+        return x
+
+
+def test_a_part_frozen_in_eval_mode_stays_frozen_and_an_evaluator_cannot_stop_training():
+    model, views, objective, config = toy_run(steps=6, eval_every=2)
+    frozen, trained = ModeRecorder(), ModeRecorder()
+    network = torch.nn.Sequential(frozen, trained, model)
+    frozen.eval()
+
+    def careless_evaluator(m):
+        m.eval()  # and never puts it back
+        return {}
+
+    fit(network, views, objective, config, evaluate=careless_evaluator, progress=False)
+    assert frozen.seen == [False] * 12 and trained.seen == [True] * 12  # two views a step
+    assert frozen.training is False
+
+
+def test_a_model_handed_over_in_eval_mode_is_trained_whole():
+    model, views, objective, config = toy_run(steps=2, eval_every=0)
+    first, second = ModeRecorder(), ModeRecorder()
+    network = torch.nn.Sequential(first, second, model).eval()
+    fit(network, views, objective, config, progress=False)
+    assert first.seen == second.seen == [True] * 4

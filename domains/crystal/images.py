@@ -75,12 +75,15 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
                 data, axes = np.asarray(page.asarray()), page.axes
                 pages = len(tiff.pages)
                 alpha = bool(page.extrasamples) and int(page.extrasamples[0]) in _TIFF_ALPHA
+                inks = page.photometric == tifffile.PHOTOMETRIC.SEPARATED
         except Exception as error:  # tifffile raises several types for broken files
             raise UserInputError(f"{path}: not a readable TIFF image ({type(error).__name__}: {error})") from None
         if pages > 1:  # a stack or series: say which frame the sites come from
             warnings.warn(f"{path}: the TIFF has {pages} pages; page 1 is analysed", MultiPageWarning, stacklevel=2)
         if axes == "SYX":  # planar colour: the samples come first
             data = np.moveaxis(data, 0, -1)
+        if inks and data.ndim == 3 and data.shape[-1] >= 4:
+            data = _inks_as_rgb(data)
         data = _grey(data, grey_alpha=alpha)
     elif suffix in (".png", ".jpg", ".jpeg"):
         import skimage.io
@@ -150,6 +153,16 @@ def _grey(data: np.ndarray, *, grey_alpha: bool) -> np.ndarray:
     if data.ndim == 3 and data.shape[-1] == 2 and grey_alpha:
         return data[..., 0]
     return data
+
+
+def _inks_as_rgb(data: np.ndarray) -> np.ndarray:
+    """RGB levels in [0, 1] of CMYK ink amounts (H, W, 4 or more), the naive ink model.
+
+    Read as RGBA, the inks would give an image whose darkness is all in K as constant.
+    """
+    full = np.iinfo(data.dtype).max if np.issubdtype(data.dtype, np.integer) else 1.0
+    ink = data[..., :4].astype(np.float64) / full
+    return (1 - ink[..., :3]) * (1 - ink[..., 3:4])
 
 
 def _cmyk_as_grey(path: Path) -> np.ndarray | None:

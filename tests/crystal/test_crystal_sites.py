@@ -280,6 +280,16 @@ def test_a_cmyk_jpeg_is_read_as_its_grey_levels(tmp_path, mos2_image):
     assert grey.shape == image.shape and np.corrcoef(grey.ravel(), image.ravel())[0, 1] > 0.95
 
 
+def test_a_cmyk_tiff_is_read_as_its_grey_levels(tmp_path, mos2_image):
+    from PIL import Image
+
+    image = mos2_image.image
+    levels = np.round(255 * (image - image.min()) / np.ptp(image)).astype(np.uint8)
+    Image.fromarray(levels).convert("CMYK").save(tmp_path / "cmyk.tif")  # all the darkness in K
+    grey, _ = crystal.read_image(tmp_path / "cmyk.tif")  # was "the image is constant (0.0)"
+    assert grey.shape == image.shape and np.corrcoef(grey.ravel(), image.ravel())[0, 1] > 0.99
+
+
 @pytest.mark.parametrize("suffix", [".png", ".jpg"])
 def test_a_huge_images_pillow_warning_comes_once(mos2_image, tmp_path, monkeypatch, suffix):
     from PIL import Image

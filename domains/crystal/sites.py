@@ -94,8 +94,6 @@ def find_sites(
         a column just beyond the edge; :func:`analyse_image` marks such sites as edge
         sites.
     """
-    from scipy import ndimage
-
     image = check_image(image, name="find_sites: image")
     _check_positive("pixel_size", pixel_size)
     if spacing is None:
@@ -118,20 +116,9 @@ def find_sites(
     if smoothing is None:
         smoothing = 0.12 * d
     _check_positive("smoothing", smoothing, allow_zero=True)
-    smooth = _smooth(image, smoothing)
-    radius = max(1, int(round(0.9 * d)))
-    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
-    disc = xx**2 + yy**2 <= radius**2
-    rise = smooth - ndimage.minimum_filter(smooth, footprint=disc, mode="reflect")
-    # A small window: a large one would let the tail of a bright column hide a dim neighbour.
-    min_distance = max(1, int(math.floor(0.25 * d)))
-    peaks = local_maxima(smooth, min_distance)
+    peaks, heights = _standing_out_peaks(image, d, threshold=threshold, smoothing=smoothing)
     if len(peaks) == 0:
         return Sites(np.empty((0, 2)), np.empty(0), float(pixel_size), float(spacing))
-    heights = rise[peaks[:, 0], peaks[:, 1]]
-    reference = np.percentile(heights, 95)
-    keep = heights >= threshold * reference
-    peaks, heights = peaks[keep], heights[keep]
     positions = peaks[:, ::-1].astype(np.float64)
     if refine:
         # Refine on a lightly smoothed image: heavy smoothing near the border biases the peak,
@@ -142,6 +129,31 @@ def find_sites(
     positions, heights = deduplicate(positions, heights, 0.5 * d)
     order = np.lexsort((positions[:, 0], np.round(positions[:, 1], 6)))
     return Sites(positions[order], heights[order], float(pixel_size), float(spacing))
+
+
+def _standing_out_peaks(
+    image: np.ndarray, d: float, *, threshold: float, smoothing: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (row, col) maxima of the smoothed image that rise above their surroundings, and their rises.
+
+    ``d`` is the column spacing in px; a peak's rise is its height above the minimum
+    within 0.9 d, and it is kept when at least ``threshold`` times the 95th percentile.
+    """
+    from scipy import ndimage
+
+    smooth = _smooth(image, smoothing)
+    radius = max(1, int(round(0.9 * d)))
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    disc = xx**2 + yy**2 <= radius**2
+    rise = smooth - ndimage.minimum_filter(smooth, footprint=disc, mode="reflect")
+    # A small window: a large one would let the tail of a bright column hide a dim neighbour.
+    min_distance = max(1, int(math.floor(0.25 * d)))
+    peaks = local_maxima(smooth, min_distance)
+    if len(peaks) == 0:
+        return peaks, np.empty(0)
+    heights = rise[peaks[:, 0], peaks[:, 1]]
+    keep = heights >= threshold * np.percentile(heights, 95)
+    return peaks[keep], heights[keep]
 
 
 def local_maxima(image: np.ndarray, min_distance: int) -> np.ndarray:
@@ -170,28 +182,51 @@ def local_maxima(image: np.ndarray, min_distance: int) -> np.ndarray:
 
 
 def estimate_spacing(image: np.ndarray, pixel_size: float, *, prominence: float = 0.05) -> float:
-    """The nearest-neighbour column spacing (Å), estimated from the image's autocorrelation.
+    """The nearest-neighbour column spacing (Å), estimated from the image's autocorrelation, checked on its columns.
 
     The autocorrelation of a crystal image has a peak at every vector between two
     columns. Its local maxima beyond the central peak are ranked by prominence (height
     above the minimum within the central peak's half width); the nearest one with at
-    least ``prominence`` times the largest prominence gives the spacing. The image is
+    least ``prominence`` times the largest prominence gives a first spacing. The image is
     smoothed by 1 px first, so shot noise does not sharpen the central peak.
 
+    That peak can be a lattice vector rather than a neighbour distance: in a honeycomb
+    (graphene, hBN) the two columns of the cell sit on two sublattices, and the
+    autocorrelation's strongest near peak is the lattice constant, √3 times the
+    spacing. So the first spacing is checked on the image itself: the columns are found
+    as :func:`find_sites` finds them with that spacing (on a central crop of at most
+    about 16 spacings a side, so a large frame costs little more), and when the median
+    distance from each to its nearest neighbour differs from the spacing by more than
+    15 %, that distance is checked in turn (three checks at most). The first spacing the
+    columns confirm is returned; when none is, the autocorrelation's (the maxima of shot
+    noise lie closer than any spacing tried, and never confirm one).
+
     This is a heuristic: a very weak sublattice (e.g. S next to W) can be missed, and
-    then the lattice constant is returned. Pass the spacing to :func:`find_sites` when
-    the crystal is known.
+    then the distance between the visible columns is returned; in a very noisy image
+    (graphene at a low dose) the autocorrelation's spacing stays unconfirmed, and can be
+    the lattice constant. Pass the spacing to :func:`find_sites` when the crystal is known.
 
     Raises
     ------
     UserInputError
         No periodic peak is found; pass the spacing explicitly.
     """
+    image = check_image(image, name="estimate_spacing: image")
+    _check_positive("pixel_size", pixel_size)
+    d = _autocorrelation_spacing(image, prominence)
+    return float(_consistent_spacing(image, d) * pixel_size)
+
+
+#: The columns confirm a spacing when their median nearest-neighbour distance is within this fraction of it.
+_CONSISTENT = 0.15
+_CONSISTENCY_ROUNDS = 3
+
+
+def _autocorrelation_spacing(image: np.ndarray, prominence: float) -> float:
+    """The distance (px) of the nearest prominent peak of the image's autocorrelation; see :func:`estimate_spacing`."""
     from scipy import ndimage
     from skimage.feature import peak_local_max
 
-    image = check_image(image, name="estimate_spacing: image")
-    _check_positive("pixel_size", pixel_size)
     h, w = image.shape
     n = min(h, w)
     full = _autocorrelation(ndimage.gaussian_filter(image.astype(np.float64), 1.0))  # zero shift at [0, 0]
@@ -214,11 +249,56 @@ def estimate_spacing(image: np.ndarray, pixel_size: float, *, prominence: float 
         far = (distance > 1.5 * r) & (distance < 0.25 * n)
         if far.any() and height[far].max() > 0:
             strong = far & (height >= prominence * height[far].max())
-            return float(distance[strong].min() * pixel_size)
+            return float(distance[strong].min())
     raise UserInputError(
         "Could not estimate the column spacing from the image (no periodic peak in its autocorrelation); "
         "pass it explicitly (spacing=..., or --spacing in Å)."
     )
+
+
+def _consistent_spacing(image: np.ndarray, d: float) -> float:
+    """A spacing (px) the image's columns confirm, starting from ``d``; see :func:`estimate_spacing`.
+
+    Only a confirmed spacing replaces ``d``: the maxima of shot noise found at any spacing
+    lie closer than it (about 0.6 of it), so following them would shrink the spacing round
+    after round down to the noise grain.
+    """
+    candidate = d
+    for _ in range(_CONSISTENCY_ROUNDS):
+        measured = _neighbour_distance(image, candidate)
+        if measured is None:
+            break
+        if abs(measured - candidate) <= _CONSISTENT * candidate:
+            return candidate
+        candidate = measured
+    return d
+
+
+def _neighbour_distance(image: np.ndarray, d: float) -> float | None:
+    """The median nearest-neighbour distance (px) of the columns found with spacing ``d`` px.
+
+    None when the columns cannot be found at that spacing (find_sites would refuse it) or
+    too few are found, and when the distance is too short for find_sites to resolve.
+    """
+    from scipy.spatial import cKDTree
+
+    crop = _central_crop(image, int(math.ceil(16 * d)))
+    if d < 3 or 2 * d > min(crop.shape):
+        return None
+    peaks, heights = _standing_out_peaks(crop, d, threshold=0.2, smoothing=0.12 * d)
+    peaks, _ = deduplicate(peaks.astype(np.float64), heights, 0.5 * d)
+    if len(peaks) < 3:
+        return None
+    distance, _ = cKDTree(peaks).query(peaks, k=2)
+    measured = float(np.median(distance[:, 1]))
+    return measured if measured >= 3 else None
+
+
+def _central_crop(image: np.ndarray, side: int) -> np.ndarray:
+    """The central ``side`` x ``side`` px of the image (less along a shorter axis); at least 256 px a side."""
+    side = max(side, 256)
+    top, left = max(0, (image.shape[0] - side) // 2), max(0, (image.shape[1] - side) // 2)
+    return image[top : top + side, left : left + side]
 
 
 def _autocorrelation(image: np.ndarray) -> np.ndarray:

@@ -87,6 +87,42 @@ def test_spacing_is_estimated_from_the_autocorrelation(mos2_image):
     assert sites.spacing == pytest.approx(1.824, abs=0.1) and len(sites) > 100
 
 
+@pytest.mark.parametrize(
+    ("material", "pixel_size", "seed"),
+    [("graphene", 0.2, 1), ("graphene", 0.3, 2), ("hBN", 0.15, 2), ("hBN", 0.1, 1), ("MoS2", 0.3, 1)],
+)
+def test_estimated_spacing_is_the_neighbour_distance_not_the_lattice_constant(material, pixel_size, seed):
+    # The autocorrelation's nearest strong peak here is the lattice constant (√3 times the spacing).
+    sim = crystal.simulate(material, shape=(160, 160), pixel_size=pixel_size, dose=1e7, rng=seed)
+    truth = sim.crystal.nearest_spacing()
+    assert crystal.estimate_spacing(sim.image, pixel_size) == pytest.approx(truth, rel=0.1)
+
+
+def test_find_sites_with_the_estimated_spacing_misses_no_hbn_column():
+    sim = crystal.simulate("hBN", shape=(160, 160), pixel_size=0.15, dose=1e7, rng=2)
+    truth = _visible_truth(sim)
+    estimated = crystal.find_sites(sim.image, 0.15)
+    given = crystal.find_sites(sim.image, 0.15, spacing=sim.crystal.nearest_spacing())
+    for sites in (estimated, given):
+        distance, _ = cKDTree(sites.positions).query(truth)
+        assert (distance > 0.3 * 1.446 / 0.15).sum() == 0
+
+
+def test_a_spacing_the_columns_confirm_is_kept_as_the_autocorrelation_gives_it():
+    # SrTiO3 [110]: the autocorrelation's 1.95 Å (SrO to Ti) is what the columns show; the
+    # faint O columns 1.38 Å away are not found, so they must not pull the spacing down.
+    sim = crystal.simulate("SrTiO3[110]", shape=(160, 160), pixel_size=0.15, dose=1e5, rng=1)
+    assert crystal.estimate_spacing(sim.image, 0.15) == pytest.approx(1.95, abs=0.01)
+
+
+@pytest.mark.parametrize("pixel_size", [0.2, 0.3])
+def test_shot_noise_maxima_do_not_shrink_the_estimated_spacing(pixel_size):
+    # Graphene at 1e5 e-/Å² is mostly shot noise: the maxima found at any spacing lie closer
+    # than it, and following them would shrink the spacing round after round.
+    sim = crystal.simulate("graphene", shape=(160, 160), pixel_size=pixel_size, dose=1e5, rng=1)
+    assert crystal.estimate_spacing(sim.image, pixel_size) > 0.9 * sim.crystal.nearest_spacing()
+
+
 def test_find_sites_rejects_bad_input(mos2_image):
     image = mos2_image.image.copy()
     image[5, 7] = np.nan

@@ -28,7 +28,7 @@ from symcl.cli import (
 )
 from symcl.errors import UserInputError
 
-from .images import MAX_IMAGE_PIXELS
+from .images import CALIBRATED_FORMATS, MAX_IMAGE_PIXELS
 from .sites import PLAUSIBLE_SPACING
 
 
@@ -212,7 +212,10 @@ def _add_embed(sub) -> None:
         "-o", "--output", required=True, type=output_directory, metavar="OUTDIR", help="output directory"
     )
     parser.add_argument(
-        "--pixel-size", type=positive_float, help="Å/px of the image (required unless the file records it)"
+        "--pixel-size",
+        type=positive_float,
+        help="Å/px of the image (required unless the file records it: DM3/DM4/EMD, calibrated TIFF); "
+        "given, it wins over the file's",
     )
     parser.add_argument(
         "--model", metavar="DIR", help="model directory from 'symcl crystal train' (default: pretrained)"
@@ -339,9 +342,12 @@ def _embed(args: argparse.Namespace) -> None:
         image, recorded = read_image(args.input)
     for note in notes:
         print(f"symcl: warning: {note.message}", file=sys.stderr)
-    pixel_size = args.pixel_size if args.pixel_size is not None else recorded
+    pixel_size = args.pixel_size if args.pixel_size is not None else recorded  # --pixel-size wins over the file
     if pixel_size is None:
-        raise UserInputError(f"{args.input}: the file records no pixel size; pass --pixel-size in Å/px")
+        raise UserInputError(
+            f"{args.input}: the file records no pixel size; pass --pixel-size in Å/px. symcl reads one from "
+            f"{CALIBRATED_FORMATS}"
+        )
     try:
         result = analyse_image(
             model,

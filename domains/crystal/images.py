@@ -1,8 +1,9 @@
 """Reading microscope images: .npy, .tif/.tiff, .png/.jpg, and DM3/DM4/EMD through rosettasciio.
 
 Every reader returns a 2-D float array and, when the file records it, the pixel size
-in Å. Colour images are converted to grey levels; a NaN or infinite pixel is an error
-(the site finder would silently skip it otherwise).
+in Å (DM3/DM4/EMD axes, and TIFF resolution tags; see :func:`read_image`). Colour
+images are converted to grey levels; a NaN or infinite pixel is an error (the site
+finder would silently skip it otherwise).
 """
 
 from __future__ import annotations
@@ -22,7 +23,28 @@ PLAIN_SUFFIXES = (".npy", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 #: The most pixels of an image simulated, or analysed at the model's pixel size: rendering
 #: and the lattice estimate each need several float copies of the frame.
 MAX_IMAGE_PIXELS = 8192 * 8192
-_UNIT_IN_ANGSTROM = {"å": 1.0, "a": 1.0, "angstrom": 1.0, "nm": 10.0, "pm": 0.01, "µm": 1e4, "um": 1e4}
+_UNIT_IN_ANGSTROM = {
+    "å": 1.0,
+    "a": 1.0,
+    "angstrom": 1.0,
+    "nm": 10.0,
+    "pm": 0.01,
+    "µm": 1e4,  # the micro sign, U+00B5
+    "μm": 1e4,  # the Greek mu, U+03BC
+    "um": 1e4,
+    "micron": 1e4,
+    "microns": 1e4,
+}
+#: Å per TIFF ResolutionUnit (tifffile.RESUNIT: 2 inch, 3 cm; 4 mm and 5 µm are tifffile's own).
+_RESOLUTION_UNIT_IN_ANGSTROM = {2: 2.54e8, 3: 1e8, 4: 1e7, 5: 1e4}
+#: The largest Å/px believed from a TIFF ResolutionUnit: beyond it the tags hold a print
+#: resolution (a default 72 dpi is 3.5 million Å/px), not a microscope's calibration.
+LARGEST_TIFF_PIXEL_SIZE = 10.0
+#: Formats whose calibration read_image reads, for messages.
+CALIBRATED_FORMATS = (
+    "DM3/DM4/EMD files (with rosettasciio) and TIFF files with an ImageJ length unit, or with a resolution unit "
+    f"of inch/cm/mm/µm giving at most {LARGEST_TIFF_PIXEL_SIZE:g} Å/px"
+)
 
 
 class MultiPageWarning(UserWarning):
@@ -44,15 +66,21 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
     image : ndarray
         float32 (H, W).
     pixel_size : float or None
-        Å/px, when the file records a spatial calibration (DM3/DM4/EMD), else None.
+        Å/px, when the file records a spatial calibration, else None. DM3/DM4/EMD: the
+        first spatial axis with a length unit. TIFF: XResolution (pixels per unit) in
+        the length unit of ImageJ's metadata (nm, µm/um/micron, Å/A/angstrom, pm; a unit
+        of "pixel" is no calibration), else in the ResolutionUnit (inch, cm, mm, µm) when
+        that gives at most :data:`LARGEST_TIFF_PIXEL_SIZE` Å/px (larger values are print
+        resolutions such as 72 dpi, and are ignored).
 
     Raises
     ------
     FileNotFoundError
         No such file.
     UserInputError
-        Unknown suffix, unreadable or non-2-D content, NaN or infinite pixels, or a
-        DM/EMD file without rosettasciio installed.
+        Unknown suffix, unreadable or non-2-D content, NaN or infinite pixels, a
+        DM/EMD file without rosettasciio installed, or a TIFF calibrated with
+        different pixel sizes along x and y (not square pixels).
     """
     path = Path(path)
     if not path.exists():
@@ -76,8 +104,11 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
                 pages = len(tiff.pages)
                 alpha = bool(page.extrasamples) and int(page.extrasamples[0]) in _TIFF_ALPHA
                 inks = page.photometric == tifffile.PHOTOMETRIC.SEPARATED
+                resolution = _tiff_resolution(page.tags)
+                imagej_unit = (tiff.imagej_metadata or {}).get("unit")
         except Exception as error:  # tifffile raises several types for broken files
             raise UserInputError(f"{path}: not a readable TIFF image ({type(error).__name__}: {error})") from None
+        pixel_size = _tiff_pixel_size(path, *resolution, imagej_unit)
         if pages > 1:  # a stack or series: say which frame the sites come from
             warnings.warn(f"{path}: the TIFF has {pages} pages; page 1 is analysed", MultiPageWarning, stacklevel=2)
         if axes == "SYX":  # planar colour: the samples come first
@@ -103,6 +134,60 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
             f"{', '.join(PLAIN_SUFFIXES + tuple(RSCIIO_SUFFIXES))}"
         )
     return check_image(data, name=str(path)), pixel_size
+
+
+def _tiff_resolution(tags) -> tuple[float | None, float | None, int | None]:
+    """XResolution and YResolution (pixels per unit; None when absent or zero) and ResolutionUnit of a TIFF page."""
+
+    def per_unit(name: str) -> float | None:
+        if name not in tags:
+            return None
+        numerator, denominator = tags[name].value  # a TIFF RATIONAL
+        value = numerator / denominator if denominator else 0.0
+        return value if math.isfinite(value) and value > 0 else None
+
+    unit = tags["ResolutionUnit"].value if "ResolutionUnit" in tags else None
+    return per_unit("XResolution"), per_unit("YResolution"), None if unit is None else int(unit)
+
+
+def _tiff_pixel_size(
+    path: Path, x_per_unit: float | None, y_per_unit: float | None, resolution_unit: int | None, imagej_unit: object
+) -> float | None:
+    """Å/px of a TIFF from its resolution tags; see :func:`read_image` for the rule.
+
+    Raises UserInputError when x and y give different pixel sizes: the site finder and the
+    patches assume square pixels, which no pixel size can make of this image.
+    """
+    if x_per_unit is None:
+        return None
+    if imagej_unit is not None:  # ImageJ writes ResolutionUnit NONE and names the unit here
+        unit = str(imagej_unit).strip().lower().replace("\\u00b5", "µ")  # ImageJ escapes the micro sign
+        angstrom, source = _UNIT_IN_ANGSTROM.get(unit), f"ImageJ unit {imagej_unit!r}"
+    else:
+        angstrom = _RESOLUTION_UNIT_IN_ANGSTROM.get(resolution_unit)
+        source = f"ResolutionUnit {_resolution_unit_name(resolution_unit)}"
+    if angstrom is None:  # "pixel", no unit or an unknown one: not a length
+        return None
+    x = angstrom / x_per_unit
+    y = x if y_per_unit is None else angstrom / y_per_unit
+    if imagej_unit is None and x > LARGEST_TIFF_PIXEL_SIZE:  # a print resolution, e.g. 72 dpi
+        return None
+    if abs(x - y) > 1e-3 * max(x, y):
+        raise UserInputError(
+            f"{path}: the TIFF's pixels are not square: XResolution gives {x:.6g} Å/px and YResolution "
+            f"{y:.6g} Å/px ({source}); resample the image to square pixels first"
+        )
+    return x
+
+
+def _resolution_unit_name(code: int | None) -> str:
+    """'INCH' for 2, and so on: the name tifffile gives a ResolutionUnit value."""
+    import tifffile
+
+    try:
+        return tifffile.RESUNIT(code).name
+    except ValueError:
+        return repr(code)
 
 
 def check_image(image: np.ndarray, *, name: str = "image") -> np.ndarray:

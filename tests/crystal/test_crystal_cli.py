@@ -214,6 +214,29 @@ def test_embed_warns_in_one_line_that_a_multi_page_tiff_is_read_from_page_1(simu
     assert warnings == [f"symcl: warning: {tmp_path / 'stack.tif'}: the TIFF has 2 pages; page 1 is analysed"]
 
 
+def test_embed_takes_the_pixel_size_of_a_calibrated_tiff_unless_given(simulated, trained, tmp_path, capsys):
+    import tifffile
+
+    image = np.load(simulated / "image.npy")  # 0.2 Å/px
+    path = tmp_path / "nm.tif"
+    tifffile.imwrite(path, image, imagej=True, resolution=(50.0, 50.0), metadata={"unit": "nm"})  # 0.02 nm/px
+    argv = ["crystal", "embed", str(path), "--model", str(trained), "--quiet", "--spacing", "1.824"]
+    assert main([*argv, "-o", str(tmp_path / "recorded")]) == 0
+    assert float(np.load(tmp_path / "recorded" / "embeddings.npz")["pixel_size"]) == pytest.approx(0.2)
+    assert main([*argv, "--pixel-size", "0.25", "-o", str(tmp_path / "given")]) == 0  # --pixel-size wins
+    assert float(np.load(tmp_path / "given" / "embeddings.npz")["pixel_size"]) == 0.25
+
+
+def test_embed_says_which_files_carry_a_calibration_it_reads(simulated, trained, tmp_path, capsys):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "plain.tif", np.load(simulated / "image.npy"))
+    argv = ["crystal", "embed", str(tmp_path / "plain.tif"), "--model", str(trained), "-o", str(tmp_path / "e")]
+    message = _one_line_error(capsys, argv)
+    assert f"{tmp_path / 'plain.tif'}: the file records no pixel size; pass --pixel-size in Å/px" in message
+    assert "DM3/DM4/EMD files (with rosettasciio) and TIFF files with an ImageJ length unit" in message
+
+
 def test_embed_refuses_an_image_over_the_pixel_limit_before_finding_sites(monkeypatch, tmp_path, capsys):
     from symcl.domains.crystal import analysis
 

@@ -338,3 +338,55 @@ def test_a_huge_images_pillow_warning_comes_once(mos2_image, tmp_path, monkeypat
         warnings.simplefilter("always")
         crystal.read_image(tmp_path / f"grey{suffix}")
     assert sum(issubclass(w.category, Image.DecompressionBombWarning) for w in caught) == 1
+
+
+def _calibrated_tiff(path, image, per_unit, unit=None, **options):
+    import tifffile
+
+    metadata = {} if unit is None else {"unit": unit}
+    tifffile.imwrite(path, image, imagej=unit is not None, resolution=per_unit, metadata=metadata, **options)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("unit", "per_unit", "expected"),
+    # ImageJ writes µm as "\\u00B5m" (its metadata is ASCII)
+    [
+        ("nm", 5.0, 2.0),
+        ("\\u00B5m", 5e3, 2.0),
+        ("um", 5e3, 2.0),
+        ("micron", 5e3, 2.0),
+        ("A", 0.5, 2.0),
+        ("pm", 0.05, 0.2),
+    ],
+)
+def test_an_imagej_tiff_gives_its_pixel_size_in_angstrom(tmp_path, mos2_image, unit, per_unit, expected):
+    path = _calibrated_tiff(tmp_path / "cal.tif", mos2_image.image, (per_unit, per_unit), unit)
+    image, pixel_size = crystal.read_image(path)
+    assert pixel_size == pytest.approx(expected, rel=1e-6) and image.shape == mos2_image.image.shape
+
+
+def test_a_tiff_resolution_in_cm_is_a_pixel_size_but_a_print_resolution_is_not(tmp_path, mos2_image):
+    path = _calibrated_tiff(tmp_path / "cm.tif", mos2_image.image, (5e7, 5e7), resolutionunit="CENTIMETER")
+    assert crystal.read_image(path)[1] == pytest.approx(2.0, rel=1e-6)
+    path = _calibrated_tiff(tmp_path / "dpi.tif", mos2_image.image, (72, 72), resolutionunit="INCH")
+    assert crystal.read_image(path)[1] is None  # 3.5 million Å/px: a default print resolution
+
+
+def test_an_uncalibrated_tiff_records_no_pixel_size(tmp_path, mos2_image):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "plain.tif", mos2_image.image)
+    assert crystal.read_image(tmp_path / "plain.tif")[1] is None
+    path = _calibrated_tiff(tmp_path / "pixel.tif", mos2_image.image, (1.0, 1.0), "pixel")
+    assert crystal.read_image(path)[1] is None
+
+
+def test_a_tiff_with_different_x_and_y_pixel_sizes_is_refused(tmp_path, mos2_image):
+    path = _calibrated_tiff(tmp_path / "skew.tif", mos2_image.image, (5.0, 4.0), "nm")
+    with pytest.raises(UserInputError) as caught:
+        crystal.read_image(path)
+    assert str(caught.value) == (
+        f"{path}: the TIFF's pixels are not square: XResolution gives 2 Å/px and YResolution 2.5 Å/px "
+        "(ImageJ unit 'nm'); resample the image to square pixels first"
+    )

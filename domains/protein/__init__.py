@@ -30,7 +30,7 @@ gamma along random trees (``protein.simulate_family``), whose true trees are kep
 
 from .alignment import GAP_EXTEND, GAP_OPEN, AlignmentStats, alignment_stats, make_aligner, msa_stats, pair_stats
 from .alphabet import STANDARD, clean_sequence
-from .distance import SaturationWarning, distance_matrix, pseudo_distance
+from .distance import MIN_COLUMNS, SaturationWarning, ShortSequenceWarning, distance_matrix, pseudo_distance
 from .encoder import PAD_CODE, ProteinCNN, build_encoder, encode_batch
 from .formulas import (
     BLOSUM62_EXPECTED_SCORE,
@@ -77,6 +77,7 @@ __all__ = [
     "GAP_OPEN",
     "MAX_DISTANCE",
     "METHODS",
+    "MIN_COLUMNS",
     "PAD_CODE",
     "SCOREDIST_CALIBRATION",
     "STANDARD",
@@ -89,6 +90,7 @@ __all__ = [
     "ProteinSequences",
     "RaggedAlignmentWarning",
     "SaturationWarning",
+    "ShortSequenceWarning",
     "SimulatedFamily",
     "SubstitutionModel",
     "alignment_stats",

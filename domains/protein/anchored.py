@@ -8,7 +8,8 @@ star alignment is then counted at once with :func:`~symcl.domains.protein.alignm
 as for a published MSA, which gives a pair's distance through that anchor.
 
 A pair's distance is the mean of its distances through the K anchors; it is saturated
-(flagged, at the cap) only when it is saturated through every anchor.
+(flagged, at the cap) only when it is saturated through every anchor. Its compared
+columns, for the short-pair warning, are likewise the mean of its columns through them.
 
 The route is meant for one family at a time, like a tree. Sequences unrelated to an
 anchor are aligned to it all the same and get distances through that noise alignment;
@@ -77,8 +78,8 @@ def anchored_distances(
     calibration: float = SCOREDIST_CALIBRATION["jtt"],
     n_jobs: int = 1,
     progress: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distances and saturation flags of all pairs, from star alignments to ``anchors`` anchors.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distances, saturation flags and compared columns of all pairs, from star alignments to ``anchors`` anchors.
 
     Parameters
     ----------
@@ -105,20 +106,24 @@ def anchored_distances(
         Mean over the anchors, zero diagonal.
     saturated : ndarray of bool, shape (N, N)
         Saturated through every anchor.
+    columns : ndarray of float32, shape (N, N)
+        Compared columns (both residues standard, no gap), mean over the anchors.
     """
     n = len(sequences)
     if n == 0:
-        return np.zeros((0, 0)), np.zeros((0, 0), dtype=bool)
+        return np.zeros((0, 0)), np.zeros((0, 0), dtype=bool), np.zeros((0, 0), dtype=np.float32)
     chosen = choose_anchors([len(s) for s in sequences], anchors, seed)
     total, saturated = np.zeros((n, n)), np.ones((n, n), dtype=bool)
+    columns = np.zeros((n, n), dtype=np.float32)  # sums of column counts, exact in float32
     with ProgressBar(total=len(chosen) * n, disable=not progress, desc="aligning to anchors", unit="alignment") as bar:
         for rows in _all_star_rows(sequences, chosen, aligner, n_jobs):
-            _add_anchor(total, saturated, alignment_codes(rows), method, max_distance, calibration)
+            _add_anchor(total, saturated, columns, alignment_codes(rows), method, max_distance, calibration)
             bar.update(n)
     distances = total / len(chosen)
+    columns /= len(chosen)
     np.fill_diagonal(distances, 0.0)
     np.fill_diagonal(saturated, False)
-    return distances, saturated
+    return distances, saturated, columns
 
 
 #: Pairs counted at a time: the four counts and the distance of a block of rows are a
@@ -127,20 +132,30 @@ _BLOCK_PAIRS = 1 << 20
 
 
 def _add_anchor(
-    total: np.ndarray, saturated: np.ndarray, codes: np.ndarray, method: str, max_distance: float, calibration: float
+    total: np.ndarray,
+    saturated: np.ndarray,
+    columns: np.ndarray,
+    codes: np.ndarray,
+    method: str,
+    max_distance: float,
+    calibration: float,
 ) -> None:
-    """Add the distances through one star alignment to ``total`` and AND its flags into ``saturated``, by row blocks."""
-    for rows, distance, through_anchor in row_block_distances(
+    """Add the distances and columns through one star alignment to ``total`` and ``columns``, AND its flags
+    into ``saturated``, by row blocks."""
+    for rows, distance, through_anchor, compared in row_block_distances(
         codes, method, max_distance, calibration, block_pairs=_BLOCK_PAIRS
     ):
         total[rows] += distance
         saturated[rows] &= through_anchor
+        columns[rows] += compared
 
 
 def row_block_distances(
     codes: np.ndarray, method: str, max_distance: float, calibration: float, *, block_pairs: int
-) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
-    """(rows, distances, saturated) of an alignment's rows, a block of about ``block_pairs`` pairs at a time.
+) -> Iterator[tuple[slice, np.ndarray, np.ndarray, np.ndarray]]:
+    """(rows, distances, saturated, columns) of an alignment's rows, a block of about ``block_pairs`` pairs at a time.
+
+    ``columns`` are the compared columns of each pair (the ``aligned`` count).
 
     Each block's counts (:func:`~symcl.domains.protein.alignment.msa_row_stats`) are
     exactly those rows of the whole-matrix counts, and the formulas work pair by pair, so
@@ -150,10 +165,11 @@ def row_block_distances(
     step = max(1, block_pairs // max(n, 1))
     for start in range(0, n, step):
         stop = min(start + step, n)
+        stats = msa_row_stats(codes, start, stop)
         distance, saturated = distances_from_stats(
-            *msa_row_stats(codes, start, stop), method=method, max_distance=max_distance, calibration=calibration
+            *stats, method=method, max_distance=max_distance, calibration=calibration
         )
-        yield slice(start, stop), distance, saturated
+        yield slice(start, stop), distance, saturated, stats.aligned
 
 
 def _worker_rows(index: int) -> list[str]:

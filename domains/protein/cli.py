@@ -16,6 +16,10 @@ FILE is FASTA (aligned or not), Stockholm or Clustal, optionally gzipped. Alignm
 (Stockholm, Clustal, or FASTA whose records all have the same length and contain gaps)
 are compared column by column; ``--realign`` aligns every pair instead, ``--aligned``
 insists on column mode (and fails on rows of different lengths).
+
+Pairs compared over fewer than ``--min-columns`` columns (default 20; with ``--method
+spectrum`` or ``--model``, sequences shorter than that many residues) keep their distance
+and are reported on one ``symcl: warning:`` line naming the sequences in most of them.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from symcl.errors import UserInputError
 
 from .alignment import GAP_EXTEND, GAP_OPEN, make_aligner
 from .anchored import DEFAULT_ANCHORS
-from .distance import distance_matrix, saturation_message
+from .distance import MIN_COLUMNS, distance_matrix, saturation_message
 from .formulas import MAX_DISTANCE, METHODS
 from .model import HUBER_DELTA
 from .reader import FORMATS, ProteinSequences, read_sequences
@@ -129,7 +133,12 @@ def run_tree(args: argparse.Namespace) -> None:
         directory = pretrained_directory() if args.model is PRETRAINED else args.model
         model = load_model(directory).to(resolve_device(args.device))
         distances = predicted_distance_matrix(
-            model, family, batch_size=args.batch_size, max_distance=args.max_distance, progress=not args.quiet
+            model,
+            family,
+            batch_size=args.batch_size,
+            max_distance=args.max_distance,
+            min_length=args.min_columns,
+            progress=not args.quiet,
         )
         what = f"distances predicted by {directory}"
     else:
@@ -176,7 +185,11 @@ def _distances(args: argparse.Namespace, family: ProteinSequences) -> np.ndarray
         if args.anchors is not None:
             raise UserInputError("--anchors applies to alignment distances, not to --method spectrum")
         distances, saturated = spectrum_distances(
-            family, max_distance=args.max_distance, return_saturated=True, progress=not args.quiet
+            family,
+            max_distance=args.max_distance,
+            min_length=args.min_columns,
+            return_saturated=True,
+            progress=not args.quiet,
         )
         _warn_saturated(saturated, family, args)
         return distances
@@ -197,6 +210,7 @@ def _distances(args: argparse.Namespace, family: ProteinSequences) -> np.ndarray
         anchors=args.anchors,
         n_jobs=args.jobs,
         progress=not args.quiet,
+        min_columns=args.min_columns,
         return_saturated=True,
     )
     _warn_saturated(saturated, family, args)
@@ -252,6 +266,15 @@ def _add_distance_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=MAX_DISTANCE,
         help=f"cap for saturated pairs, substitutions per site (default {MAX_DISTANCE:g})",
+    )
+    parser.add_argument(
+        "--min-columns",
+        type=int_at_least(0),
+        default=MIN_COLUMNS,
+        metavar="N",
+        help=f"warn about pairs compared over fewer than N aligned columns (with --method spectrum or --model: "
+        f"sequences shorter than N residues), whose distances are noise; they are kept (default {MIN_COLUMNS}, "
+        "0: never)",
     )
     parser.add_argument(
         "--anchors",

@@ -16,6 +16,11 @@ The counts then go through one formula of :mod:`~symcl.domains.protein.formulas`
 Saturated pairs (formula undefined, or above ``max_distance``) are set to
 ``max_distance`` and flagged: returned as a mask with ``return_saturated=True``, reported
 with a :class:`SaturationWarning` otherwise.
+
+A distance read off a handful of columns is noise: pairs compared over fewer than
+``min_columns`` columns (default :data:`MIN_COLUMNS`) keep their value, so the matrix
+still goes into neighbour-joining, and are reported with a :class:`ShortSequenceWarning`
+naming the sequences in most of them.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from Bio.Align import PairwiseAligner
 from Bio.Seq import Seq
 from Bio.SeqRecord import SeqRecord
 
+from symcl.checks import check_integer
+
 from .alignment import AlignmentStats, alignment_codes, make_aligner, msa_stats, pair_stats
 from .alphabet import clean_sequence
 from .anchored import anchored_distances, row_block_distances
@@ -44,10 +51,24 @@ _MAX_CHUNK = 1024
 #: Pairs counted at a time on the aligned route: the four counts and the distances of a
 #: block of rows are a few such arrays, small beside the (N, N) result.
 _BLOCK_PAIRS = 1 << 20
+#: Default ``min_columns``: a pair compared over fewer columns gets a distance that is mostly
+#: noise. Over L columns p is a binomial proportion with standard error sqrt(p(1 - p) / L):
+#: at L = 20 and p = 0.3 about 0.1, a Poisson distance of 0.36 +- 0.15, as wide as the whole
+#: spread of a clade of close homologs (myoglobins: 0.1-0.25). A count, not a fraction of the
+#: shorter sequence: a 3-residue fragment is aligned over all of its 3 residues.
+MIN_COLUMNS = 20
 
 
 class SaturationWarning(UserWarning):
     """Some pairs are too distant for the chosen method; they were capped at ``max_distance``."""
+
+
+class ShortSequenceWarning(UserWarning):
+    """Some distances rest on too little sequence to mean anything; their values are kept.
+
+    Raised for pairs compared over fewer than ``min_columns`` aligned columns (alignment
+    routes) and for sequences shorter than ``min_length`` residues (spectrum and model routes).
+    """
 
 
 def pseudo_distance(
@@ -59,6 +80,7 @@ def pseudo_distance(
     aligner: PairwiseAligner | None = None,
     max_distance: float = MAX_DISTANCE,
     calibration: float = SCOREDIST_CALIBRATION["jtt"],
+    min_columns: int = MIN_COLUMNS,
     return_saturated: bool = False,
 ) -> float | tuple[float, bool]:
     """The evolutionary distance between two protein sequences.
@@ -80,6 +102,10 @@ def pseudo_distance(
         Cap, in substitutions per site (> 0, default 3.0; at most 1 for "p").
     calibration : float
         Scoredist's constant c (> 0, default 1.2873, calibrated to JTT).
+    min_columns : int
+        Warn when the pair is compared over fewer columns (both residues standard, no
+        gap) than this, >= 0 (default 20, :data:`MIN_COLUMNS`; 0: never). The distance
+        is returned all the same.
     return_saturated : bool
         Also return whether the pair was saturated.
 
@@ -92,6 +118,8 @@ def pseudo_distance(
     -----
     SaturationWarning
         The pair is saturated and ``return_saturated`` is False.
+    ShortSequenceWarning
+        The pair is compared over fewer than ``min_columns`` columns.
 
     Notes
     -----
@@ -99,6 +127,7 @@ def pseudo_distance(
     same order (:func:`~symcl.domains.protein.alignment.pair_stats`).
     """
     _check_method_and_caps(method, max_distance, calibration, "pseudo_distance")
+    min_columns = check_integer("pseudo_distance", "min_columns", min_columns, 0)
     rows = [clean_sequence(_text(x, name), aligned=aligned, record=name) for x, name in ((a, "a"), (b, "b"))]
     if aligned:
         if len(rows[0]) != len(rows[1]):
@@ -113,6 +142,13 @@ def pseudo_distance(
         *stats, method=method, max_distance=max_distance, calibration=calibration
     )
     distance, saturated = float(distance), bool(saturated)
+    if stats.aligned < min_columns:
+        warnings.warn(
+            f"the pair is compared over {stats.aligned:g} columns, fewer than min_columns={min_columns}: too few "
+            f"for a meaningful distance (the value {distance:.6g} is kept; treat it as noise)",
+            ShortSequenceWarning,
+            stacklevel=2,
+        )
     if return_saturated:
         return distance, saturated
     if saturated:
@@ -136,6 +172,7 @@ def distance_matrix(
     seed: int = 0,
     n_jobs: int | None = None,
     progress: bool = True,
+    min_columns: int = MIN_COLUMNS,
     return_saturated: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """All-vs-all evolutionary distances of a protein family.
@@ -169,6 +206,11 @@ def distance_matrix(
         Fewer than 200 pairs, or ``n_jobs=1``, run in this process.
     progress : bool
         Show a progress bar over the alignments (unaligned input).
+    min_columns : int
+        Warn about the pairs compared over fewer columns (both residues standard, no gap)
+        than this, >= 0 (default 20, :data:`MIN_COLUMNS`; 0: never). On the anchored
+        route a pair's columns are its mean over the anchors. Their distances are kept:
+        NaN would stop neighbour-joining, and the cap would claim they are unrelated.
     return_saturated : bool
         Also return the (N, N) boolean mask of saturated pairs.
 
@@ -182,8 +224,12 @@ def distance_matrix(
     -----
     SaturationWarning
         Some pairs are saturated and ``return_saturated`` is False.
+    ShortSequenceWarning
+        Some pairs are compared over fewer than ``min_columns`` columns (whatever
+        ``return_saturated``), naming the sequences in most of them.
     """
     _check_method_and_caps(method, max_distance, calibration, "distance_matrix")
+    min_columns = check_integer("distance_matrix", "min_columns", min_columns, 0)
     if n_jobs is not None and (not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs < 1):
         raise ValueError(
             f"The 'n_jobs' parameter of distance_matrix must be an integer >= 1 or None. Got {n_jobs!r} instead."
@@ -204,7 +250,7 @@ def distance_matrix(
     workers = n_jobs if n_jobs is not None else os.cpu_count() or 1
     aligner = aligner if aligner is not None else make_aligner()
     if anchors is not None:
-        distances, saturated = anchored_distances(
+        distances, saturated, columns = anchored_distances(
             rows,
             method,
             aligner=aligner,
@@ -216,17 +262,20 @@ def distance_matrix(
             progress=progress,
         )
     elif aligned:
-        distances, saturated = _aligned_distances(rows, method, max_distance, calibration)
+        distances, saturated, columns = _aligned_distances(rows, method, max_distance, calibration)
     else:
+        stats = _pairwise_stats(rows, aligner, workers, progress)
         distances, saturated = distances_from_stats(
-            *_pairwise_stats(rows, aligner, workers, progress),
-            method=method,
-            max_distance=max_distance,
-            calibration=calibration,
+            *stats, method=method, max_distance=max_distance, calibration=calibration
         )
+        columns = stats.aligned
+        del stats  # the other three (N, N) counts are not needed past the formula
     diagonal = np.arange(n)
     distances[diagonal, diagonal] = 0.0
     saturated[diagonal, diagonal] = False
+    message = short_pairs_message(columns, names, min_columns)
+    if message:
+        warnings.warn(message, ShortSequenceWarning, stacklevel=2)
     if return_saturated:
         return distances, saturated
     if saturated.any():
@@ -244,6 +293,56 @@ def saturation_message(saturated: np.ndarray, names: Sequence[str], method: str,
     return (
         f"{first.size} of {n * (n - 1) // 2} pairs are saturated for method {method!r} (undefined or above "
         f"max_distance) and were capped at {cap}: {examples}{more}"
+    )
+
+
+def short_pairs_message(columns: np.ndarray, names: Sequence[str], min_columns: int) -> str | None:
+    """One line on the pairs compared over fewer than ``min_columns`` columns, or None when there are none.
+
+    ``columns`` is the (N, N) matrix of compared columns (its diagonal is ignored). The
+    line names the sequences that account for most such pairs (see :func:`_worst_sequences`).
+    """
+    short = columns < min_columns
+    np.fill_diagonal(short, False)
+    n_short = int(short.sum()) // 2
+    if not n_short:
+        return None
+    n = len(names)
+    return (
+        f"{n_short} of {n * (n - 1) // 2} pairs are compared over fewer than {min_columns} columns (min_columns; "
+        "--min-columns on the command line), too few for a meaningful distance; their values are kept, treat them "
+        f"as noise or drop those sequences: {_worst_sequences(short, columns, names)}"
+    )
+
+
+def _worst_sequences(short: np.ndarray, columns: np.ndarray, names: Sequence[str], limit: int = 3) -> str:
+    """Up to ``limit`` sequences picked greedily so that each covers the most short pairs not yet named.
+
+    Greedy, so that a single fragment is named alone rather than beside each of its partners.
+    """
+    remaining = short.sum(axis=1)
+    parts = []
+    while remaining.max() > 0 and len(parts) < limit:
+        i = int(np.argmax(remaining))
+        total, fewest = int(short[i].sum()), float(columns[i][short[i]].min())
+        parts.append(f"{names[i]} ({total} pair{'s' if total != 1 else ''}, as few as {round(fewest, 1):g} columns)")
+        remaining = remaining - short[i]
+        remaining[i] = 0
+    more = ", ..." if remaining.max() > 0 else ""
+    return ", ".join(parts) + more
+
+
+def short_sequences_message(lengths: Sequence[int], names: Sequence[str], min_length: int, what: str) -> str | None:
+    """One line on the sequences shorter than ``min_length`` residues, too short for ``what``; None when none are."""
+    short = [i for i, length in enumerate(lengths) if length < min_length]
+    if not short:
+        return None
+    examples = ", ".join(f"{names[i]} ({lengths[i]} residues)" for i in short[:3])
+    more = ", ..." if len(short) > 3 else ""
+    return (
+        f"{len(short)} of {len(lengths)} sequences are shorter than {min_length} residues (min_length; --min-columns "
+        f"on the command line), too short for a meaningful {what}; their distances are kept, treat them as noise or "
+        f"drop them: {examples}{more}"
     )
 
 
@@ -310,20 +409,22 @@ def prepare_rows(
 
 def _aligned_distances(
     rows: list[str], method: str, max_distance: float, calibration: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distances and saturation flags of alignment rows, counted a block of rows at a time.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distances, saturation flags and compared columns of alignment rows, counted a block of rows at a time.
 
     The result is that of ``distances_from_stats(*msa_stats(rows))`` bit for bit, while
-    memory stays near the (N, N) result and mask instead of about eleven (N, N) arrays.
+    memory stays near the (N, N) result, mask and float32 columns instead of about eleven
+    (N, N) arrays.
     """
     codes = alignment_codes(rows)
     n = len(codes)
     distances, saturated = np.empty((n, n)), np.empty((n, n), dtype=bool)
-    for block, distance, flags in row_block_distances(
+    columns = np.empty((n, n), dtype=np.float32)  # counts of columns, exact in float32
+    for block, distance, flags, compared in row_block_distances(
         codes, method, max_distance, calibration, block_pairs=_BLOCK_PAIRS
     ):
-        distances[block], saturated[block] = distance, flags
-    return distances, saturated
+        distances[block], saturated[block], columns[block] = distance, flags, compared
+    return distances, saturated, columns
 
 
 # ---------------------------------------------------------------------------------------

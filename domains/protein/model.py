@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from symcl.training import TrainConfig, TrainState, fit
 from symcl.views import ViewBatch, nearby_mask
 
 from .alphabet import clean_sequence
+from .distance import MIN_COLUMNS, ShortSequenceWarning, short_sequences_message
 from .encoder import ENCODERS, build_encoder, encode_batch
 from .formulas import MAX_DISTANCE
 from .head import cross_distances, pair_distance
@@ -338,6 +340,7 @@ def predicted_distance_matrix(
     *,
     batch_size: int = 64,
     max_distance: float | None = MAX_DISTANCE,
+    min_length: int = MIN_COLUMNS,
     progress: bool = False,
     device: str | torch.device | None = None,
 ) -> np.ndarray:
@@ -354,6 +357,11 @@ def predicted_distance_matrix(
     max_distance : float or None
         Cap the distances here (default 3.0, the cap of the classical route, which the
         model was trained against); None leaves them uncapped.
+    min_length : int
+        Warn about the sequences shorter than this many residues, >= 0 (default 20, the
+        ``min_columns`` of :func:`~symcl.domains.protein.distance.distance_matrix`; 0:
+        never): the model learnt alignment distances, which such a sequence cannot have
+        meaningfully. Their distances are kept.
     progress : bool
         Progress bar while embedding.
     device : optional
@@ -364,6 +372,11 @@ def predicted_distance_matrix(
     ndarray
         float64, shape (N, N), substitutions per site; exactly symmetric with an exactly
         zero diagonal (see :func:`~symcl.domains.protein.head.cross_distances`).
+
+    Warns
+    -----
+    ShortSequenceWarning
+        Some sequences are shorter than ``min_length`` residues.
     """
     if max_distance is not None and not (
         isinstance(max_distance, (int, float)) and math.isfinite(max_distance) and max_distance > 0
@@ -372,11 +385,22 @@ def predicted_distance_matrix(
             f"The 'max_distance' parameter of predicted_distance_matrix must be a finite number > 0 or None. "
             f"Got {max_distance!r} instead."
         )
+    min_length = check_integer("predicted_distance_matrix", "min_length", min_length, 0)
+    _warn_about_short_sequences(seqs, min_length)
     z = torch.from_numpy(embed_sequences(model, seqs, batch_size=batch_size, progress=progress, device=device))
     distances = cross_distances(z, z).double().numpy()
     if max_distance is not None:
         np.minimum(distances, max_distance, out=distances)
     return distances
+
+
+def _warn_about_short_sequences(seqs: ProteinSequences | Sequence[str], min_length: int) -> None:
+    texts = _texts(seqs)
+    names = seqs.ids if isinstance(seqs, ProteinSequences) else [f"sequence {i}" for i in range(len(texts))]
+    lengths = [len(text) - text.count("-") for text in texts]
+    message = short_sequences_message(lengths, names, min_length, "embedding")
+    if message:
+        warnings.warn(message, ShortSequenceWarning, stacklevel=3)
 
 
 def read_model_config(directory: str | os.PathLike) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import torch
 from symcl.checks import as_integer, check_integer
 from symcl.views import ViewBatch
 
-from .distance import distance_matrix
+from .distance import MIN_COLUMNS, distance_matrix
 from .encoder import PAD_CODE, encode_batch
 from .formulas import MAX_DISTANCE
 from .reader import ProteinSequences
@@ -77,6 +77,7 @@ def family_distances(
     anchors: int | None = None,
     n_jobs: int | None = None,
     progress: bool = False,
+    min_columns: int = MIN_COLUMNS,
 ) -> FamilyDistances:
     """The classical distances of a family, for :class:`PairSampler`.
 
@@ -99,6 +100,8 @@ def family_distances(
         Worker processes for pairwise alignment.
     progress : bool
         Progress bar while aligning.
+    min_columns : int
+        Warn about pairs compared over fewer columns (see ``distance_matrix``; 0: never).
 
     Returns
     -------
@@ -111,6 +114,7 @@ def family_distances(
         anchors=None if family.aligned else anchors,
         n_jobs=n_jobs,
         progress=progress,
+        min_columns=min_columns,
         return_saturated=True,
     )
     return FamilyDistances(name or family.source or "family", family, distances, saturated)
@@ -341,7 +345,12 @@ def simulated_families(
         alpha = float(np.exp(rng.uniform(np.log(alphas[0]), np.log(alphas[1]))))
         family = simulate_family(size, length, rng, mean_branch_length=branch, alpha=alpha, name=f"sim{k}")
         sequences = _with_gaps(family.sequences, gaps, rng) if gaps > 0 else family.sequences
-        families.append(family_distances(sequences, method, name=f"sim{k}", max_distance=max_distance, progress=False))
+        # No short-pair warning: the caller asked for these gaps and has no sequence to drop.
+        families.append(
+            family_distances(
+                sequences, method, name=f"sim{k}", max_distance=max_distance, progress=False, min_columns=0
+            )
+        )
     return families
 
 

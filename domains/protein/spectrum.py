@@ -41,6 +41,7 @@ MinHash. Genome Biology 17, 132.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -48,8 +49,10 @@ from Bio.Seq import Seq
 from Bio.SeqRecord import SeqRecord
 from scipy import sparse
 
+from symcl.checks import check_integer
+
 from .alphabet import BLOSUM62_ALPHABET, encode
-from .distance import check_positive, prepare_rows
+from .distance import MIN_COLUMNS, ShortSequenceWarning, check_positive, prepare_rows, short_sequences_message
 from .formulas import MAX_DISTANCE, saturate
 from .reader import ProteinSequences
 from .workers import ProgressBar
@@ -70,6 +73,7 @@ def spectrum_distances(
     *,
     seeds: Sequence[tuple[str, str]] = DEFAULT_SEEDS,
     max_distance: float = MAX_DISTANCE,
+    min_length: int = MIN_COLUMNS,
     return_saturated: bool = False,
     progress: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -87,6 +91,10 @@ def spectrum_distances(
         that starts and ends with ``1``. Default :data:`DEFAULT_SEEDS`.
     max_distance : float
         Cap; pairs sharing no k-mer (or nearly none) are set to it and flagged.
+    min_length : int
+        Warn about the sequences shorter than this many residues, >= 0 (default 20, the
+        ``min_columns`` of :func:`~symcl.domains.protein.distance.distance_matrix`; 0:
+        never): a handful of k-mers makes no meaningful spectrum. Their distances are kept.
     return_saturated : bool
         Also return the (N, N) boolean mask of capped pairs.
     progress : bool
@@ -97,10 +105,19 @@ def spectrum_distances(
     ndarray, or (ndarray, ndarray) with ``return_saturated``
         float64, shape (N, N), symmetric with a zero diagonal, in input order; and the
         saturation mask.
+
+    Warns
+    -----
+    ShortSequenceWarning
+        Some sequences are shorter than ``min_length`` residues.
     """
     checked = _check_seeds(seeds)
     check_positive("max_distance", max_distance, "spectrum_distances")
-    _, rows, _ = prepare_rows(seqs, False, "spectrum_distances")
+    min_length = check_integer("spectrum_distances", "min_length", min_length, 0)
+    names, rows, _ = prepare_rows(seqs, False, "spectrum_distances")
+    message = short_sequences_message([len(row) for row in rows], names, min_length, "k-mer spectrum")
+    if message:
+        warnings.warn(message, ShortSequenceWarning, stacklevel=2)
     units = [spectrum_matrix(rows, alphabet, pattern) for alphabet, pattern in checked]
     # A seed that finds no k-mer in one of the two (too short, or X every few residues)
     # says nothing about the pair, so it is left out of the pair's mean.

@@ -45,6 +45,7 @@ def test_aligned_distances_do_not_depend_on_the_row_blocks(monkeypatch, method, 
             assert np.array_equal(blocked, whole)
 
 
+@pytest.mark.filterwarnings("ignore::symcl.domains.protein.ShortSequenceWarning")  # toy sequences, on purpose
 def test_saturated_pairs_land_in_the_right_blocks(monkeypatch):
     # Rows 0 and 5 share no comparable column: undefined, saturated, in blocks of 2 rows.
     rows = ["AC--", "ACDE", "AD-E", "CCDE", "ACDF", "--DE"]
@@ -55,6 +56,7 @@ def test_saturated_pairs_land_in_the_right_blocks(monkeypatch):
     assert got[1][0, 5] and got[1][5, 0] and got[0][0, 5] == 3.0
 
 
+@pytest.mark.filterwarnings("ignore::symcl.domains.protein.ShortSequenceWarning")  # toy sequences, on purpose
 def test_aligned_distances_hold_about_one_matrix(monkeypatch):
     # Short rows, so the one-hot columns stay small, to look at the counting alone.
     n, rng = 1000, np.random.default_rng(0)

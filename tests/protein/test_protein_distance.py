@@ -58,18 +58,21 @@ def test_p_distance_of_a_substituted_copy():
     assert protein.pseudo_distance(MYOGLOBIN, other, "kimura") == pytest.approx(-math.log(1 - p - 0.2 * p * p))
 
 
+@pytest.mark.filterwarnings("ignore::symcl.domains.protein.ShortSequenceWarning")  # toy sequences, on purpose
 def test_p_distance_of_a_constructed_alignment():
     # 11 columns; the gap column and the X column are skipped: 9 comparable, 1 mismatch (K/R).
     a, b = "AC-DEFGHIKX", "ACWDEFGHIRM"
     assert protein.pseudo_distance(a, b, "p", aligned=True) == pytest.approx(1 / 9)
 
 
+@pytest.mark.filterwarnings("ignore::symcl.domains.protein.ShortSequenceWarning")  # toy sequences, on purpose
 def test_scoredist_of_a_constructed_alignment():
     sigma, sigma_n, length = 6.0, 13.0, 2.0  # columns A/A and W/Y, see test_protein_formulas
     expected = -1.2873 * math.log((sigma + 0.5209 * length) / (sigma_n + 0.5209 * length))
     assert protein.pseudo_distance("A-W", "AKY", "scoredist", aligned=True) == pytest.approx(expected)
 
 
+@pytest.mark.filterwarnings("ignore::symcl.domains.protein.ShortSequenceWarning")  # toy sequences, on purpose
 def test_rare_letters_follow_the_policy():
     # U is read as C, so a selenoprotein is at distance 0 from its cysteine form.
     assert protein.pseudo_distance("MKCLLW", "MKULLW", "p", aligned=True) == 0.0
@@ -110,6 +113,7 @@ def test_msa_stats_equal_a_column_loop(data, n, length):
 def test_distance_matrix_properties(rows, method):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", protein.SaturationWarning)
+        warnings.simplefilter("ignore", protein.ShortSequenceWarning)  # toy sequences
         d = protein.distance_matrix(rows, method, n_jobs=1, progress=False, aligned=False)
     assert d.shape == (len(rows), len(rows))
     np.testing.assert_array_equal(d, d.T)
@@ -183,6 +187,7 @@ def test_sequence_inputs_are_accepted():
     assert d[0, 1] == pytest.approx(1 / len(MYOGLOBIN))
 
 
+@pytest.mark.filterwarnings("ignore::symcl.domains.protein.ShortSequenceWarning")  # toy sequences, on purpose
 def test_saturated_pairs_are_capped_and_flagged():
     # Unrelated sequences: Poisson of p >= 1 is undefined.
     rows = ["WWWWWWWWWW", "KKKKKKKKKK", "WWWWWWWWWK"]
@@ -196,6 +201,7 @@ def test_saturated_pairs_are_capped_and_flagged():
     assert protein.pseudo_distance(rows[0], rows[1], "p", aligned=True, return_saturated=True) == (1.0, False)
 
 
+@pytest.mark.filterwarnings("ignore::symcl.domains.protein.ShortSequenceWarning")  # toy sequences, on purpose
 def test_no_comparable_columns_is_saturated():
     d, flag = protein.pseudo_distance("MKV---", "---LLW", "p", aligned=True, return_saturated=True)
     assert flag and d == 1.0

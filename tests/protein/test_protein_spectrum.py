@@ -42,6 +42,7 @@ def test_a_window_never_spans_two_sequences():
     assert unit[2] @ unit[0] == 0 and unit[2] @ unit[1] == 0
 
 
+@pytest.mark.filterwarnings("ignore::symcl.domains.protein.ShortSequenceWarning")  # toy sequences, on purpose
 def test_murphy_classes_absorb_conservative_changes_and_ambiguity_codes():
     # I -> V and K -> R stay in one Murphy class; B (D or N) and Z (E or Q) fall in EDNQ.
     full = protein.spectrum_distances(["MKILDE", "MRVLBZ"], seeds=[("full", "111")])
@@ -73,12 +74,14 @@ def test_ranks_a_simulated_family_like_its_true_distances():
     assert stats.spearmanr(free[upper], truth[upper]).statistic > 0.9
 
 
+@pytest.mark.filterwarnings("ignore::symcl.domains.protein.ShortSequenceWarning")  # toy sequences, on purpose
 def test_pairs_without_a_shared_kmer_are_capped_and_flagged():
     d, saturated = protein.spectrum_distances(["AAAAAA", "WWWWWW", "AAAAAA"], max_distance=2.5, return_saturated=True)
     assert d[0, 1] == 2.5 and saturated[0, 1] and saturated[1, 2]
     assert d[0, 2] == 0 and not saturated[0, 2] and not saturated.diagonal().any()
 
 
+@pytest.mark.filterwarnings("ignore::symcl.domains.protein.ShortSequenceWarning")  # toy sequences, on purpose
 @pytest.mark.parametrize("text", ["MKVLW", "MKVLXAKVLXGHWLX" * 3])
 def test_identical_sequences_are_at_zero_when_a_seed_finds_no_kmer_in_them(text):
     # "MKVLW" is shorter than the 6-wide seed; X every fifth residue leaves no 5- or 6-wide window

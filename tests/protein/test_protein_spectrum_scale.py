@@ -45,6 +45,7 @@ def test_blocks_of_rows_give_exactly_the_whole_matrix_distances(monkeypatch, nam
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.filterwarnings("ignore::symcl.domains.protein.ShortSequenceWarning")  # toy sequences, on purpose
 def test_short_and_unknown_sequences_match_too(monkeypatch):
     family = random_family(70)  # some too short for a seed, some saturated
     expected = whole_matrix_spectrum(family, max_distance=1.0)
@@ -55,6 +56,7 @@ def test_short_and_unknown_sequences_match_too(monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.filterwarnings("ignore::symcl.domains.protein.ShortSequenceWarning")  # toy sequences, on purpose
 def test_spectrum_distances_hold_little_beside_the_result(monkeypatch):
     family = random_family(1000)
     monkeypatch.setattr(spectrum, "_BLOCK_PAIRS", 50 * 1000)

@@ -305,11 +305,14 @@ def _bin(args: argparse.Namespace) -> None:
         raise UserInputError(f"--method {args.method} needs a number of bins (--bins); only k-means chooses one")
     model, window = (None, None) if args.features == "tnf" else _model_and_window(args)
     # streamed: one contig is in memory at a time, as for embed
+    # Records the features see nothing in are skipped and named on either route: with its
+    # pseudocount, TNF would give them a uniform profile and a made-up bin.
     records = _read(
         args.input,
         min_length=args.min_length,
-        shortest_kmer=_shortest_kmer(model),
-        skip_unreadable=model is not None,  # TNF has a pseudocount; embed_sequences refuses them
+        shortest_kmer=_TNF_K if model is None else _shortest_kmer(model),
+        reader="TNF" if model is None else "the model",
+        skip_unreadable=True,
         progress=not args.quiet,
     )
     if args.features == "tnf":
@@ -385,6 +388,9 @@ _UNAMBIGUOUS[np.frombuffer(b"ACGTUacgtu", dtype=np.uint8)] = True  # U reads as 
 _SCAN_CHUNK = 1 << 20  # bases looked up at a time: a chromosome-size record costs no more memory
 
 
+_TNF_K = 4  # TNF reads tetranucleotides
+
+
 def _shortest_kmer(model) -> int:
     """The fewest bases in a row that a model can read anything from (1 without k-mers; TNF: no model)."""
     return 1 if model is None else min(getattr(model, "config", {}).get("kmer_sizes", [1]))
@@ -407,16 +413,22 @@ def _has_run(seq: np.ndarray, k: int, chunk: int = _SCAN_CHUNK) -> bool:
     return False
 
 
-def _lacking(k: int) -> str:
-    return "no A, C, G, T or U" if k <= 1 else f"no {k} A/C/G/T/U in a row (the model's shortest k-mer)"
+def _lacking(k: int, reader: str = "the model") -> str:
+    if k <= 1:
+        return "no A, C, G, T or U"
+    kmer = "the model's shortest k-mer" if reader == "the model" else f"the k-mer of {reader}"
+    return f"no {k} A/C/G/T/U in a row ({kmer})"
 
 
-def _unreadable_message(path: str, ids: list[str], count: int, k: int, skipped: bool) -> str:
-    """One line naming the records a model sees nothing in."""
+def _unreadable_message(path: str, ids: list[str], count: int, k: int, skipped: bool, reader: str) -> str:
+    """One line naming the records a model (or TNF) sees nothing in."""
     names = ", ".join(ids) + (", ..." if count > len(ids) else "")
+    lacking = _lacking(k, reader)
     if skipped:
-        return f"symcl: note: {path}: skipped {count} record(s) with {_lacking(k)}, in which the model sees nothing: {names}"
-    return f"symcl: warning: {path}: {count} record(s) have {_lacking(k)}, so their embeddings say nothing about them: {names}"
+        return f"symcl: note: {path}: skipped {count} record(s) with {lacking}, in which {reader} sees nothing: {names}"
+    return (
+        f"symcl: warning: {path}: {count} record(s) have {lacking}, so their embeddings say nothing about them: {names}"
+    )
 
 
 def _read(
@@ -425,6 +437,7 @@ def _read(
     min_length: int,
     require_one: bool = True,
     shortest_kmer: int = 1,
+    reader: str = "the model",
     skip_unreadable: bool = False,
     progress: bool = False,
 ):
@@ -434,9 +447,10 @@ def _read(
     bytes, for a gzipped file): for the commands that read a whole file before they start.
 
     With ``require_one``, a file without a record of ``--min-length`` is an error naming both.
-    Records without ``shortest_kmer`` unambiguous bases in a row are unreadable: a model
-    sees nothing in them. With ``skip_unreadable`` (embed_sequences refuses them) they are
-    skipped and named in a note, else named in a warning (they all get the same embedding).
+    Records without ``shortest_kmer`` unambiguous bases in a row are unreadable: ``reader``
+    (a model, or TNF) sees nothing in them. With ``skip_unreadable`` (embed_sequences refuses
+    them) they are skipped and named in a note, else named in a warning (they all get the
+    same embedding).
     """
     from .reader import ReadSummary, read_records
 
@@ -459,9 +473,10 @@ def _read(
             yield record
         bar.update((size or 0) - bar.n)  # the last record's read-ahead ends at the file's end
     if n_unreadable and not quiet:
-        print(_unreadable_message(path, unreadable, n_unreadable, shortest_kmer, skip_unreadable), file=sys.stderr)
+        message = _unreadable_message(path, unreadable, n_unreadable, shortest_kmer, skip_unreadable, reader)
+        print(message, file=sys.stderr)
     if require_one and summary.n_read and skip_unreadable and n_unreadable == summary.n_read:
-        raise UserInputError(f"{path}: every record has {_lacking(shortest_kmer)}; there is nothing to embed")
+        raise UserInputError(f"{path}: every record has {_lacking(shortest_kmer, reader)}; there is nothing to embed")
     if require_one and summary.n_read == 0:
         raise UserInputError(
             f"{path}: no record is at least --min-length {min_length} bp long ({summary.n_skipped} shorter)"

@@ -124,6 +124,22 @@ def test_bin_with_tnf_separates_three_genomes(contigs, tmp_path, capsys):
     assert [r[0] for r in chosen] == list(truth) and len({r[1] for r in chosen}) >= 2
 
 
+def test_bin_with_tnf_skips_and_names_a_contig_without_a_tetranucleotide(contigs, tmp_path, capsys):
+    path, truth = contigs
+    with_gaps = tmp_path / "gaps.fa.gz"
+    with gzip.open(path, "rt") as source, gzip.open(with_gaps, "wt") as handle:
+        handle.write(source.read() + ">allN\n" + "N" * 2000 + "\n>specks\n" + "ACGN" * 500 + "\n")
+    out = tmp_path / "bins.tsv"
+    assert main(["dna", "bin", str(with_gaps), "--bins", "3", "--features", "tnf", "-o", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert (  # as the embedding route words it; with a pseudocount TNF would give them a made-up bin
+        "gaps.fa.gz: skipped 2 record(s) with no 4 A/C/G/T/U in a row (the k-mer of TNF), in which TNF sees "
+        "nothing: allN, specks\n"
+    ) in err
+    assert [line.split("\t")[0] for line in out.read_text().splitlines()[1:]] == list(truth)
+    assert f"binned {len(truth)} contigs into 3 bins" in err
+
+
 def test_bin_with_a_model_and_its_errors(contigs, trained, tmp_path, capsys):
     path, truth = contigs
     out = tmp_path / "bins.tsv"

@@ -377,7 +377,24 @@ def kmeans_by_silhouette(x: np.ndarray, candidates: list[int], *, seed: int = 0,
     The silhouette costs O(N^2), so beyond ``SILHOUETTE_SAMPLE`` rows it is scored on a
     seeded random subset. Ties keep the smaller k. One thread: a few thousand rows
     cluster in milliseconds, and OpenMP threads only add overhead. ``progress`` shows a
-    bar over the candidates (minutes for 50,000 rows).
+    bar over the candidates (minutes for 50,000 rows). :func:`kmeans_silhouettes` also
+    returns the score of every k.
+    """
+    return kmeans_silhouettes(x, candidates, seed=seed, progress=progress)[0]
+
+
+def kmeans_silhouettes(
+    x: np.ndarray, candidates: list[int], *, seed: int = 0, progress: bool = False
+) -> tuple[np.ndarray, dict[int, float]]:
+    """As :func:`kmeans_by_silhouette`, with the silhouette score of every k tried.
+
+    Returns
+    -------
+    labels : ndarray
+        int64, shape (n_rows,): the k-means labels of the best-scoring k.
+    scores : dict of int to float
+        k -> silhouette score, in the order of ``candidates`` (-1 where k-means found one
+        cluster or one per row, which the silhouette cannot score).
     """
     n = len(x)
     ks = [as_integer(k) for k in candidates] if isinstance(candidates, Iterable) else []
@@ -386,10 +403,15 @@ def kmeans_by_silhouette(x: np.ndarray, candidates: list[int], *, seed: int = 0,
             f"The 'candidates' parameter of kmeans_by_silhouette must be a non-empty list of integers in [1, {n}] "
             f"(the number of rows). Got {candidates!r} instead."
         )
-    return in_canonical_order(lambda rows: _best_silhouette(rows, ks, seed, progress), x)
+    scores: dict[int, float] = {}
+    labels = in_canonical_order(lambda rows: _best_silhouette(rows, ks, seed, scores, progress), x)
+    return labels, scores
 
 
-def _best_silhouette(x: np.ndarray, candidates: list[int], seed: int, progress: bool = False) -> np.ndarray:
+def _best_silhouette(
+    x: np.ndarray, candidates: list[int], seed: int, scores: dict[int, float], progress: bool = False
+) -> np.ndarray:
+    """The labels of the best k; fills ``scores`` with every k's silhouette."""
     n = len(x)
     sample = {"sample_size": SILHOUETTE_SAMPLE, "random_state": seed} if n > SILHOUETTE_SAMPLE else {}
     best, best_score = None, -np.inf
@@ -397,6 +419,7 @@ def _best_silhouette(x: np.ndarray, candidates: list[int], seed: int, progress: 
         for k in tqdm(candidates, desc="choosing k", unit="k", disable=not progress, delay=1.0):
             labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x)
             score = silhouette_score(x, labels, **sample) if 1 < len(set(labels)) < n else -1.0
+            scores[k] = float(score)
             if best is None or score > best_score + 1e-9:
                 best, best_score = labels, score
     return best.astype(np.int64)

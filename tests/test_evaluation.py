@@ -7,6 +7,7 @@ from symcl.evaluation import (
     cluster_scores,
     invariance_score,
     kmeans_by_silhouette,
+    kmeans_silhouettes,
     knn_accuracy,
     linear_probe,
     linear_probe_split,
@@ -246,6 +247,16 @@ def test_collapsed_embeddings_look_invariant_but_have_no_gap():
 def test_invalid_input_raises_naming_the_parameter(blobs, call, error, match):
     with pytest.raises(error, match=match):
         call(*blobs)
+
+
+def test_kmeans_silhouettes_scores_every_candidate(blobs):
+    from sklearn.metrics import silhouette_score
+
+    x, _ = blobs
+    labels, scores = kmeans_silhouettes(x, [2, 3, 4, 5, 6], seed=1)
+    assert list(scores) == [2, 3, 4, 5, 6] and max(scores, key=scores.get) == N_CLASSES
+    assert np.array_equal(labels, kmeans_by_silhouette(x, [2, 3, 4, 5, 6], seed=1))
+    assert scores[N_CLASSES] == pytest.approx(silhouette_score(x, labels))
 
 
 def test_kmeans_candidates_may_be_numpy_integers():

@@ -34,7 +34,7 @@ from .alphabet import (
     reverse_complement_codes,
     to_codes,
 )
-from .binning import bin_contigs, save_bins
+from .binning import bin_contigs, choose_bins, save_bins, standardised_log_ratios
 from .codon_encoder import phase_bags
 from .embedding import SequenceEmbeddings, embed_sequences, save_embeddings, strand_invariance, window_starts
 from .encoders import (
@@ -77,6 +77,7 @@ __all__ = [
     "build_encoder",
     "canonical_kmer_counts",
     "canonical_kmers",
+    "choose_bins",
     "decode",
     "detect_format",
     "embed_sequences",
@@ -97,6 +98,7 @@ __all__ = [
     "save_bins",
     "save_embeddings",
     "sequencing_errors",
+    "standardised_log_ratios",
     "strand_invariance",
     "tnf",
     "to_codes",

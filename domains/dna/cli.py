@@ -160,7 +160,7 @@ def _add_bin(sub) -> None:
         "bin",
         help="group contigs into bins (putative genomes) by clustering their embeddings",
         description="Embed the contigs of at least --min-length bp (shorter ones are skipped and reported), "
-        "cluster them into --bins bins and write a TSV with the columns contig and bin.",
+        "cluster them into --bins bins (default: the number of best silhouette, with every number's score printed) and write a TSV with the columns contig and bin.",
     )
     parser.add_argument("input", metavar="FASTA", help="contigs: FASTA/FASTQ/GenBank file, plain or gzipped")
     parser.add_argument(
@@ -295,7 +295,7 @@ def _embed(args: argparse.Namespace) -> None:
 
 
 def _bin(args: argparse.Namespace) -> None:
-    from .binning import bin_contigs, save_bins
+    from .binning import bin_contigs, save_bins, standardised_log_ratios
     from .embedding import embed_sequences
 
     refuse_writing_over_an_input(args.output, [args.input])
@@ -324,18 +324,46 @@ def _bin(args: argparse.Namespace) -> None:
         raise UserInputError(
             f"{args.input}: {len(ids)} contig(s) of at least {args.min_length} bp, fewer than --bins {args.bins}"
         )
-    if args.bins is None and not args.quiet:
-        _note_the_search_for_k(len(ids))
+    if args.features == "tnf":
+        features = standardised_log_ratios(features)
+    if args.bins is None:
+        _choose_and_save(args, ids, features)
+        return
     with warnings.catch_warnings():  # fewer distinct bins than --bins is reported below, in one line
         warnings.filterwarnings("ignore", message="Number of distinct clusters")
         bins = bin_contigs(features, args.bins, method=args.method, seed=args.seed, progress=not args.quiet)
     save_bins(args.output, ids, bins)
     found = len(set(bins.tolist()))
-    if args.bins is None:
-        note = " (chosen by silhouette)" if len(ids) >= 3 else " (fewer than 3 contigs: one bin)"
-    else:
-        note = f" (--bins {args.bins}: the contigs did not separate further)" if found < args.bins else ""
+    note = f" (--bins {args.bins}: the contigs did not separate further)" if found < args.bins else ""
     print(f"binned {len(ids)} contigs into {found} bins{note} -> {args.output}", file=sys.stderr)
+
+
+def _choose_and_save(args: argparse.Namespace, ids: list[str], features: np.ndarray) -> None:
+    """Bin with the number of best silhouette; report every number's score, and a close runner-up."""
+    from .binning import SILHOUETTE_MARGIN, choose_bins, runner_up, save_bins
+
+    if not args.quiet:
+        _note_the_search_for_k(len(ids))
+    bins, scores = choose_bins(features, seed=args.seed, progress=not args.quiet)
+    save_bins(args.output, ids, bins)
+    found = len(set(bins.tolist()))
+    note = " (chosen by silhouette)" if scores else " (fewer than 3 contigs: one bin)"
+    print(f"binned {len(ids)} contigs into {found} bins{note} -> {args.output}", file=sys.stderr)
+    if not scores:
+        return
+    table = ", ".join(f"k={k} {score:.3f}" for k, score in scores.items())
+    print(f"symcl: note: silhouette score by number of bins: {table}", file=sys.stderr)
+    second = runner_up(scores, SILHOUETTE_MARGIN)
+    if second is not None:
+        print(_close_call_message(scores, found, second, SILHOUETTE_MARGIN), file=sys.stderr)
+
+
+def _close_call_message(scores: dict[int, float], chosen: int, second: int, margin: float) -> str:
+    return (
+        f"symcl: warning: the silhouette of {second} bins ({scores[second]:.3f}) is within {margin} of "
+        f"the chosen {chosen} ({scores[chosen]:.3f}), so the number of bins is uncertain; compare with "
+        f"--bins {second}, or give the number you expect"
+    )
 
 
 def _note_the_search_for_k(n_contigs: int) -> None:

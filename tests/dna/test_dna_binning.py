@@ -44,3 +44,33 @@ def test_without_a_number_of_bins_k_means_chooses_it_by_silhouette(rng):
     assert np.array_equal(dna.bin_contigs(features[:2], None), [0, 0])  # too few contigs to compare
     with pytest.raises(ValueError, match="agglomerative binning needs a number of bins"):
         dna.bin_contigs(features, None, method="agglomerative")
+
+
+def test_runner_up_is_named_only_within_the_margin():
+    from symcl.domains.dna.binning import runner_up
+
+    assert runner_up({2: 0.50, 3: 0.47, 4: 0.30}, 0.05) == 3
+    assert runner_up({2: 0.30, 3: 0.50, 4: 0.47}, 0.05) == 4
+    assert runner_up({2: 0.50, 3: 0.40}, 0.05) is None
+    assert runner_up({2: 0.50, 3: 0.50}, 0.0) == 3  # a tie keeps the smaller k, so the larger is the runner-up
+    assert runner_up({2: 0.50}, 0.05) is None
+
+
+def test_choose_bins_scores_every_number_tried(rng):
+    centres = rng.normal(size=(3, 8)) * 5
+    features = centres[np.repeat(np.arange(3), 10)] + rng.normal(size=(30, 8)) * 0.1
+    bins, scores = dna.choose_bins(features)
+    assert list(scores) == list(range(2, 21)) and max(scores, key=scores.get) == 3
+    assert np.array_equal(bins, dna.bin_contigs(features, None))  # n_bins=None: the same choice
+    assert dna.choose_bins(features[:2])[1] == {}  # too few contigs to score: one bin
+
+
+def test_standardised_log_ratios_centre_and_scale_each_tetranucleotide(rng):
+    frequencies = rng.dirichlet(np.ones(136), size=20)
+    x = dna.standardised_log_ratios(frequencies)
+    np.testing.assert_allclose(x.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(x.std(axis=0), 1)
+    np.testing.assert_allclose(dna.standardised_log_ratios(frequencies * 7.0), x, atol=1e-9)  # ratios only
+    assert (dna.standardised_log_ratios(np.full((3, 4), 0.25)) == 0).all()  # nothing varies
+    with pytest.raises(ValueError, match=r"'frequencies' parameter of standardised_log_ratios must be .* positive"):
+        dna.standardised_log_ratios(np.zeros((2, 136)))

@@ -1,6 +1,7 @@
 """``symcl dna train`` and ``symcl dna embed`` end to end on the shipped data."""
 
 import gzip
+import re
 import subprocess
 import sys
 
@@ -138,6 +139,40 @@ def test_bin_with_tnf_skips_and_names_a_contig_without_a_tetranucleotide(contigs
     ) in err
     assert [line.split("\t")[0] for line in out.read_text().splitlines()[1:]] == list(truth)
     assert f"binned {len(truth)} contigs into 3 bins" in err
+
+
+def test_bin_reports_every_silhouette_and_warns_of_a_close_runner_up(contigs, tmp_path, capsys, monkeypatch):
+    from symcl.domains.dna import binning
+
+    path, _ = contigs
+    out = tmp_path / "bins.tsv"
+    monkeypatch.setattr(binning, "SILHOUETTE_MARGIN", 0.0)
+    assert main(["dna", "bin", str(path), "--features", "tnf", "-o", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"silhouette score by number of bins: k=2 -?0\.\d{3}, k=3 -?0\.\d{3}(, k=\d+ -?0\.\d{3})*\n", err)
+    assert "uncertain" not in err
+    monkeypatch.setattr(binning, "SILHOUETTE_MARGIN", 2.0)  # silhouettes lie in [-1, 1]: every k is close
+    assert main(["dna", "bin", str(path), "--features", "tnf", "-o", str(out), "--quiet"]) == 0
+    found = re.search(r"binned \d+ contigs into (\d+) bins", err := capsys.readouterr().err).group(1)
+    assert re.search(
+        rf"symcl: warning: the silhouette of (\d+) bins \(-?0\.\d{{3}}\) is within 2\.0 of the chosen {found} "
+        r"\(-?0\.\d{3}\), so the number of bins is uncertain; compare with --bins \1, or give the number you expect",
+        err,
+    )
+
+
+def test_bin_clusters_tnf_as_standardised_log_ratios(contigs, tmp_path, monkeypatch):
+    from symcl.domains.dna import binning
+
+    seen = []
+    real = binning.bin_contigs
+    monkeypatch.setattr(
+        binning, "bin_contigs", lambda features, *a, **kw: seen.append(features) or real(features, *a, **kw)
+    )
+    path, _ = contigs
+    assert main(["dna", "bin", str(path), "--features", "tnf", "--bins", "3", "-o", str(tmp_path / "b.tsv")]) == 0
+    np.testing.assert_allclose(seen[0].mean(axis=0), 0, atol=1e-9)  # not raw frequencies, dominated by GC
+    np.testing.assert_allclose(seen[0].std(axis=0), 1)
 
 
 def test_bin_with_a_model_and_its_errors(contigs, trained, tmp_path, capsys):

@@ -7,12 +7,13 @@ frequency (TNF) baseline, the view generator, the encoders and the pipeline func
 
     from symcl.domains import dna
 
-    records = list(dna.read_records("contigs.fa.gz", min_length=1000))
+    records = list(dna.read_records("contigs.fa.gz", min_length=1000))  # a generator: list() to index
+    records[0].text                                      # the sequence as a str (.seq: uint8 array)
     baseline = dna.tnf(records)                          # (n, 136)
     model = dna.load_pretrained()                        # or dna.load_model("runs/dna")
     result = dna.embed_sequences(model, records)         # windows of the model's training length
     result.embeddings                                    # (n, dim), same for either strand
-    bins = dna.bin_contigs(result.embeddings, n_bins=10)  # contig -> bin
+    bins = dna.bin_contigs(result.embeddings, n_bins=10)  # contig -> bin; n_bins=None: by silhouette
 
 Encoders: :class:`CodonPhaseEncoder` (the default; canonical k-mer embeddings pooled
 per codon phase, read in every frame order, so exactly strand-invariant),

@@ -18,7 +18,12 @@ SILHOUETTE_MARGIN = 0.05
 
 
 def bin_contigs(
-    features: np.ndarray, n_bins: int | None, *, method: str = "kmeans", seed: int = 0, progress: bool = False
+    features: np.ndarray,
+    n_bins: int | None = None,
+    *,
+    method: str = "kmeans",
+    seed: int = 0,
+    progress: bool = False,
 ) -> np.ndarray:
     """Group contigs into bins (putative genomes) by clustering their features.
 
@@ -31,9 +36,11 @@ def bin_contigs(
         float, shape (n_contigs, dim): embeddings of the contigs, or their TNF passed
         through :func:`standardised_log_ratios` (raw frequencies are dominated by a few
         common tetranucleotides).
-    n_bins : int or None
-        Number of bins, ``1 <= n_bins <= n_contigs``. None (k-means only): the number in
-        2..``MAX_AUTO_BINS`` with the best silhouette score.
+    n_bins : int or None, default None
+        Number of bins, ``1 <= n_bins <= n_contigs``. None (the default; k-means only),
+        as ``symcl dna bin`` without ``--bins``: the number in 2..``MAX_AUTO_BINS`` with
+        the best silhouette score (one bin below 3 contigs); :func:`choose_bins` also
+        returns every number's score.
     method : {"kmeans", "agglomerative"}
         Clustering algorithm; agglomerative (Ward) holds all pairwise distances, so it
         takes at most ``MAX_AGGLOMERATIVE`` contigs.

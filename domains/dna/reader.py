@@ -27,7 +27,7 @@ from Bio.SeqIO.QualityIO import FastqGeneralIterator
 from symcl.errors import UserInputError
 from symcl.text import DECODE_ERRORS
 
-from .alphabet import encode
+from .alphabet import decode, encode
 
 #: File name extensions (after an optional .gz) of each format, as Biopython names it.
 EXTENSIONS: dict[str, tuple[str, ...]] = {
@@ -51,7 +51,8 @@ class Record(NamedTuple):
     id : str
         The record identifier (first word of a FASTA/FASTQ header, GenBank VERSION).
     seq : ndarray
-        ``uint8`` ASCII text, shape (L,), case and IUPAC codes as in the file.
+        ``uint8`` ASCII text, shape (L,), case and IUPAC codes as in the file: an array,
+        not a str (1 byte per base, sliced without copying). :attr:`text` is the str.
     description : str
         The rest of the header line, or the GenBank DEFINITION.
     """
@@ -59,6 +60,11 @@ class Record(NamedTuple):
     id: str
     seq: np.ndarray
     description: str = ""
+
+    @property
+    def text(self) -> str:
+        """The sequence as a str (a copy: for string methods, printing, regular expressions)."""
+        return decode(self.seq)
 
 
 class ShortRecordsWarning(UserWarning):
@@ -151,6 +157,10 @@ def read_records(
 ) -> Iterator[Record]:
     """Stream the records of a FASTA, FASTQ or GenBank file (plain or gzipped).
 
+    A generator, not a list: one record is in memory at a time, and it reads the file
+    once. Wrap it in ``list(...)`` to index or reuse the records (``recs[0]``). Each
+    ``seq`` is a uint8 array; ``record.text`` is the str.
+
     Parameters
     ----------
     path : str or PathLike
@@ -169,7 +179,8 @@ def read_records(
     Yields
     ------
     Record
-        ``(id, seq, description)`` with ``seq`` as uint8 ASCII text.
+        ``(id, seq, description)`` with ``seq`` as uint8 ASCII text (``record.text``:
+        the str).
 
     Raises
     ------

@@ -61,7 +61,7 @@ def test_choose_bins_scores_every_number_tried(rng):
     features = centres[np.repeat(np.arange(3), 10)] + rng.normal(size=(30, 8)) * 0.1
     bins, scores = dna.choose_bins(features)
     assert list(scores) == list(range(2, 21)) and max(scores, key=scores.get) == 3
-    assert np.array_equal(bins, dna.bin_contigs(features, None))  # n_bins=None: the same choice
+    assert np.array_equal(bins, dna.bin_contigs(features))  # n_bins defaults to None: the same choice
     assert dna.choose_bins(features[:2])[1] == {}  # too few contigs to score: one bin
 
 
@@ -74,3 +74,9 @@ def test_standardised_log_ratios_centre_and_scale_each_tetranucleotide(rng):
     assert (dna.standardised_log_ratios(np.full((3, 4), 0.25)) == 0).all()  # nothing varies
     with pytest.raises(ValueError, match=r"'frequencies' parameter of standardised_log_ratios must be .* positive"):
         dna.standardised_log_ratios(np.zeros((2, 136)))
+
+
+def test_bin_contigs_chooses_the_number_of_bins_by_default(rng):
+    centres = rng.normal(size=(2, 8)) * 5
+    features = centres[np.repeat(np.arange(2), 12)] + rng.normal(size=(24, 8)) * 0.1
+    assert len(set(dna.bin_contigs(features).tolist())) == 2

@@ -232,3 +232,11 @@ def test_summary_follows_the_bytes_read_to_the_end_of_the_file(tmp_path, compres
     positions = [summary.bytes_read for _ in dna.read_records(path, summary=summary)]
     assert positions == sorted(positions) and positions[0] < positions[-1] == path.stat().st_size
     assert positions[0] < path.stat().st_size / 2  # the file is read as the records stream, not first
+
+
+def test_a_record_gives_its_sequence_as_text(tmp_path):
+    path = tmp_path / "soft.fa"
+    path.write_text(">a masked\nACGTnnRYacgt\n")
+    (record,) = dna.read_records(path)
+    assert record.seq.dtype == np.uint8  # streamed as bytes: 1 per base
+    assert record.text == "ACGTnnRYacgt" and record.text.lower().count("acgt") == 2

@@ -475,8 +475,8 @@ def plot_overlay(image: np.ndarray, result: SiteAnalysis, path: str | os.PathLik
             edgecolors="red",
             linewidths=1.2,
             # the scores say whether these are outliers at all: the ring marks the highest whatever they are
-            label=f"{len(worst)} highest anomaly scores\n({result.anomaly[worst].min():.2g}-"
-            f"{result.anomaly[worst].max():.2g}; a typical site 1)"
+            label=f"{len(worst)} highest anomaly scores\n({_score(result.anomaly[worst].min())}-"
+            f"{_score(result.anomaly[worst].max())}; a typical site 1)"
             + ("\n(interior sites)" if 0 < result.edge.sum() < len(result.edge) else ""),
         )
     ax.set_xlim(-0.5, w - 0.5)
@@ -484,7 +484,13 @@ def plot_overlay(image: np.ndarray, result: SiteAnalysis, path: str | os.PathLik
     ax.set_axis_off()
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.set_title(f"{len(positions)} sites, {result.sites.pixel_size:g} Å/px", fontsize=9)
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    # tight: the legend beside the image is as wide as its longest line, which no fixed margin fits
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+
+
+def _score(value: float) -> str:
+    """An anomaly score for a legend: '280' rather than '2.8e+02', '0.85' below 10."""
+    return f"{value:.0f}" if abs(value) >= 10 else f"{value:.2g}"
 
 
 def _palette(n: int) -> list:

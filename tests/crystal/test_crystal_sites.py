@@ -390,3 +390,9 @@ def test_a_tiff_with_different_x_and_y_pixel_sizes_is_refused(tmp_path, mos2_ima
         f"{path}: the TIFF's pixels are not square: XResolution gives 2 Å/px and YResolution 2.5 Å/px "
         "(ImageJ unit 'nm'); resample the image to square pixels first"
     )
+
+
+def test_the_overlay_legend_gives_scores_as_plain_numbers():
+    from symcl.domains.crystal.analysis import _score
+
+    assert [_score(x) for x in (280.4, 1038.2, 12.0, 0.853, 1.0)] == ["280", "1038", "12", "0.85", "1"]

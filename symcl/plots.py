@@ -34,6 +34,11 @@ _EVAL_TITLES = {
     "alignment": "alignment (lower is better)",
     "uniformity": "uniformity (lower is better)",
     "effective_rank": "effective rank",
+    "knn_accuracy": "5-NN accuracy of the labels",
+    # the protein regressor's (symcl.domains.protein.regression_evaluator), on a fixed batch of training pairs
+    "spearman": "Spearman of predicted vs target",
+    "mae": "mean abs. error (subst. per site)",
+    "cap_recall": "capped pairs predicted at the cap",
 }
 
 
@@ -88,6 +93,12 @@ def plot_training_curves(history: Mapping[str, Any], path: str | os.PathLike) ->
         if isinstance(early_stop.get(key), numbers.Real)
     ]
 
+    # every panel over the whole run, so an evaluation every N steps lines up with the loss
+    steps_drawn = np.concatenate([x for _, x, _ in panels]) if panels else np.empty(0)
+    x_range = None
+    if len(steps_drawn) and np.ptp(steps_drawn) > 0:
+        margin = 0.02 * np.ptp(steps_drawn)  # so the last evaluation's marker is not cut in half
+        x_range = (steps_drawn.min() - margin, steps_drawn.max() + margin)
     n_cols = min(3, max(1, len(panels)))
     n_rows = max(1, -(-len(panels) // n_cols))
     fig = Figure(figsize=(4.2 * n_cols, 3.2 * n_rows), layout="constrained")
@@ -104,6 +115,8 @@ def plot_training_curves(history: Mapping[str, Any], path: str | os.PathLike) ->
         if markers and i == 0:
             ax.legend(fontsize="small")
         ax.set_title(title)
+        if x_range is not None:
+            ax.set_xlim(*x_range)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     return _save(fig, path)

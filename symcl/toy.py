@@ -10,6 +10,7 @@ Run ``python -m symcl.toy --out DIR --steps 200`` to train it from the command l
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         views = RingBlobs()
         model = mlp_encoder(views.length)
         callbacks = [_Sleep(args.sleep)] if args.sleep else []
-        fit(
+        state = fit(
             model,
             views,
             contrastive_objective(16, temperature=0.2, queue_size=128),
@@ -105,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             callbacks=callbacks,
             progress=not args.quiet,
         )
+        if os.environ.get("RANK", "0") == "0":  # one line, also under torchrun
+            print(f"trained the toy encoder for {state.step} steps -> {args.out}", file=sys.stderr)
 
     return run_guarded(run)
 

@@ -69,6 +69,20 @@ def test_training_curves_mark_early_stop_and_plot_extra_metrics(tmp_path):
     assert extra.shape[0] > matplotlib.image.imread(stopped).shape[0]
 
 
+def test_every_training_panel_spans_the_whole_run(tmp_path, monkeypatch):
+    import symcl.plots
+
+    drawn = []
+    monkeypatch.setattr(symcl.plots, "_save", lambda fig, path: drawn.append(fig) or path)
+    history = full_history()  # losses at steps 0-49, evaluations at 0, 10, ..., 40
+    history["evaluations"] = [dict(record, step=record["step"] + 10) for record in history["evaluations"]]
+    plot_training_curves(history, tmp_path / "curves.png")
+    limits = {tuple(ax.get_xlim()) for ax in drawn[0].axes}
+    assert len(limits) == 1  # the evaluations' panels too, though their first point is at step 10
+    ((low, high),) = limits
+    assert low < 0 < 50 < high < 52
+
+
 def test_training_curves_overwrite_atomically(tmp_path):
     path = tmp_path / "curves.png"
     path.write_bytes(b"old")

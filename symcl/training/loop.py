@@ -387,21 +387,46 @@ def seed_everything(seed: int) -> None:
 
 
 def view_evaluator(views: ViewGenerator, batch_size: int, *, seed: int, device: torch.device) -> Evaluator:
-    """Alignment, uniformity and effective rank of the model on one fixed batch of views.
+    """Alignment, uniformity and effective rank of the model on one fixed batch of views,
+    and, when the batch carries labels, ``knn_accuracy``.
 
     The batch is drawn once from its own generator, so evaluating never changes the
-    training RNG streams and every evaluation sees the same inputs.
+    training RNG streams and every evaluation sees the same inputs. ``knn_accuracy`` is
+    the leave-one-out 5-NN accuracy of the labels (a genome, a defect kind) from the
+    first views' embeddings: the downstream curve that tells a representation that
+    learns from one whose loss falls while it learns nothing useful. It is left out when
+    the labels cannot score it: one class, or fewer than 6 samples a class on average.
     """
+    from symcl.evaluation import knn_accuracy  # here: symcl.evaluation imports symcl.training
+
     batch = views.sample(batch_size, torch.Generator().manual_seed(seed + 1)).to(device)
+    labels = _scorable_labels(batch.labels)
 
     @torch.no_grad()
     def evaluate(model: nn.Module) -> dict[str, float]:
         with evaluation_mode(model):
             z1, z2 = model(batch.view1), model(batch.view2)
-        return {
+        metrics = {
             "alignment": float(alignment(z1, z2)),
             "uniformity": float(uniformity(z1)),
             "effective_rank": effective_rank(z1),
         }
+        if labels is not None:
+            metrics["knn_accuracy"] = knn_accuracy(z1.float().cpu().numpy(), labels, k=_EVAL_NEIGHBOURS)
+        return metrics
 
     return evaluate
+
+
+_EVAL_NEIGHBOURS = 5
+
+
+def _scorable_labels(labels: torch.Tensor | None) -> np.ndarray | None:
+    """The batch's labels as an array when a k-NN accuracy means something on them, else None."""
+    if labels is None:
+        return None
+    values = labels.cpu().numpy()
+    classes = len(np.unique(values))
+    if classes < 2 or len(values) < (_EVAL_NEIGHBOURS + 1) * classes:
+        return None
+    return values

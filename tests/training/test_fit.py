@@ -18,6 +18,8 @@ def test_training_improves_the_toy_representation(tmp_path):
     evaluations = state.history["evaluations"]
     assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10 - 0.2
     assert evaluations[-1]["alignment"] < evaluations[0]["alignment"]
+    # the toy's views carry class labels, so the downstream curve is recorded, and it rises
+    assert evaluations[-1]["knn_accuracy"] > evaluations[0]["knn_accuracy"]
     assert {p.name for p in tmp_path.iterdir()} >= {
         "model.safetensors",
         "config.json",
@@ -209,3 +211,23 @@ def test_a_model_handed_over_in_eval_mode_is_trained_whole():
     network = torch.nn.Sequential(first, second, model).eval()
     fit(network, views, objective, config, progress=False)
     assert first.seen == second.seen == [True] * 4
+
+
+def test_the_knn_curve_is_left_out_when_the_labels_cannot_score_it():
+    import dataclasses as dc
+
+    from symcl.training.loop import _scorable_labels
+
+    model, views, objective, config = toy_run(steps=2, eval_every=1)
+    evaluate = view_evaluator(views, 64, seed=0, device=torch.device("cpu"))
+    assert 0.0 <= evaluate(model)["knn_accuracy"] <= 1.0
+    assert _scorable_labels(None) is None
+    assert _scorable_labels(torch.zeros(64, dtype=torch.int64)) is None  # one class
+    assert _scorable_labels(torch.arange(64) % 20) is None  # about 3 samples a class: 5 neighbours cannot vote
+    assert _scorable_labels(torch.arange(64) % 4) is not None
+
+    class Unlabelled:
+        def sample(self, n, generator):
+            return dc.replace(views.sample(n, generator), labels=None)
+
+    assert "knn_accuracy" not in view_evaluator(Unlabelled(), 64, seed=0, device=torch.device("cpu"))(model)

@@ -1,6 +1,8 @@
 """`symcl demo --quick` end to end on the shipped data and pretrained models (the CI run of the main job)."""
 
 import re
+import shlex
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +74,36 @@ def test_output_path_that_is_a_file_is_one_line_error(tmp_path, capsys):
         main(["demo", "--quick", "--out", str(target)])
     assert exit_info.value.code == 2
     assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def _reproduce_lines(text: str, prefix: str) -> list[str]:
+    block = text.split("Reproduce:", 1)[1]
+    return [line for line in block.splitlines() if line.startswith(prefix)]
+
+
+def _ari_of_bins(fasta, bins_tsv) -> float:
+    from sklearn.metrics import adjusted_rand_score
+
+    genome = {}
+    for line in fasta.read_text().splitlines():
+        if line.startswith(">"):
+            fragment_id, name = line[1:].split(" ", 1)
+            genome[fragment_id] = name
+    rows = [line.split("\t") for line in bins_tsv.read_text().splitlines()[1:]]
+    return adjusted_rand_score([genome[contig] for contig, _ in rows], [b for _, b in rows])
+
+
+@pytest.mark.parametrize("features, column", [("tnf", "TNF "), ("embedding", "")])
+def test_the_dna_reproduce_lines_give_the_reported_ari(quick_report, tmp_path, features, column):
+    text = (quick_report / "report.md").read_text()
+    lines = [
+        line for line in _reproduce_lines(text, "symcl dna bin") if ("--features tnf" in line) == (features == "tnf")
+    ]
+    assert len(lines) == 1
+    args = shlex.split(lines[0])[1:]
+    fasta = Path(args[2])
+    args[args.index("-o") + 1] = str(tmp_path / "bins.tsv")
+    assert main([*args, "--quiet"]) == 0
+    row = next(line for line in text.splitlines() if "binning ARI, 1000 bp" in line).strip(" |").split(" | ")
+    reported = row[2] if not column else row[3].removeprefix(column)
+    assert f"{_ari_of_bins(fasta, tmp_path / 'bins.tsv'):.3f}" == reported

@@ -91,7 +91,7 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
     part = out_dir / "crystal"
     model = crystal.load_pretrained()
     view_settings = crystal.read_model_config(crystal.pretrained_directory())["crystal"]["views"]
-    size, n_defects = (256, 10) if quick else (512, 40)
+    size, n_defects = (384, 22) if quick else (512, 40)
     sim = crystal.simulate(MATERIAL, shape=(size, size), pixel_size=PIXEL_SIZE, defects=n_defects, rng=seed)
     crystal.write_simulation(sim, part / "simulation")
     result = crystal.analyse_image(model, sim.image, PIXEL_SIZE, progress=progress)
@@ -144,10 +144,15 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
         f"class: {', '.join(f'{k} {c}' for k, c in zip(kinds, counts, strict=True))}. Translation invariance is measured on "
         f"pairs of lattice-translated views of the same defect, with the window re-centred on the moved defect "
         f"and with the window shifted so that the defect sits off-centre. A pristine column next to a defect "
-        f"has the defect inside its patch, so such columns are left out of the clean anomaly AUROC."
+        f"has the defect inside its patch, so such columns are left out of the clean anomaly AUROC. "
+        + _edge_and_rings(sim, result, is_defect)
     )
     figures = [
-        Figure(str(files["overlay.png"].relative_to(out_dir)), "Sites coloured by cluster over the simulated image."),
+        Figure(
+            str(files["overlay.png"].relative_to(out_dir)),
+            "Sites coloured by cluster over the simulated image; red rings: the most anomalous interior sites (see the "
+            "text for which are defects).",
+        ),
         Figure(
             str(_plot_anomaly(part / "anomaly.png", sim, result, is_defect).relative_to(out_dir)),
             "Anomaly score of every site (log colour scale); true defect columns ringed in cyan. Pristine columns "
@@ -172,6 +177,25 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
         figures,
         commands,
         time.perf_counter() - started,
+    )
+
+
+def _edge_and_rings(sim, result, is_defect: np.ndarray) -> str:
+    """Say how many sites are edge sites, and what the overlay's red rings (interior sites only) are."""
+    from scipy.spatial import cKDTree
+
+    edge = result.edge.astype(bool)
+    ringed = crystal.most_anomalous(result)  # the overlay's rings
+    defects_px = np.array([(d.x_px, d.y_px) for d in sim.defects]).reshape(-1, 2)
+    to_defect = cKDTree(defects_px).query(result.sites.positions[ringed])[0] * sim.pixel_size
+    others = ~is_defect[ringed]
+    near = f" {to_defect[others].min():.1f}-{to_defect[others].max():.1f} Å from a defect" if others.any() else ""
+    return (
+        f"{int(edge.sum())} of the {len(edge)} sites ({100 * edge.mean():.0f} %), {int((edge & is_defect).sum())} of "
+        f"the {int(is_defect.sum())} defect sites among them, lie within half a patch of the image border (edge "
+        f"sites, their patch partly padded); the overlay rings in red the {len(ringed)} most anomalous interior "
+        f"sites: {int((~others).sum())} defects and {int(others.sum())} other columns{near}, whose patches "
+        f"contain the defect."
     )
 
 

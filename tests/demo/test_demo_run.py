@@ -107,3 +107,12 @@ def test_the_dna_reproduce_lines_give_the_reported_ari(quick_report, tmp_path, f
     row = next(line for line in text.splitlines() if "binning ARI, 1000 bp" in line).strip(" |").split(" | ")
     reported = row[2] if not column else row[3].removeprefix(column)
     assert f"{_ari_of_bins(fasta, tmp_path / 'bins.tsv'):.3f}" == reported
+
+
+def test_the_quick_micrograph_is_mostly_interior_and_the_report_says_how_much_is_edge(quick_report):
+    rows = (quick_report / "crystal" / "sites.csv").read_text().splitlines()[1:]
+    edge = sum(row.split(",")[-1] == "1" for row in rows)
+    assert edge < len(rows) / 2  # most patches see no padding
+    text = (quick_report / "report.md").read_text()
+    assert f"{edge} of the {len(rows)} sites ({100 * edge / len(rows):.0f} %)" in text
+    assert re.search(r"the 10 most anomalous interior sites: \d+ defects and \d+ other columns", text)

@@ -135,17 +135,18 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
         ),
         Metric("median cosine, different defect kinds", f"{invariance['different']:.3f}", "target < 0.7"),
     ]
-    kinds, counts = np.unique(truth, return_counts=True)
+    kinds, per_kind = np.unique(truth, return_counts=True)
+    counts = edge_and_rings(sim, result, is_defect)
     summary = (
         f"A {size}x{size}-px HAADF-STEM image of {MATERIAL} at {PIXEL_SIZE} Å/px was simulated with "
         f"{len(sim.defects)} random defects (vacancies, substitutions, antisites, adatoms), then analysed like a "
         f"real micrograph: atomic columns found by peak finding, a patch cut at each, embedded with the shipped "
         f"pretrained encoder, scored for anomaly (distance from the pristine mode) and clustered. Sites by true "
-        f"class: {', '.join(f'{k} {c}' for k, c in zip(kinds, counts, strict=True))}. Translation invariance is measured on "
+        f"class: {', '.join(f'{k} {c}' for k, c in zip(kinds, per_kind, strict=True))}. Translation invariance is measured on "
         f"pairs of lattice-translated views of the same defect, with the window re-centred on the moved defect "
         f"and with the window shifted so that the defect sits off-centre. A pristine column next to a defect "
         f"has the defect inside its patch, so such columns are left out of the clean anomaly AUROC. "
-        + _edge_and_rings(sim, result, is_defect)
+        + _edge_and_rings_text(counts)
     )
     figures = [
         Figure(
@@ -167,9 +168,17 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
         ),
         shlex.join(
             ["symcl", "crystal", "embed", str(simulation / "image.npy"), "--pixel-size", str(PIXEL_SIZE)]
-            + ["-o", str(part / "embed")]
+            + ["-o", str(part)]  # sites.csv, embeddings.npz, overlay.png, as the demo wrote them
         ),
     ]
+    details = {
+        "image_px": size,
+        "pixel_size_angstrom": PIXEL_SIZE,
+        "defects_placed": len(sim.defects),
+        "sites_by_true_class": {str(k): int(c) for k, c in zip(kinds, per_kind, strict=True)},
+        **counts,
+        "translation_invariance": {"recentred": invariance, "offcentre": shifted},
+    }
     return Section(
         "crystal: defects in a simulated micrograph",
         summary,
@@ -177,11 +186,12 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
         figures,
         commands,
         time.perf_counter() - started,
+        details,
     )
 
 
-def _edge_and_rings(sim, result, is_defect: np.ndarray) -> str:
-    """Say how many sites are edge sites, and what the overlay's red rings (interior sites only) are."""
+def edge_and_rings(sim, result, is_defect: np.ndarray) -> dict:
+    """How many sites are edge sites, and what the overlay's red rings (interior sites only) are."""
     from scipy.spatial import cKDTree
 
     edge = result.edge.astype(bool)
@@ -189,13 +199,27 @@ def _edge_and_rings(sim, result, is_defect: np.ndarray) -> str:
     defects_px = np.array([(d.x_px, d.y_px) for d in sim.defects]).reshape(-1, 2)
     to_defect = cKDTree(defects_px).query(result.sites.positions[ringed])[0] * sim.pixel_size
     others = ~is_defect[ringed]
-    near = f" {to_defect[others].min():.1f}-{to_defect[others].max():.1f} Å from a defect" if others.any() else ""
+    return {
+        "sites": len(edge),
+        "edge_sites": int(edge.sum()),
+        "edge_defect_sites": int((edge & is_defect).sum()),
+        "defect_sites": int(is_defect.sum()),
+        "ringed_defects": int((~others).sum()),
+        "ringed_others": int(others.sum()),
+        "ringed_others_to_defect_angstrom": [round(float(d), 2) for d in to_defect[others]],
+    }
+
+
+def _edge_and_rings_text(counts: dict) -> str:
+    distances = counts["ringed_others_to_defect_angstrom"]
+    near = f" {min(distances):.1f}-{max(distances):.1f} Å from a defect" if distances else ""
+    rings = counts["ringed_defects"] + counts["ringed_others"]
     return (
-        f"{int(edge.sum())} of the {len(edge)} sites ({100 * edge.mean():.0f} %), {int((edge & is_defect).sum())} of "
-        f"the {int(is_defect.sum())} defect sites among them, lie within half a patch of the image border (edge "
-        f"sites, their patch partly padded); the overlay rings in red the {len(ringed)} most anomalous interior "
-        f"sites: {int((~others).sum())} defects and {int(others.sum())} other columns{near}, whose patches "
-        f"contain the defect."
+        f"{counts['edge_sites']} of the {counts['sites']} sites ({100 * counts['edge_sites'] / counts['sites']:.0f} %), "
+        f"{counts['edge_defect_sites']} of the {counts['defect_sites']} defect sites among them, lie within half a "
+        f"patch of the image border (edge sites, their patch partly padded); the overlay rings in red the {rings} "
+        f"most anomalous interior sites: {counts['ringed_defects']} defects and {counts['ringed_others']} other "
+        f"columns{near}, whose patches contain the defect."
     )
 
 

@@ -120,6 +120,7 @@ def run_dna(out_dir: Path, *, quick: bool, seed: int, progress: bool = True) -> 
         [Figure(str(f.relative_to(out_dir)), c) for f, c in figures],
         commands,
         time.perf_counter() - started,
+        {"fragment_lengths": list(lengths), "bins": len(names), "strand_invariance": invariance},
     )
 
 

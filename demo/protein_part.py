@@ -12,6 +12,7 @@ from scipy.stats import pearsonr, spearmanr
 from symcl.atomic import atomic_write
 from symcl.data import data_path
 from symcl.domains import protein
+from symcl.domains.protein.cli import write_tsv
 
 from .report import Figure, Metric, Section, new_figure, save_figure
 
@@ -45,11 +46,15 @@ def compare_family(model, seqs, name: str, out: Path, *, progress: bool = True, 
     if method_scale:
         kimura = protein.distance_matrix(seqs, "kimura", aligned=False, progress=False, return_saturated=True)[0]
         kimura_rf = protein.robinson_foulds(tree_aligned, protein.nj_tree(kimura, seqs.ids))
+    tree_free = protein.nj_tree(free, seqs.ids)
+    # the files the reproduce lines name, so that they exist beside the commands' own
+    atomic_write(out / f"{name}_{METHOD}.tsv", lambda tmp: write_tsv(tmp, seqs.ids, aligned))
     protein.write_newick(tree_aligned, out / f"{name}_{METHOD}.nwk")
     protein.write_newick(tree_predicted, out / f"{name}_predicted.nwk")
+    protein.write_newick(tree_free, out / f"{name}_spectrum.nwk")
     return {
         "spectrum_spearman": float(spearmanr(aligned[upper], free[upper]).statistic),
-        "spectrum_rf": protein.robinson_foulds(tree_aligned, protein.nj_tree(free, seqs.ids)),
+        "spectrum_rf": protein.robinson_foulds(tree_aligned, tree_free),
         "spectrum_seconds": spectrum_seconds,
         "name": name,
         "n": len(seqs),

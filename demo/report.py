@@ -1,4 +1,5 @@
-"""The demo report: sections of metrics, figures and commands, written as Markdown and HTML.
+"""The demo report: sections of metrics, figures and commands, written as Markdown and HTML,
+with every number also in ``metrics.json``.
 
 The HTML page embeds every figure as a base64 PNG, so it opens in a browser with no
 network and survives being mailed on its own; the PNGs also sit next to it for the
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import html
+import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +47,7 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    details: dict = field(default_factory=dict)  # the summary's numbers, for metrics.json
 
 
 def render_markdown(title: str, preamble: str, sections: Sequence[Section]) -> str:
@@ -103,16 +107,62 @@ def render_html(title: str, preamble: str, sections: Sequence[Section], director
     )
 
 
+REPORT_FILES = ("report.md", "report.html", "metrics.json")
+
+
+def metrics_record(title: str, preamble: str, sections: Sequence[Section], files: Sequence[str] = ()) -> dict:
+    """Everything the report shows, as JSON-ready data: each metric's text as shown, and as a
+    number where the shown value is one; ``files`` are the files the run wrote."""
+    return {
+        "title": title,
+        "preamble": preamble,
+        "sections": [
+            {
+                "title": s.title,
+                "seconds": round(s.seconds, 1),
+                "metrics": [
+                    {"name": m.name, "value": m.value, "number": _number(m.value), "reference": m.reference}
+                    for m in s.metrics
+                ],
+                "details": s.details,
+                "figures": [f.path for f in s.figures],
+                "commands": s.commands,
+            }
+            for s in sections
+        ],
+        "files": sorted(files),
+    }
+
+
+def _number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None  # JSON has no NaN
+
+
 def write_report(
-    directory: str | os.PathLike, title: str, preamble: str, sections: Sequence[Section]
+    directory: str | os.PathLike,
+    title: str,
+    preamble: str,
+    sections: Sequence[Section],
+    files: Sequence[str] = (),
 ) -> dict[str, Path]:
-    """Write ``report.md`` and ``report.html`` into ``directory``, each atomically."""
+    """Write ``report.md``, ``report.html`` and ``metrics.json`` into ``directory``, each atomically.
+
+    ``files`` (paths relative to ``directory``) are listed in metrics.json as those the run wrote.
+    """
     directory = Path(directory)
     markdown = render_markdown(title, preamble, sections)
     page = render_html(title, preamble, sections, directory)
+    record = (
+        json.dumps(metrics_record(title, preamble, sections, files), indent=1, ensure_ascii=False, default=float) + "\n"
+    )
+    texts = dict(zip(REPORT_FILES, (markdown, page, record), strict=True))
     return {
-        "report.md": atomic_write(directory / "report.md", lambda tmp: tmp.write_text(markdown, encoding="utf-8")),
-        "report.html": atomic_write(directory / "report.html", lambda tmp: tmp.write_text(page, encoding="utf-8")),
+        name: atomic_write(directory / name, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"))
+        for name, text in texts.items()
     }
 
 

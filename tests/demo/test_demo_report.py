@@ -42,7 +42,7 @@ def test_html_is_self_contained_and_escaped(sections, tmp_path):
     assert "dna &lt;part&gt;" in page and "Strands &amp; fragments." in page
     assert not re.search(r"(src|href)=['\"]https?:", page)
     assert paths["report.md"].read_text().startswith("# symcl demo")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["part", "report.html", "report.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "part", "report.html", "report.md"]
 
 
 @pytest.mark.parametrize(

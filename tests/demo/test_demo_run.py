@@ -1,5 +1,6 @@
 """`symcl demo --quick` end to end on the shipped data and pretrained models (the CI run of the main job)."""
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -116,3 +117,23 @@ def test_the_quick_micrograph_is_mostly_interior_and_the_report_says_how_much_is
     text = (quick_report / "report.md").read_text()
     assert f"{edge} of the {len(rows)} sites ({100 * edge / len(rows):.0f} %)" in text
     assert re.search(r"the 10 most anomalous interior sites: \d+ defects and \d+ other columns", text)
+
+
+def test_metrics_json_holds_every_number_of_the_report(quick_report):
+    record = json.loads((quick_report / "metrics.json").read_text())
+    text = (quick_report / "report.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and " | " in line][1:]  # below the header
+    shown = [[cell.replace("\\|", "|") for cell in re.split(r" (?<!\\)\| ", row.strip("| "))] for row in rows]
+    listed = [[s["title"], m["name"], m["value"], m["reference"]] for s in record["sections"] for m in s["metrics"]]
+    assert [row + [""] * (4 - len(row)) for row in shown] == listed
+    for metric in (m for s in record["sections"] for m in s["metrics"]):
+        if metric["number"] is not None:
+            assert metric["number"] == float(metric["value"])
+    assert record["sections"][1]["details"]["edge_sites"] < record["sections"][1]["details"]["sites"]
+
+
+def test_every_file_a_reproduce_line_writes_is_in_the_output(quick_report):
+    record = json.loads((quick_report / "metrics.json").read_text())
+    for command in (c for s in record["sections"] for c in s["commands"]):
+        args = shlex.split(command)
+        assert Path(args[args.index("-o") + 1]).exists(), command

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,7 +16,7 @@ from tqdm.auto import tqdm
 import symcl
 from symcl.errors import UserInputError
 
-from .report import Section, write_report
+from .report import REPORT_FILES, Section, write_report
 
 PARTS = ("dna", "crystal", "protein")
 
@@ -72,7 +73,8 @@ def run_demo(
         ``out_dir`` exists and is not a directory.
 
     A part that fails re-raises its error after the report of the parts that finished
-    has been written.
+    has been written. Files already in ``out_dir`` are kept; those this run did not
+    write (from an earlier run) are named in the report and in a UserWarning.
     """
     unknown = [p for p in parts if p not in PARTS]
     if unknown or not parts:
@@ -81,6 +83,7 @@ def run_demo(
     if out_dir.exists() and not out_dir.is_dir():
         raise UserInputError(f"The demo output directory {str(out_dir)!r} exists and is not a directory.")
     out_dir.mkdir(parents=True, exist_ok=True)
+    before = _snapshot(out_dir)
     started = time.perf_counter()
     sections: list[Section] = []
     paths: dict[str, Path] = {}
@@ -92,9 +95,15 @@ def run_demo(
     finally:
         bar.close()
         if sections:
-            paths = write_report(
-                out_dir, "symcl demo", _preamble(quick, seed, parts, time.perf_counter() - started), sections
-            )
+            written, stale = _written_and_stale(out_dir, before)
+            preamble = _preamble(quick, seed, parts, time.perf_counter() - started)
+            if stale:
+                preamble += (
+                    f" {out_dir} also holds {_stale_files(stale)} (metrics.json lists the files this run wrote)."
+                )
+            paths = write_report(out_dir, "symcl demo", preamble, sections, written)
+            if stale:  # printed as one "symcl: warning:" line by the command line
+                warnings.warn(f"{out_dir} also holds {_stale_files(stale)}", stacklevel=2)
     return paths
 
 
@@ -108,3 +117,25 @@ def _preamble(quick: bool, seed: int, parts: Sequence[str], seconds: float) -> s
         f"{seconds:.0f} s. Everything here runs on data and pretrained models shipped with the package. "
         f"Reproduce the whole report with: symcl demo --out DIR{flags}"
     )
+
+
+def _snapshot(directory: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``directory`` (relative path) -> (inode, mtime): atomic writes change both."""
+    return {
+        str(path.relative_to(directory)): (path.stat().st_ino, path.stat().st_mtime_ns)
+        for path in directory.rglob("*")
+        if path.is_file()
+    }
+
+
+def _written_and_stale(directory: Path, before: dict[str, tuple[int, int]]) -> tuple[list[str], list[str]]:
+    """The files this run wrote, and those it left as they were (the report's own files aside)."""
+    now = _snapshot(directory)
+    written = sorted(name for name, stamp in now.items() if before.get(name) != stamp)
+    stale = sorted(name for name, stamp in now.items() if before.get(name) == stamp and name not in REPORT_FILES)
+    return sorted({*written, *REPORT_FILES}), stale
+
+
+def _stale_files(stale: Sequence[str]) -> str:
+    shown = ", ".join(stale[:4]) + (", ..." if len(stale) > 4 else "")
+    return f"{len(stale)} file(s) this run did not write, left from an earlier run: {shown}"

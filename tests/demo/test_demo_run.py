@@ -137,3 +137,22 @@ def test_every_file_a_reproduce_line_writes_is_in_the_output(quick_report):
     for command in (c for s in record["sections"] for c in s["commands"]):
         args = shlex.split(command)
         assert Path(args[args.index("-o") + 1]).exists(), command
+
+
+def test_files_of_an_earlier_run_are_kept_and_named_in_one_warning(tmp_path, monkeypatch, capsys):
+    def part(out_dir, *, quick, seed, progress):
+        (out_dir / "dna").mkdir(exist_ok=True)
+        (out_dir / "dna" / "fragments_1000bp.fa").write_text(">new\nACGT\n")
+        return Section("first part", "ok")
+
+    (tmp_path / "dna").mkdir()
+    (tmp_path / "dna" / "fragments_500bp.fa").write_text(">old\nACGT\n")
+    monkeypatch.setattr(demo_run, "_runner", lambda name: part)
+    assert main(["demo", "--quiet", "--out", str(tmp_path), "--parts", "dna"]) == 0
+    assert (tmp_path / "dna" / "fragments_500bp.fa").exists()
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("symcl: warning:")]
+    assert len(warnings) == 1 and "1 file(s) this run did not write" in warnings[0]
+    assert "dna/fragments_500bp.fa" in warnings[0]
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    assert "dna/fragments_1000bp.fa" in record["files"] and "dna/fragments_500bp.fa" not in record["files"]
+    assert "dna/fragments_500bp.fa" in (tmp_path / "report.md").read_text()

@@ -104,9 +104,12 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
     ari = adjusted_rand_score(truth[matched], result.cluster[matched])
     auroc = _auroc(is_defect, result.anomaly, matched & ~near_defect)
     auroc_all = _auroc(is_defect, result.anomaly, matched)
+    n_pairs = 128 if quick else 512
     invariance, shifted = (
-        translation_invariance(model, view_settings, 128 if quick else 512, seed, offcentre) for offcentre in (0.0, 1.0)
+        translation_invariance(model, view_settings, n_pairs, seed, offcentre) for offcentre in (0.0, 1.0)
     )
+    # a small sample of one material: the benchmark's figure over every material is the one to judge by
+    sample = f"{MATERIAL} only, {n_pairs} pairs; README's bench_crystal row (every material) is the one that counts"
     metrics = [
         Metric(
             "sites found",
@@ -126,12 +129,12 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
         Metric(
             "median cosine, same defect lattice-translated, window re-centred",
             f"{invariance['same']:.3f}",
-            "target >= 0.95",
+            f"target >= 0.95; {sample}",
         ),
         Metric(
             "median cosine, same defect lattice-translated, window shifted (defect off-centre)",
             f"{shifted['same']:.3f}",
-            "target >= 0.95; the shipped model is not trained for it",
+            f"target >= 0.95; {sample}; the shipped model is not trained for it",
         ),
         Metric("median cosine, different defect kinds", f"{invariance['different']:.3f}", "target < 0.7"),
     ]
@@ -143,8 +146,10 @@ def run_crystal(out_dir: Path, *, quick: bool, seed: int, progress: bool = True)
         f"real micrograph: atomic columns found by peak finding, a patch cut at each, embedded with the shipped "
         f"pretrained encoder, scored for anomaly (distance from the pristine mode) and clustered. Sites by true "
         f"class: {', '.join(f'{k} {c}' for k, c in zip(kinds, per_kind, strict=True))}. Translation invariance is measured on "
-        f"pairs of lattice-translated views of the same defect, with the window re-centred on the moved defect "
-        f"and with the window shifted so that the defect sits off-centre. A pristine column next to a defect "
+        f"{n_pairs} pairs of lattice-translated views of the same {MATERIAL} defect, with the window re-centred on "
+        f"the moved defect and with the window shifted so that the defect sits off-centre: a small sample of one "
+        f"material, where benchmarks/bench_crystal.py scores every material (its row in the README is the one "
+        f"to judge the model by). A pristine column next to a defect "
         f"has the defect inside its patch, so such columns are left out of the clean anomaly AUROC. "
         + _edge_and_rings_text(counts)
     )

@@ -113,7 +113,7 @@ def _preamble(quick: bool, seed: int, parts: Sequence[str], seconds: float) -> s
         flags += " --parts " + " ".join(parts)
     return (
         f"symcl {symcl.__version__}, torch {torch.__version__}, Python {platform.python_version()}, "
-        f"{torch.get_num_threads()} CPU threads; run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC in "
+        f"{_threads(torch.get_num_threads())}; run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC in "
         f"{seconds:.0f} s. Everything here runs on data and pretrained models shipped with the package. "
         f"Reproduce the whole report with: symcl demo --out DIR{flags}"
     )
@@ -139,3 +139,7 @@ def _written_and_stale(directory: Path, before: dict[str, tuple[int, int]]) -> t
 def _stale_files(stale: Sequence[str]) -> str:
     shown = ", ".join(stale[:4]) + (", ..." if len(stale) > 4 else "")
     return f"{len(stale)} file(s) this run did not write, left from an earlier run: {shown}"
+
+
+def _threads(n: int) -> str:
+    return f"{n} CPU thread" + ("" if n == 1 else "s")

@@ -40,7 +40,7 @@ def test_quick_demo_writes_the_report_and_figures(quick_report):
 
 def test_quick_demo_measures_what_it_claims(quick_report):
     text = (quick_report / "report.md").read_text()
-    assert float(_metric(text, "max \\|emb(x) - emb(revcomp x)\\|")) <= 1e-5
+    assert float(_metric(text, "max \\|emb(x) - emb(revcomp x)\\|, the fragments")) <= 1e-5
     spearman = float(_metric(text, "Spearman predicted vs Scoredist"))
     assert -1.0 <= spearman <= 1.0
     # Globins are close homologs: shared spaced k-mers rank their pairs like the alignments do.
@@ -156,3 +156,31 @@ def test_files_of_an_earlier_run_are_kept_and_named_in_one_warning(tmp_path, mon
     record = json.loads((tmp_path / "metrics.json").read_text())
     assert "dna/fragments_1000bp.fa" in record["files"] and "dna/fragments_500bp.fa" not in record["files"]
     assert "dna/fragments_500bp.fa" in (tmp_path / "report.md").read_text()
+
+
+def test_the_time_ratio_agrees_with_the_times_shown(quick_report):
+    row = next(line for line in (quick_report / "report.md").read_text().splitlines() if "all-vs-all time" in line)
+    embedded, aligned, ratio = re.search(r"([\d.]+) s embedded \| ([\d.]+) s aligned \((\d+)x\)", row).groups()
+    assert round(float(aligned) / float(embedded)) == int(ratio)
+
+
+def test_the_invariance_rows_say_what_they_measured_on(quick_report):
+    text = (quick_report / "report.md").read_text()
+    assert _metric(text, "max \\|emb(x) - emb(revcomp x)\\|, the fragments")
+    for row in (line for line in text.splitlines() if line.startswith("| crystal") and "lattice-translated" in line):
+        assert "MoS2 only, 128 pairs; README's bench_crystal row (every material) is the one that counts" in row
+
+
+def test_the_worst_strand_invariance_of_several_lengths_is_reported():
+    from symcl.demo.dna_part import _worst_invariance
+
+    scores = [
+        {"max_abs_diff": 0.0, "matched": 1.0, "unrelated": 0.2},
+        {"max_abs_diff": 3e-6, "matched": 0.99, "unrelated": 0.3},
+    ]
+    assert _worst_invariance(scores) == {"max_abs_diff": 3e-6, "matched": 0.99, "unrelated": 0.3}
+
+
+@pytest.mark.parametrize("n, text", [(1, "1 CPU thread"), (2, "2 CPU threads")])
+def test_threads_are_counted_in_words(n, text):
+    assert demo_run._threads(n) == text

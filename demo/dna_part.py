@@ -193,11 +193,15 @@ def _plot_maps(path: Path, learned, baseline, labels, names, length: int) -> tup
     ):
         x = np.asarray(x, dtype=np.float64)
         x = x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
-        xy = PCA(n_components=2, random_state=0).fit_transform(x)
+        pca = PCA(n_components=2, random_state=0)
+        xy = pca.fit_transform(x)
         for label, name in enumerate(names):
             chosen = labels == label
             ax.scatter(xy[chosen, 0], xy[chosen, 1], s=14, label=name, alpha=0.8)
         ax.set_title(f"{title}, {length}-bp fragments")
+        explained = 100 * pca.explained_variance_ratio_
+        ax.set_xlabel(f"PC 1 ({explained[0]:.0f} % of variance)")
+        ax.set_ylabel(f"PC 2 ({explained[1]:.0f} % of variance)")
         ax.set_xticks([])
         ax.set_yticks([])
     axes[1].legend(fontsize=8, loc="best")

@@ -233,9 +233,9 @@ def _plot_scatter(path: Path, results: list[dict]) -> Path:
             label=f"{r['name']}{', ' + r['role'] if 'role' in r else ''} (Spearman {r['spearman']:.2f})",
         )
     top = max(max(r["aligned"].max(), r["predicted"].max()) for r in results)
-    ax.plot([0, top], [0, top], color="grey", linewidth=1)
-    ax.set_xlabel("alignment distance (Scoredist)")
-    ax.set_ylabel("predicted distance (embeddings)")
+    ax.plot([0, top], [0, top], color="grey", linewidth=1, label="y = x (perfect agreement)")
+    ax.set_xlabel("alignment distance, Scoredist (substitutions per site)")
+    ax.set_ylabel("predicted distance, embeddings (substitutions per site)")
     ax.legend(fontsize=8)
     return save_figure(figure, path)
 
@@ -244,13 +244,20 @@ def _plot_trees(path: Path, result: dict) -> Path:
     from Bio import Phylo
     from matplotlib.text import Text
 
-    figure, axes = new_figure(2, figsize=(12, max(5, result["n"] * 0.16)))
+    figure, axes = new_figure(2, figsize=(12, max(5, result["n"] * 0.2)))
     for ax, tree, title in zip(axes, result["trees"], ("alignment (Scoredist)", "predicted"), strict=True):
         tree.ladderize()
         Phylo.draw(tree, axes=ax, do_show=False, label_func=lambda clade: clade.name or "")
         ax.set_title(f"NJ, {title}")
-        ax.tick_params(labelsize=6)
+        ax.set_xlabel("branch length (substitutions per site)")
+        ax.set_ylabel("")
+        ax.set_yticks([])  # Phylo numbers the taxa on this axis; the numbers mean nothing
+    # one x scale for both panels, so that their branch lengths compare by eye
+    right = max(ax.get_xlim()[1] for ax in axes)
+    for ax in axes:
+        ax.set_xlim(0, right)
+    labels = set(axes[0].texts) | set(axes[1].texts)
     for text in figure.findobj(Text):
-        if text.get_text() and not text.get_text().startswith("NJ"):
-            text.set_fontsize(6)
+        if text in labels:
+            text.set_fontsize(7)
     return save_figure(figure, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -87,10 +88,15 @@ def run_demo(
     started = time.perf_counter()
     sections: list[Section] = []
     paths: dict[str, Path] = {}
-    bar = tqdm(parts, desc="symcl demo", unit="part", disable=not progress)
+    # The parts' own bars sit below this one, and tqdm moves between nested bars with cursor
+    # codes that a log file keeps as junk: without a terminal, a plain line per part instead.
+    terminal = sys.stderr.isatty()
+    bar = tqdm(parts, desc="symcl demo", unit="part", disable=not (progress and terminal))
     try:
-        for name in bar:
+        for number, name in enumerate(bar, start=1):
             bar.set_postfix_str(name)
+            if progress and not terminal:
+                print(f"symcl demo: part {number}/{len(parts)}, {name}", file=sys.stderr, flush=True)
             sections.append(_runner(name)(out_dir, quick=quick, seed=seed, progress=progress))
     finally:
         bar.close()

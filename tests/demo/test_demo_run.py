@@ -184,3 +184,18 @@ def test_the_worst_strand_invariance_of_several_lengths_is_reported():
 @pytest.mark.parametrize("n, text", [(1, "1 CPU thread"), (2, "2 CPU threads")])
 def test_threads_are_counted_in_words(n, text):
     assert demo_run._threads(n) == text
+
+
+def test_progress_into_a_log_file_has_no_cursor_codes(tmp_path, monkeypatch, capsys):
+    from tqdm.auto import tqdm
+
+    def part(out_dir, *, quick, seed, progress):
+        for _ in tqdm(range(3), desc="inner", disable=not progress):  # a part's own bar
+            pass
+        return Section("a part", "ok")
+
+    monkeypatch.setattr(demo_run, "_runner", lambda name: part)
+    run_demo(tmp_path, parts=("dna", "crystal"), progress=True)
+    err = capsys.readouterr().err
+    assert "inner" in err and "\x1b[A" not in err
+    assert "symcl demo: part 2/2, crystal" in err

@@ -212,10 +212,11 @@ def _plot_scores(path: Path, scores: dict[int, tuple[dict, dict]]) -> tuple[Path
     lengths = sorted(scores)
     positions = np.arange(len(lengths))
     figure, ax = new_figure(figsize=(6, 3.5))
-    for offset, key in ((-0.2, "learned"), (0.2, "TNF")):
-        ax.bar(positions + offset, [scores[n][0][key] for n in lengths], width=0.4, label=key)
+    for offset, key, label in ((-0.2, "learned", "learned"), (0.2, "TNF", "TNF (standardised log-ratios)")):
+        ax.bar(positions + offset, [scores[n][0][key] for n in lengths], width=0.4, label=label)
     ax.set_xticks(positions, [f"{n} bp" for n in lengths])
     ax.set_ylabel("binning ARI")
-    ax.set_ylim(0, 1)
-    ax.legend()
+    ax.set_ylim(0, 1.2)  # room above the bars for the legend
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.legend(loc="upper left", ncols=2, fontsize=9)
     return save_figure(figure, path), "Binning ARI against the true genomes by fragment length: learned vs TNF."

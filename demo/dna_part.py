@@ -68,32 +68,11 @@ def run_dna(out_dir: Path, *, quick: bool, seed: int, progress: bool = True) -> 
         fasta = _write_fasta(part / f"fragments_{length}bp.fa", fragments, labels, names)
         embedded = dna.embed_sequences(model, fragments, progress=progress)  # the CLI's window: the training one
         learned = embedded.embeddings
-        baseline = tnf_features([seq for _, seq in fragments])
-        n_bins = len(names)
-        ids = [fragment_id for fragment_id, _ in fragments]
-        bins = {"learned": bin_as_cli(learned, n_bins, seed), "TNF": bin_as_cli(baseline, n_bins, seed)}
-        # the files the reproduce lines write, so that they can be compared with the commands' own
-        dna.save_embeddings(part / f"embeddings_{length}bp.npz", embedded)
-        dna.save_bins(part / f"bins_{length}bp.tsv", ids, bins["learned"])
-        dna.save_bins(part / f"bins_tnf_{length}bp.tsv", ids, bins["TNF"])
-        ari = {key: adjusted_rand_score(labels, found) for key, found in bins.items()}
-        # 1-NN: at 2 kb phiX174 gives 2 fragments, too few for a 5-NN vote ever to name it
-        knn = {"learned": symcl.knn_accuracy(learned, labels, k=1), "TNF": symcl.knn_accuracy(baseline, labels, k=1)}
+        baseline, ari, knn = _bin_both_routes(part, length, fragments, embedded, labels, len(names), seed)
         scores[length] = (ari, knn)
-        commands += _bin_commands(fasta, part, length, n_bins, seed)
+        commands += _bin_commands(fasta, part, length, len(names), seed)
         invariance[length] = dna.strand_invariance(model, fragments, window=length)
-        metrics += [
-            Metric(
-                f"binning ARI, {length} bp ({len(fragments)} fragments)",
-                f"{ari['learned']:.3f}",
-                f"TNF {ari['TNF']:.3f}",
-            ),
-            Metric(
-                f"genome nearest-neighbour (1-NN) accuracy, {length} bp",
-                f"{knn['learned']:.3f}",
-                f"TNF {knn['TNF']:.3f}",
-            ),
-        ]
+        metrics += _length_metrics(length, len(fragments), ari, knn)
     worst = _worst_invariance(invariance.values())
     every = "the fragments" if len(lengths) == 1 else "the fragments of every length"
     metrics.insert(
@@ -127,6 +106,34 @@ def run_dna(out_dir: Path, *, quick: bool, seed: int, progress: bool = True) -> 
         time.perf_counter() - started,
         {"fragment_lengths": list(lengths), "bins": len(names), "strand_invariance_by_length": invariance},
     )
+
+
+def _bin_both_routes(part: Path, length: int, fragments, embedded, labels: np.ndarray, n_bins: int, seed: int):
+    """Bin the embeddings and the TNF as `symcl dna bin` does, write both bin files, score both.
+
+    Returns the TNF features and the ARI and 1-NN accuracy of each route ("learned", "TNF").
+    """
+    learned = embedded.embeddings
+    baseline = tnf_features([seq for _, seq in fragments])
+    ids = [fragment_id for fragment_id, _ in fragments]
+    bins = {"learned": bin_as_cli(learned, n_bins, seed), "TNF": bin_as_cli(baseline, n_bins, seed)}
+    # the files the reproduce lines write, so that they can be compared with the commands' own
+    dna.save_embeddings(part / f"embeddings_{length}bp.npz", embedded)
+    dna.save_bins(part / f"bins_{length}bp.tsv", ids, bins["learned"])
+    dna.save_bins(part / f"bins_tnf_{length}bp.tsv", ids, bins["TNF"])
+    ari = {key: adjusted_rand_score(labels, found) for key, found in bins.items()}
+    # 1-NN: at 2 kb phiX174 gives 2 fragments, too few for a 5-NN vote ever to name it
+    knn = {"learned": symcl.knn_accuracy(learned, labels, k=1), "TNF": symcl.knn_accuracy(baseline, labels, k=1)}
+    return baseline, ari, knn
+
+
+def _length_metrics(length: int, n_fragments: int, ari: dict, knn: dict) -> list[Metric]:
+    return [
+        Metric(f"binning ARI, {length} bp ({n_fragments} fragments)", f"{ari['learned']:.3f}", f"TNF {ari['TNF']:.3f}"),
+        Metric(
+            f"genome nearest-neighbour (1-NN) accuracy, {length} bp", f"{knn['learned']:.3f}", f"TNF {knn['TNF']:.3f}"
+        ),
+    ]
 
 
 def _worst_invariance(scores) -> dict[str, float]:

@@ -10,7 +10,8 @@ import pytest
 import symcl.demo.run as demo_run
 from symcl.cli import main
 from symcl.demo import run_demo
-from symcl.demo.report import Section
+from symcl.demo.report import Figure, Section, new_figure, save_figure
+from symcl.errors import Terminated
 
 
 def _metric(text: str, name: str) -> str:
@@ -50,17 +51,115 @@ def test_quick_demo_measures_what_it_claims(quick_report):
     assert (quick_report / "dna" / "fragments_1000bp.fa").read_text().startswith(">")
 
 
-def test_a_failing_part_keeps_the_report_of_the_parts_before_it(tmp_path, monkeypatch):
-    def fine(out_dir, *, quick, seed, progress):
-        return Section("first part", "ok")
+def _writing_part(title: str, text: str, stop: BaseException | None = None):
+    """A stand-in demo part that writes ``<title>/data.txt`` and a figure, then returns or raises ``stop``."""
 
-    def broken(out_dir, *, quick, seed, progress):
-        raise RuntimeError("part failed")
+    def part(out_dir, *, quick, seed, progress):
+        folder = out_dir / title
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "data.txt").write_text(text)
+        figure, ax = new_figure(figsize=(2, 2))
+        ax.set_title(text)
+        save_figure(figure, folder / "figure.png")
+        if stop is not None:
+            raise stop
+        return Section(title, text, figures=[Figure(f"{title}/figure.png", text)])
 
-    monkeypatch.setattr(demo_run, "_runner", {"dna": fine, "crystal": broken}.__getitem__)
-    with pytest.raises(RuntimeError, match="part failed"):
+    return part
+
+
+def _contents(directory: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(directory).as_posix(): path.read_bytes()
+        for path in directory.rglob("*")
+        if path.is_file() and not path.relative_to(directory).parts[0].startswith(".staging-")
+    }
+
+
+def _run_parts(out_dir, monkeypatch, runners: dict, *, check=True) -> int:
+    monkeypatch.setattr(demo_run, "_runner", runners.__getitem__)
+    status = main(["demo", "--quiet", "--out", str(out_dir), "--parts", *runners])
+    assert not check or status == 0
+    return status
+
+
+@pytest.mark.parametrize(
+    "stop, status, reason", [(KeyboardInterrupt(), 130, "interrupted"), (Terminated(), 143, "terminated")]
+)
+def test_an_interrupted_run_leaves_a_complete_earlier_report_as_it_was(
+    tmp_path, monkeypatch, capsys, stop, status, reason
+):
+    _run_parts(
+        tmp_path, monkeypatch, {"dna": _writing_part("dna", "old dna"), "crystal": _writing_part("crystal", "old")}
+    )
+    before = _contents(tmp_path)
+    assert {"report.md", "report.html", "metrics.json", "dna/data.txt", "dna/figure.png"} <= before.keys()
+    capsys.readouterr()
+
+    runners = {"dna": _writing_part("dna", "new dna"), "crystal": _writing_part("crystal", "new", stop=stop)}
+    assert _run_parts(tmp_path, monkeypatch, runners, check=False) == status
+
+    assert _contents(tmp_path) == before  # the report and the files it shows are the earlier run's, byte for byte
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if line.startswith("symcl: warning:")]
+    assert len(warnings) == 1 and f"{tmp_path} is as it was" in warnings[0] and f"({reason})" in warnings[0]
+    staged = Path(warnings[0].rsplit(" is ", 1)[1])
+    assert staged.parent.parent == tmp_path and staged.name == "report.html"
+    partial = (staged.parent / "report.md").read_text()
+    assert partial.startswith("# symcl demo (incomplete)")
+    assert f"Incomplete: part crystal missing ({reason})." in partial and "## dna" in partial
+    assert "Reproduce the whole report" not in partial
+    assert (staged.parent / "dna" / "data.txt").read_text() == "new dna"
+
+
+def test_a_complete_run_replaces_the_earlier_report_and_files(tmp_path, monkeypatch, capsys):
+    _run_parts(
+        tmp_path, monkeypatch, {"dna": _writing_part("dna", "old dna"), "crystal": _writing_part("crystal", "old")}
+    )
+    old_page = (tmp_path / "report.html").read_bytes()
+    _run_parts(
+        tmp_path, monkeypatch, {"dna": _writing_part("dna", "new dna"), "crystal": _writing_part("crystal", "new")}
+    )
+    assert (tmp_path / "dna" / "data.txt").read_text() == "new dna"
+    assert (tmp_path / "crystal" / "data.txt").read_text() == "new"
+    page = (tmp_path / "report.html").read_text()
+    assert page.encode() != old_page and "new dna" in page and "incomplete" not in page
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging folder left
+    assert "symcl: warning:" not in capsys.readouterr().err
+
+
+def test_a_failing_part_keeps_the_report_of_the_parts_before_it_beside_the_output(tmp_path, monkeypatch):
+    runners = {
+        "dna": _writing_part("dna", "ok"),
+        "crystal": _writing_part("crystal", "no", RuntimeError("part failed")),
+    }
+    monkeypatch.setattr(demo_run, "_runner", runners.__getitem__)
+    with pytest.raises(RuntimeError, match="part failed"), pytest.warns(UserWarning, match="is as it was") as caught:
         run_demo(tmp_path, parts=("dna", "crystal"), progress=False)
-    assert "## first part" in (tmp_path / "report.md").read_text()
+    assert not (tmp_path / "report.md").exists() and not (tmp_path / "dna").exists()
+    staged = Path(str(caught[0].message).rsplit(" is ", 1)[1]).parent
+    text = (staged / "report.md").read_text()
+    assert "## dna" in text and "Incomplete: part crystal missing (failed: RuntimeError: part failed)." in text
+
+
+def test_a_run_stopped_before_any_part_finished_leaves_no_staging_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo_run, "_runner", lambda name: _writing_part(name, "x", KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        run_demo(tmp_path, parts=("dna",), progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_reproduce_lines_name_the_output_folder_not_the_staging_folder(tmp_path, monkeypatch):
+    def part(out_dir, *, quick, seed, progress):
+        (out_dir / "dna").mkdir()
+        (out_dir / "dna" / "a b.fa").write_text(">x\nACGT\n")
+        return Section("dna", "ok", commands=[shlex.join(["symcl", "dna", "embed", str(out_dir / "dna" / "a b.fa")])])
+
+    out = tmp_path / "my out"
+    monkeypatch.setattr(demo_run, "_runner", lambda name: part)
+    run_demo(out, parts=("dna",), progress=False)
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["sections"][0]["commands"] == [shlex.join(["symcl", "dna", "embed", str(out / "dna" / "a b.fa")])]
 
 
 def test_unknown_part_is_a_clear_error(tmp_path):

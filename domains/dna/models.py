@@ -15,6 +15,7 @@ from symcl.training import TrainConfig, TrainState, contrastive_objective, fit
 from symcl.views import ViewBatch
 
 from .encoders import build_encoder
+from .sources import record_paths, resumable_sources
 from .views import DnaViews
 
 
@@ -99,7 +100,10 @@ def train(
     resume : bool
         Continue from the newest checkpoint in ``out_dir``.
     sources : list of str, optional
-        Names of the training files, recorded in config.json.
+        Paths of the training files. The run's metadata holds each file's size and
+        SHA-256, so a resume accepts a file however its path is spelled and refuses one
+        whose content changed; config.json adds its absolute path. A name that is no
+        file is recorded as it is.
 
     Returns
     -------
@@ -116,9 +120,10 @@ def train(
         "hard_negative_beta": hard_negative_beta,
         "queue_size": queue_size,
     }
+    identified = resumable_sources(list(sources or []), out_dir, resume, "dna")
     metadata = {
         "model": dict(model.config),
-        "dna": {"views": views.settings(), "sources": list(sources or []), "projection": projection} | loss,
+        "dna": {"views": views.settings(), "sources": identified, "projection": projection} | loss,
     }
     # embed_sequences' default window, as load_model sets it for the saved model
     model.training_window = views.window
@@ -126,7 +131,9 @@ def train(
         objective = ProjectedContrastive(model.dim, projection, **loss)
     else:
         objective = contrastive_objective(model.dim, **loss)
-    return fit(model, views, objective, config, out_dir=out_dir, resume=resume, progress=progress, metadata=metadata)
+    state = fit(model, views, objective, config, out_dir=out_dir, resume=resume, progress=progress, metadata=metadata)
+    record_paths(out_dir, "dna", list(sources or []))
+    return state
 
 
 def _check_loss_options(debias_tau_plus: float, hard_negative_beta: float) -> None:

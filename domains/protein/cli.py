@@ -28,6 +28,7 @@ import argparse
 import math
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -39,6 +40,7 @@ from symcl.cli import (
     output_file,
     refuse_writing_over_an_input,
 )
+from symcl.domains.dna.sources import record_paths, resumable_sources
 from symcl.errors import UserInputError
 
 from .alignment import GAP_EXTEND, GAP_OPEN, make_aligner
@@ -482,6 +484,10 @@ def run_train(args: argparse.Namespace) -> int | None:
         raise UserInputError(
             f"--kmer-sizes must be distinct integers in [1, {MAX_KMER_SIZE}]. Got {kmer_sizes} instead."
         )
+    sources = resumable_sources(args.inputs, args.out, wants_resume(args), "protein")
+    # a family is named by its file's name, not its path as typed: the names are part of the
+    # run's metadata, which a resume compares (a run begun before the fingerprints keeps the paths)
+    as_typed = sources == list(args.inputs)
     main_process = os.environ.get("RANK", "0") == "0"
     families = []
     for path in args.inputs:
@@ -492,7 +498,7 @@ def run_train(args: argparse.Namespace) -> int | None:
             family_distances(
                 family,
                 args.method,
-                name=path,
+                name=path if as_typed else Path(path).name,
                 max_distance=args.max_distance,
                 anchors=args.anchors,
                 n_jobs=args.jobs,
@@ -534,10 +540,11 @@ def run_train(args: argparse.Namespace) -> int | None:
         metadata={
             "method": args.method,
             "anchors": args.anchors,
-            "sources": list(args.inputs),
+            "sources": sources,  # fingerprints: a resume must see the same files, however spelled
             "simulated_families": args.simulated,
         },
     )
+    record_paths(args.out, "protein", args.inputs)
     if main_process:
         print(
             f"trained a protein distance encoder on {len(args.inputs)} file(s) and {args.simulated} simulated "

@@ -1,7 +1,9 @@
 """``symcl dna train`` and ``symcl dna embed`` end to end on the shipped data."""
 
 import gzip
+import hashlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -10,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from progress_recorder import bar_recorder
+from safetensors.numpy import load_file
 
 from symcl.cli import main
 from symcl.domains import dna
@@ -36,8 +39,56 @@ def test_train_writes_the_run_directory(trained, shipped):
     config = dna.read_model_config(trained)
     assert config["model"] == {"kind": "codon_phase", "kmer_sizes": [3, 4], "channels": 4, "hidden": 8, "out_dim": 6}
     assert config["dna"]["views"]["window"] == 400 and config["dna"]["projection"] == 8
-    assert len(config["dna"]["sources"]) == 6
+    assert [s["path"] for s in config["dna"]["sources"]] == [str(p.resolve()) for p in shipped.values()]
+    content = shipped["pPCP1.fa.gz"].read_bytes()
+    assert config["dna"]["sources"][1] | {"path": None} == {
+        "path": None,
+        "bytes": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+    }
     assert config["steps_done"] == 30
+
+
+def _interrupted(trained, tmp_path):
+    """A run directory holding only the oldest checkpoint of ``trained``: a run killed there."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    oldest = sorted((trained / "checkpoints").iterdir())[0]
+    shutil.copy(oldest, run / "checkpoints" / oldest.name)
+    return run
+
+
+def test_resume_accepts_the_training_files_spelled_otherwise(trained, shipped, tmp_path, monkeypatch):
+    # a job resubmitted from another folder: the same files, other paths; it continues bit-identically
+    run = _interrupted(trained, tmp_path)
+    monkeypatch.chdir(shipped["phiX174.fa.gz"].parent)
+    code = main(
+        ["dna", "train", *(f"./{name}" for name in shipped), "--out", str(run), "--steps", "30", "--eval-every", "0",
+         "--checkpoint-every", "10", "--quiet", "--resume", *TINY]
+    )  # fmt: skip
+    assert code == 0
+    resumed, uninterrupted = load_file(run / "model.safetensors"), load_file(trained / "model.safetensors")
+    assert resumed.keys() == uninterrupted.keys()
+    for key in resumed:
+        np.testing.assert_array_equal(resumed[key], uninterrupted[key])
+
+
+def test_resume_refuses_a_training_file_whose_content_changed(trained, shipped, tmp_path, capsys):
+    run = _interrupted(trained, tmp_path)
+    inputs = [tmp_path / name for name in shipped]
+    for source, copy in zip(shipped.values(), inputs, strict=True):
+        shutil.copy(source, copy)
+    shutil.copy(shipped["human_mito.fa.gz"], inputs[1])  # other data under the name of pPCP1
+    code = main(
+        ["dna", "train", *map(str, inputs), "--out", str(run), "--steps", "30", "--eval-every", "0", "--quiet",
+         "--resume", *TINY]
+    )  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    sizes = [p.stat().st_size for p in (shipped["pPCP1.fa.gz"], shipped["human_mito.fa.gz"])]
+    assert f"{inputs[1]}: training file 2 has changed ({sizes[0]} -> {sizes[1]} bytes)" in err
+    assert not (run / "model.safetensors").exists()
 
 
 def test_embed_writes_ids_in_order_and_equal_embeddings_for_both_strands(trained, shipped, tmp_path, capsys):

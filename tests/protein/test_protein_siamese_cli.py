@@ -1,5 +1,6 @@
 """``symcl protein train``, ``embed`` and ``tree --model``: a tiny end-to-end run and the error paths."""
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -51,10 +52,12 @@ def test_train_writes_a_loadable_model(trained):
         "block_kernel_size": 5,
         "segments": 16,
     }
-    assert config["protein"]["method"] == "scoredist" and config["protein"]["sources"] == [COX2]
+    assert config["protein"]["method"] == "scoredist" and [s["path"] for s in config["protein"]["sources"]] == [
+        str(Path(COX2).resolve())
+    ]
     assert config["protein"]["anchors"] is None
     assert config["protein"]["objective"]["contrastive_weight"] == 0.1
-    assert [name for name, _ in config["protein"]["pairs"]["families"]] == [COX2, "sim0", "sim1", "sim2"]
+    assert [name for name, _ in config["protein"]["pairs"]["families"]] == ["COX2_TM.fa", "sim0", "sim1", "sim2"]
     evaluations = json.loads((trained / "history.json").read_text())["evaluations"]
     assert [e["step"] for e in evaluations] == [2, 4] and {"spearman", "mae", "cap_recall"} <= set(evaluations[0])
     model = protein.load_model(trained)
@@ -86,6 +89,45 @@ def test_tree_from_the_model(trained, tmp_path):
     assert sorted(leaf.name for leaf in tree.get_terminals()) == sorted(family.ids)
     expected = protein.nj_tree(protein.predicted_distance_matrix(protein.load_model(trained), family), family.ids)
     assert protein.robinson_foulds(tree, expected) == 0.0
+
+
+def test_the_training_files_are_recorded_by_path_size_and_sha256(trained):
+    (source,) = json.loads((trained / "config.json").read_text())["protein"]["sources"]
+    content = Path(COX2).read_bytes()
+    assert source == {
+        "path": str(Path(COX2).resolve()),
+        "bytes": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+    }
+
+
+def test_resume_accepts_a_training_file_spelled_otherwise(trained, tmp_path, monkeypatch):
+    # a job resubmitted from another folder: the same file, another path; it continues bit-identically
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    step2 = sorted((trained / "checkpoints").iterdir())[0]
+    shutil.copy(step2, tmp_path / "run" / "checkpoints" / step2.name)
+    monkeypatch.chdir(Path(COX2).parent)
+    code = main(
+        ["protein", "train", "./" + Path(COX2).name, "--out", str(tmp_path / "run"), *TINY,
+         "--steps", "4", "--checkpoint-every", "2", "--eval-every", "2", "--resume"]
+    )  # fmt: skip
+    assert code == 0
+    resumed, uninterrupted = load_file(tmp_path / "run" / "model.safetensors"), load_file(trained / "model.safetensors")
+    for key in uninterrupted:
+        np.testing.assert_array_equal(resumed[key], uninterrupted[key])
+
+
+def test_resume_refuses_a_training_file_whose_content_changed(trained, tmp_path, capsys):
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    step2 = sorted((trained / "checkpoints").iterdir())[0]
+    shutil.copy(step2, tmp_path / "run" / "checkpoints" / step2.name)
+    changed = tmp_path / "COX2_TM.fa"
+    changed.write_bytes(Path(COX2).read_bytes().replace(b"L", b"I", 1))  # one residue, same size
+    code = main(["protein", "train", str(changed), "--out", str(tmp_path / "run"), *TINY, "--steps", "4", "--resume"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"{changed}: training file 1 has changed (same size" in err
 
 
 def test_resume_after_an_interruption_is_bit_identical(trained, tmp_path):

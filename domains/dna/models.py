@@ -11,11 +11,11 @@ from torch import Tensor, nn
 
 from symcl import model_directory
 from symcl.checks import check_integer
+from symcl.sources import record_paths, resumable_sources
 from symcl.training import TrainConfig, TrainState, contrastive_objective, fit
 from symcl.views import ViewBatch
 
 from .encoders import build_encoder
-from .sources import record_paths, resumable_sources
 from .views import DnaViews
 
 

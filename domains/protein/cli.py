@@ -40,8 +40,8 @@ from symcl.cli import (
     output_file,
     refuse_writing_over_an_input,
 )
-from symcl.domains.dna.sources import record_paths, resumable_sources
 from symcl.errors import UserInputError
+from symcl.sources import record_paths, resumable_sources
 
 from .alignment import GAP_EXTEND, GAP_OPEN, make_aligner
 from .anchored import DEFAULT_ANCHORS

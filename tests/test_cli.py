@@ -146,11 +146,13 @@ def test_warmup_is_at_most_a_tenth_of_the_run_unless_given(flags, warmup):
 
 
 @pytest.mark.slow
-def test_resume_with_more_steps_keeps_the_default_warmup(tmp_path):
+def test_resume_with_more_steps_is_refused_in_one_line(tmp_path):
     common = ["--out", str(tmp_path), "--checkpoint-every", "10", "--eval-every", "0", "--quiet"]
     assert _run("-m", "symcl.toy", "--steps", "20", *common).returncode == 0
     resumed = _run("-m", "symcl.toy", "--steps", "40", "--resume", *common)
-    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.returncode == 2
+    lines = resumed.stderr.strip().splitlines()
+    assert len(lines) == 1 and "started with --steps 20, not 40" in lines[0]
 
 
 def test_a_relaunch_gets_the_arguments_given_to_main(monkeypatch, tmp_path):

@@ -26,8 +26,7 @@ class TrainConfig:
         AdamW learning rate and decoupled weight decay.
     warmup_steps : int or None
         Linear warm-up length before the cosine decay to zero. None: 50 steps, or a tenth
-        of ``steps`` when that is fewer (taken from the current ``steps``, so a resumed
-        run that changes ``steps`` keeps a consistent schedule).
+        of ``steps`` when that is fewer.
     grad_clip : float or None
         Maximum global gradient norm; None disables clipping.
     seed : int
@@ -102,7 +101,9 @@ class TrainConfig:
             return self.warmup_steps
         return min(DEFAULT_WARMUP_STEPS, self.steps // 10)
 
-    # Fields that may change between an interrupted run and its resumption.
+    # Fields that may change between an interrupted run and its resumption: they do not change
+    # the trained weights. ``steps`` does (the schedule's length) and is checked on resume by
+    # ``fit``, after the step reached, so that fewer steps than done get their own message.
     RESUMABLE_CHANGES = ("steps", "device", "checkpoint_every", "keep_checkpoints")
 
     def differences(self, saved: dict) -> dict[str, tuple]:

@@ -315,10 +315,21 @@ def _resume(state: TrainState, callbacks: list[Callback], metadata: dict[str, An
             f"{path}: the run is at step {state.step}, past --steps {state.config.steps}; resume with --steps "
             f">= {state.step}, or train a new run in another folder"
         )
+    _refuse_other_length(path, saved["config"].get("steps"), state.config.steps)
     if is_main_process():
         finished = "; nothing left to train" if state.step == state.config.steps else ""
         print(f"symcl: resuming from {path} (step {state.step}){finished}", file=sys.stderr)
         _warn_of_other_thread_count(path, saved)
+
+
+def _refuse_other_length(path: Path, saved_steps: Any, steps: int) -> None:
+    """The learning rate decays to zero at ``steps``: resuming with another length would be another run."""
+    if saved_steps != steps:
+        raise UserInputError(
+            f"{path}: the run was started with --steps {saved_steps}, not {steps}; its learning rate decays to zero "
+            f"at step {saved_steps}, so another length is another run (a jump in the learning rate, not a "
+            f"continuation): resume with --steps {saved_steps}, or train a new run in another folder"
+        )
 
 
 def _warn_of_other_thread_count(path: Path, saved: dict[str, Any]) -> None:
@@ -350,8 +361,8 @@ def _restore(state: TrainState, saved: dict[str, Any], callbacks: list[Callback]
     state.objective.load_state_dict(saved["objective"])
     state.optimizer.load_state_dict(saved["optimizer"])
     state.scheduler.load_state_dict(saved["scheduler"])
-    # The optimiser saved the learning rate of the old schedule; with other --steps the
-    # schedule differs, so the next step takes its rate from this run's schedule.
+    # The next step takes its rate from this run's schedule (the same as the saved one:
+    # another --steps is refused).
     scheduler = state.scheduler  # a LambdaLR (warmup_cosine); written as its get_lr, for the same floats
     rates = [
         base * factor(scheduler.last_epoch)

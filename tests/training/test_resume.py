@@ -60,8 +60,10 @@ def test_resume_refuses_fewer_steps_than_done_and_says_when_nothing_is_left(tmp_
 
 
 def test_resume_under_another_thread_count_warns_that_it_is_not_bit_identical(tmp_path, capsys):
-    fit(*toy_run(steps=20), out_dir=tmp_path, progress=False)
-    fit(*toy_run(steps=30), out_dir=tmp_path, resume=True, progress=False)  # the same count: no warning
+    with pytest.raises(KeyboardInterrupt):
+        fit(*toy_run(steps=40), out_dir=tmp_path, callbacks=[Interrupt(20)], progress=False)
+    with pytest.raises(KeyboardInterrupt):  # the same count: no warning
+        fit(*toy_run(steps=40), out_dir=tmp_path, resume=True, callbacks=[Interrupt(30)], progress=False)
     assert "warning" not in capsys.readouterr().err
     threads = torch.get_num_threads()
     try:
@@ -79,7 +81,8 @@ def test_resume_without_a_checkpoint_says_it_starts_at_step_0(tmp_path, capsys):
 
 
 def test_resume_removes_the_temporary_files_of_a_killed_write(tmp_path):
-    fit(*toy_run(steps=20), out_dir=tmp_path, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        fit(*toy_run(steps=30), out_dir=tmp_path, callbacks=[Interrupt(20)], progress=False)
     leftovers = [
         tmp_path / ".history.json.k3x9q2ab.tmp",
         tmp_path / "checkpoints" / ".step-00000030.safetensors.a1b2c3d4.tmp",
@@ -90,19 +93,18 @@ def test_resume_removes_the_temporary_files_of_a_killed_write(tmp_path):
     assert not any(leftover.exists() for leftover in leftovers)
 
 
-class LearningRateAtStart(Callback):
-    def on_train_start(self, state):
-        self.rate = state.optimizer.param_groups[0]["lr"]
-
-
-def test_resume_with_more_steps_continues_on_the_new_schedule(tmp_path):
-    from symcl.training.schedule import warmup_cosine_factor
-
-    fit(*toy_run(steps=20), out_dir=tmp_path, progress=False)
-    start = LearningRateAtStart()
-    model, views, objective, config = toy_run(steps=40)
-    fit(model, views, objective, config, out_dir=tmp_path, resume=True, callbacks=[start], progress=False)
-    assert start.rate == pytest.approx(config.lr * warmup_cosine_factor(20, 5, 40))  # not the old schedule's 0
+@pytest.mark.parametrize("steps", [30, 15])
+def test_resume_refuses_another_number_of_steps_whose_schedule_would_jump(tmp_path, steps):
+    # The cosine schedule decays to zero at `steps`: 20 -> 30 would restart it from 0 at step 21.
+    with pytest.raises(KeyboardInterrupt):
+        fit(*toy_run(steps=20), out_dir=tmp_path, callbacks=[Interrupt(12)], progress=False)
+    with pytest.raises(UserInputError) as info:
+        fit(*toy_run(steps=steps), out_dir=tmp_path, resume=True, progress=False)
+    message = str(info.value)
+    assert f"step-00000010.safetensors: the run was started with --steps 20, not {steps};" in message
+    assert "decays to zero at step 20" in message and "\n" not in message
+    assert not (tmp_path / "config.json").exists()
+    assert fit(*toy_run(steps=20), out_dir=tmp_path, resume=True, progress=False).step == 20
 
 
 @pytest.mark.parametrize(
@@ -194,7 +196,9 @@ def test_a_fresh_run_refuses_a_folder_with_an_earlier_runs_checkpoints(tmp_path)
 
 
 def test_resume_refuses_other_metadata(tmp_path):
-    fit(*toy_run(steps=20), out_dir=tmp_path, progress=False, metadata={"data": {"sources": ["a.fa"]}})
+    with pytest.raises(KeyboardInterrupt):
+        fit(*toy_run(steps=30), out_dir=tmp_path, callbacks=[Interrupt(20)], progress=False,
+            metadata={"data": {"sources": ["a.fa"]}})  # fmt: skip
     with pytest.raises(UserInputError, match=r"cannot resume.*data.sources: \['a.fa'\] -> \['b.fa'\]"):
         fit(*toy_run(steps=30), out_dir=tmp_path, resume=True, progress=False, metadata={"data": {"sources": ["b.fa"]}})
     state = fit(

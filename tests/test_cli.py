@@ -268,3 +268,16 @@ def test_a_warning_is_one_line_naming_no_source_file(tmp_path, capsys):
     )
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"symcl: warning: {tmp_path / 'ragged.fa'}: has gap characters")
+
+
+def test_a_relaunch_checks_the_newest_readable_checkpoint(monkeypatch, tmp_path, capsys):
+    import symcl.cli
+    from symcl import toy
+
+    common = ["--out", str(tmp_path), "--steps", "4", "--checkpoint-every", "2", "--eval-every", "0", "--quiet"]
+    assert toy.main(common) == 0
+    newest = tmp_path / "checkpoints" / "step-00000004.safetensors"
+    newest.write_bytes(newest.read_bytes()[:600])
+    monkeypatch.setattr(symcl.cli, "relaunch_with_torchrun", lambda *a, **kw: pytest.fail("relaunched"))
+    assert toy.main([*common, "--resume", "--nproc", "2"]) == 2
+    assert "step-00000002.safetensors: written by 1 process(es)" in capsys.readouterr().err

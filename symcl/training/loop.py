@@ -250,10 +250,38 @@ def _default_callbacks(config: TrainConfig, progress: bool) -> list[Callback]:
 
 
 def refuse_other_process_count(out_dir: Path, processes: int) -> None:
-    """Refuse to resume the newest checkpoint of ``out_dir`` with another number of processes."""
+    """Refuse to resume the checkpoint of ``out_dir`` that a resume would load with another number of processes."""
+    readable = newest_readable_checkpoint(out_dir, warn=False)
+    if readable is not None:
+        path, saved = readable
+        _check_process_count(path, _written_by(path, saved), processes)
+
+
+def newest_readable_checkpoint(out_dir: Path, *, warn: bool = True) -> tuple[Path, Any] | None:
+    """The newest checkpoint of ``out_dir`` that can be read, and its contents; None when there is none.
+
+    A newer file that cannot be read (truncated by a full disk, damaged by a copy) is
+    passed over, with one warning naming it and the checkpoint used instead; it stays on
+    disk. When no checkpoint can be read, the newest one's error is raised.
+    """
     found = list_checkpoints(out_dir / "checkpoints")
-    if found:
-        _check_process_count(found[-1], _written_by(found[-1], load_state(found[-1])), processes)
+    unreadable: list[CheckpointError] = []
+    for path in reversed(found):
+        try:
+            saved = load_state(path)
+        except CheckpointError as error:
+            unreadable.append(error)
+            continue
+        if unreadable and warn and is_main_process():
+            print(
+                f"symcl: warning: cannot read {'; '.join(str(e) for e in unreadable)}; resuming from the newest "
+                f"readable checkpoint, {path.name}, instead (the unreadable file(s) are left in place)",
+                file=sys.stderr,
+            )
+        return path, saved
+    if unreadable:
+        raise unreadable[0]
+    return None
 
 
 def _written_by(path: Path, saved: Any) -> int:
@@ -282,16 +310,15 @@ def refuse_earlier_run(out_dir: Path) -> None:
 
 
 def _resume(state: TrainState, callbacks: list[Callback], metadata: dict[str, Any]) -> None:
-    """Load the newest checkpoint of ``state.out_dir`` into every part of the run."""
-    found = list_checkpoints(state.out_dir / "checkpoints")
+    """Load the newest readable checkpoint of ``state.out_dir`` into every part of the run."""
     if is_main_process():
         _remove_interrupted_writes(state.out_dir)
-    if not found:
+    readable = newest_readable_checkpoint(state.out_dir)
+    if readable is None:
         if is_main_process():
             print(f"symcl: nothing to resume in {state.out_dir} (no checkpoint); starting at step 0", file=sys.stderr)
         return
-    path = found[-1]
-    saved = load_state(path)
+    path, saved = readable
     try:
         changed = state.config.differences(saved["config"])
         if "metadata" in saved:  # checkpoints written before it was saved are not checked

@@ -217,3 +217,40 @@ def test_an_out_dir_that_is_a_file_is_refused_before_training(tmp_path):
 def test_resume_without_out_dir_is_refused():
     with pytest.raises(ValueError, match="'resume' parameter of fit needs 'out_dir'.*Got out_dir=None"):
         fit(*toy_run(steps=2), resume=True, progress=False)
+
+
+def _truncate(path, size=600):
+    path.write_bytes(path.read_bytes()[:size])
+
+
+def test_a_truncated_newest_checkpoint_falls_back_to_the_newest_readable_one(tmp_path, capsys):
+    whole, interrupted = tmp_path / "whole", tmp_path / "interrupted"
+    fit(*toy_run(steps=60), out_dir=whole, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        fit(*toy_run(steps=60), out_dir=interrupted, callbacks=[Interrupt(45)], progress=False)
+    checkpoints = interrupted / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["step-00000030.safetensors", "step-00000040.safetensors"]
+    _truncate(checkpoints / "step-00000040.safetensors")
+    capsys.readouterr()
+    state = fit(*toy_run(steps=60), out_dir=interrupted, resume=True, progress=False)
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert len(warnings) == 1
+    assert "step-00000040.safetensors: corrupt or truncated checkpoint" in warnings[0]
+    assert "resuming from the newest readable checkpoint, step-00000030.safetensors" in warnings[0]
+    assert "resuming from" in err and "(step 30)" in err
+    assert state.step == 60
+    for name in ("model.safetensors", "history.json"):
+        assert (whole / name).read_bytes() == (interrupted / name).read_bytes(), name
+
+
+def test_resume_fails_in_one_line_when_no_checkpoint_can_be_read(tmp_path):
+    from symcl.checkpoint import CheckpointError
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(*toy_run(steps=60), out_dir=tmp_path, callbacks=[Interrupt(45)], progress=False)
+    for path in (tmp_path / "checkpoints").iterdir():
+        _truncate(path)
+    with pytest.raises(CheckpointError, match=r"step-00000040.safetensors: corrupt or truncated checkpoint"):
+        fit(*toy_run(steps=60), out_dir=tmp_path, resume=True, progress=False)
+    assert len(list((tmp_path / "checkpoints").iterdir())) == 2  # nothing deleted

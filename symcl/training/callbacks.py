@@ -130,8 +130,7 @@ class Checkpointer(Callback):
             self.save(state)
 
     def on_train_end(self, state: TrainState) -> None:
-        if state.last_checkpoint != checkpoint_path(state.out_dir / "checkpoints", state.step):
-            self.save(state)
+        self.save_if_new(state)
         if not is_main_process():
             return
         save_weights(state.out_dir / "model.safetensors", state.model)
@@ -139,6 +138,11 @@ class Checkpointer(Callback):
         from symcl.plots import plot_training_curves  # matplotlib is slow to import: only here
 
         plot_training_curves(state.history, state.out_dir / "training_curves.png")
+
+    def save_if_new(self, state: TrainState) -> None:
+        """Checkpoint the current step unless that is done already."""
+        if state.last_checkpoint != checkpoint_path(state.out_dir / "checkpoints", state.step):
+            self.save(state)
 
     def save(self, state: TrainState) -> None:
         """Every rank takes part (the RNG states are gathered); rank 0 writes."""

@@ -22,6 +22,7 @@ from symcl.errors import TrainingError, UserInputError
 from symcl.metrics import alignment, effective_rank, uniformity
 from symcl.training.callbacks import Callback, Checkpointer, EarlyStopping, HistoryRecorder, ProgressBar
 from symcl.training.config import TrainConfig
+from symcl.training.interruption import StopRequest
 from symcl.training.schedule import warmup_cosine
 from symcl.training.state import TrainState
 from symcl.views import ViewBatch, ViewGenerator
@@ -54,6 +55,11 @@ def fit(
     on CPU; it refuses a checkpoint written with another ``config`` or ``metadata``.
     Without ``resume``, an ``out_dir`` that already holds checkpoints is refused, so
     two runs never mix theirs. ``resume=True`` without ``out_dir`` is refused.
+
+    With ``out_dir``, in a single process, Ctrl-C (SIGINT) and SIGTERM received while
+    training stop it after the current step, which is checkpointed first; then the
+    signal takes its usual course (``KeyboardInterrupt``, or the previous SIGTERM
+    handler). A second signal stops at once. Under torchrun the signals act as usual.
 
     Every step runs in training mode, except submodules that the caller put in eval mode
     inside a model in training mode (a frozen BatchNorm or pretrained trunk): they stay in
@@ -118,9 +124,11 @@ def fit(
         Path(out_dir) if out_dir is not None else None,
     )
     callbacks = _default_callbacks(config, progress and me == 0) + list(callbacks)
+    checkpointer = None
     if state.out_dir is not None:
         make_directory(state.out_dir)
-        callbacks.append(Checkpointer(callbacks[:], metadata))
+        checkpointer = Checkpointer(callbacks[:], metadata)
+        callbacks.append(checkpointer)
         if resume:
             _resume(state, callbacks, metadata or {})
         else:
@@ -131,16 +139,22 @@ def fit(
     modes = [_training_modes(network), _training_modes(objective)]
     for callback in callbacks:
         callback.on_train_start(state)
-    while state.step < config.steps and not state.stop_reason:
-        batch = views.sample(config.batch_size // ranks, data_generator).to(device)
-        for recorded in modes:  # an evaluator or callback cannot leave its mode behind
-            restore_modes(recorded)
-        loss = _train_step(state, network, batch)
-        state.step += 1
-        due = config.eval_every and (state.step % config.eval_every == 0 or state.step == config.steps)
-        metrics = _plain_metrics(evaluate(model)) if due else None
-        for callback in callbacks:
-            callback.on_step_end(state, loss, metrics)
+    # Ctrl-C or SIGTERM stop after the step, once it is checkpointed (one process only: ranks
+    # would receive the signal at different steps).
+    with StopRequest(checkpointer is not None and ranks == 1) as stop:
+        while state.step < config.steps and not state.stop_reason:
+            batch = views.sample(config.batch_size // ranks, data_generator).to(device)
+            for recorded in modes:  # an evaluator or callback cannot leave its mode behind
+                restore_modes(recorded)
+            loss = _train_step(state, network, batch)
+            state.step += 1
+            due = config.eval_every and (state.step % config.eval_every == 0 or state.step == config.steps)
+            metrics = _plain_metrics(evaluate(model)) if due else None
+            for callback in callbacks:
+                callback.on_step_end(state, loss, metrics)
+            if stop.received is not None:
+                checkpointer.save_if_new(state)
+                stop.stop()
     for callback in callbacks:
         callback.on_train_end(state)
     return state

@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import subprocess
@@ -254,3 +255,50 @@ def test_resume_fails_in_one_line_when_no_checkpoint_can_be_read(tmp_path):
     with pytest.raises(CheckpointError, match=r"step-00000040.safetensors: corrupt or truncated checkpoint"):
         fit(*toy_run(steps=60), out_dir=tmp_path, resume=True, progress=False)
     assert len(list((tmp_path / "checkpoints").iterdir())) == 2  # nothing deleted
+
+
+class SendSignal(Callback):
+    def __init__(self, step, signum, times=1):
+        self.step, self.signum, self.times = step, signum, times
+
+    def on_step_end(self, state, loss, metrics):
+        if state.step == self.step:
+            for _ in range(self.times):
+                os.kill(os.getpid(), self.signum)
+
+
+def test_ctrl_c_checkpoints_the_completed_step_and_resume_equals_an_uninterrupted_run(tmp_path):
+    whole, interrupted = tmp_path / "whole", tmp_path / "interrupted"
+    fit(*toy_run(steps=60), out_dir=whole, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        fit(*toy_run(steps=60), out_dir=interrupted, callbacks=[SendSignal(37, signal.SIGINT)], progress=False)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    assert (interrupted / "checkpoints" / "step-00000037.safetensors").exists()
+    assert json.loads((interrupted / "history.json").read_text())["steps"][-1]["step"] == 37
+    state = fit(*toy_run(steps=60), out_dir=interrupted, resume=True, progress=False)
+    assert state.step == 60
+    for name in ("model.safetensors", "history.json"):
+        assert (whole / name).read_bytes() == (interrupted / name).read_bytes(), name
+
+
+def test_sigterm_checkpoints_the_completed_step_then_calls_the_previous_handler(tmp_path):
+    from symcl.errors import Terminated
+
+    def terminate(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        with pytest.raises(Terminated):
+            fit(*toy_run(steps=60), out_dir=tmp_path, callbacks=[SendSignal(23, signal.SIGTERM)], progress=False)
+        assert signal.getsignal(signal.SIGTERM) is terminate
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert (tmp_path / "checkpoints" / "step-00000023.safetensors").exists()
+
+
+def test_a_second_ctrl_c_stops_at_once(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        fit(*toy_run(steps=60), out_dir=tmp_path, callbacks=[SendSignal(37, signal.SIGINT, 2)], progress=False)
+    assert not (tmp_path / "checkpoints" / "step-00000037.safetensors").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

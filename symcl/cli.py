@@ -204,12 +204,19 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, steps: int = 1000
 
 
 def relaunch_if_distributed(args: argparse.Namespace, module: str) -> int | None:
-    """With --nproc > 1 (or --max-restarts), rerun this command under torchrun and return its status.
+    """Refuse what can be refused before the data is read; with --nproc > 1 (or --max-restarts),
+    rerun this command under torchrun and return its status.
 
-    Returns None when this process should train itself: a plain single-process run, or
-    a torchrun worker. ``module`` is what ``python -m`` runs, e.g. "symcl.cli".
+    Every ``train`` command calls it first, so a folder that holds an earlier run's
+    checkpoints, without --resume, is refused before any data work. Returns None when
+    this process should train itself: a plain single-process run, or a torchrun worker.
+    ``module`` is what ``python -m`` runs, e.g. "symcl.cli".
     """
-    if launched_by_torchrun() or (args.nproc == 1 and args.max_restarts == 0):
+    if launched_by_torchrun():  # checked by the parent; a restarted worker resumes
+        return None
+    if not args.resume:  # and the restarted workers would resume whatever the folder holds
+        refuse_earlier_run(Path(args.out))
+    if args.nproc == 1 and args.max_restarts == 0:
         return None
     # What the workers would refuse is refused here, in one line, rather than in every
     # worker under torchrun's traceback (and again after each restart).
@@ -218,8 +225,6 @@ def relaunch_if_distributed(args: argparse.Namespace, module: str) -> int | None
         raise UserInputError(f"--batch-size {args.batch_size} must be a multiple of --nproc {args.nproc}")
     if args.resume:
         refuse_other_process_count(Path(args.out), args.nproc)
-    else:  # and the restarted workers resume whatever the folder holds
-        refuse_earlier_run(Path(args.out))
     return relaunch_with_torchrun(module, args.command_line, nproc=args.nproc, max_restarts=args.max_restarts)
 
 

@@ -281,3 +281,13 @@ def test_a_relaunch_checks_the_newest_readable_checkpoint(monkeypatch, tmp_path,
     monkeypatch.setattr(symcl.cli, "relaunch_with_torchrun", lambda *a, **kw: pytest.fail("relaunched"))
     assert toy.main([*common, "--resume", "--nproc", "2"]) == 2
     assert "step-00000002.safetensors: written by 1 process(es)" in capsys.readouterr().err
+
+
+def test_a_used_folder_without_resume_is_refused_before_the_data_is_read(monkeypatch, tmp_path, capsys):
+    from symcl import toy
+
+    common = ["--out", str(tmp_path), "--steps", "4", "--checkpoint-every", "2", "--eval-every", "0", "--quiet"]
+    assert toy.main(common) == 0
+    monkeypatch.setattr(toy, "RingBlobs", lambda *a, **kw: pytest.fail("the data was read before the refusal"))
+    assert toy.main(common) == 2
+    assert "holds the checkpoints of an earlier run (newest step-00000004.safetensors)" in capsys.readouterr().err

@@ -137,7 +137,8 @@ def _status_of(run: Callable[[], int | None]) -> int:
 
 def _report_stop(message: str) -> None:
     if not in_relaunched_worker():  # the parent of relaunched workers says it once for all
-        print(message, file=sys.stderr)
+        # On a terminal the cursor is still on the progress bar's line (or after the echoed ^C).
+        print(("\n" if sys.stderr.isatty() else "") + message, file=sys.stderr)
 
 
 def add_command_group(subparsers, name: str, help: str) -> argparse._SubParsersAction:
@@ -215,7 +216,7 @@ def relaunch_if_distributed(args: argparse.Namespace, module: str) -> int | None
     if launched_by_torchrun():  # checked by the parent; a restarted worker resumes
         return None
     if not args.resume:  # and the restarted workers would resume whatever the folder holds
-        refuse_earlier_run(Path(args.out))
+        refuse_earlier_run(Path(args.out), "--resume")
     if args.nproc == 1 and args.max_restarts == 0:
         return None
     # What the workers would refuse is refused here, in one line, rather than in every

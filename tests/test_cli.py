@@ -1,3 +1,4 @@
+import io
 import os
 import subprocess
 import sys
@@ -291,3 +292,34 @@ def test_a_used_folder_without_resume_is_refused_before_the_data_is_read(monkeyp
     monkeypatch.setattr(toy, "RingBlobs", lambda *a, **kw: pytest.fail("the data was read before the refusal"))
     assert toy.main(common) == 2
     assert "holds the checkpoints of an earlier run (newest step-00000004.safetensors)" in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_interrupted_starts_a_new_line_on_a_terminal(monkeypatch, terminal):
+    from symcl.cli import run_guarded
+
+    stderr = _Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+
+    def interrupted():
+        stderr.write("training:  36%|###6      | 73/200")  # a progress bar, without its newline
+        raise KeyboardInterrupt
+
+    assert run_guarded(interrupted) == 130
+    expected = "\nsymcl: interrupted\n" if terminal else "symcl: interrupted\n"
+    assert stderr.getvalue() == "training:  36%|###6      | 73/200" + expected
+
+
+def test_the_used_folder_refusal_names_the_flag_only(monkeypatch, tmp_path, capsys):
+    from symcl import toy
+
+    common = ["--out", str(tmp_path), "--steps", "2", "--checkpoint-every", "2", "--eval-every", "0", "--quiet"]
+    assert toy.main(common) == 0
+    assert toy.main(common) == 2
+    err = capsys.readouterr().err
+    assert "continue it with --resume, or write this run to another folder" in err and "resume=True" not in err

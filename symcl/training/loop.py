@@ -313,13 +313,16 @@ def _check_process_count(path: Path, written_by: int, processes: int) -> None:
         )
 
 
-def refuse_earlier_run(out_dir: Path) -> None:
-    """A fresh run must not mix its checkpoints with an earlier run's, which a later resume would pick up."""
+def refuse_earlier_run(out_dir: Path, resume: str = "resume=True") -> None:
+    """A fresh run must not mix its checkpoints with an earlier run's, which a later resume would pick up.
+
+    ``resume`` is how the caller continues a run: ``resume=True`` for fit, ``--resume`` on the command line.
+    """
     found = list_checkpoints(out_dir / "checkpoints")
     if found:
         raise UserInputError(
             f"{out_dir}: holds the checkpoints of an earlier run (newest {found[-1].name}); continue it with "
-            "resume=True (--resume), or write this run to another folder"
+            f"{resume}, or write this run to another folder"
         )
 
 

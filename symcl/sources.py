@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from symcl.atomic import read_json, write_json
-from symcl.checkpoint import list_checkpoints, load_state
 from symcl.distributed.context import is_main_process
 from symcl.errors import UserInputError
+from symcl.training.loop import newest_readable_checkpoint
 
 
 def fingerprint(path: str | os.PathLike) -> dict[str, Any]:
@@ -52,10 +52,12 @@ def resumable_sources(
     the fingerprints keeps its sources as typed then: spelled the same, it resumes as it did.
     """
     current = identify(sources)
-    found = list_checkpoints(Path(out_dir) / "checkpoints") if resume and out_dir is not None else []
-    if not found:
+    # the checkpoint the resume will load: a truncated newer one is passed over (fit warns about it)
+    readable = newest_readable_checkpoint(Path(out_dir), warn=False) if resume and out_dir is not None else None
+    if readable is None:
         return current
-    saved = load_state(found[-1]).get("metadata", {}).get(section, {}).get("sources")
+    checkpoint, state = readable
+    saved = state.get("metadata", {}).get(section, {}).get("sources")
     if not isinstance(saved, list):
         return current  # no record to compare with: the engine decides
     if saved and all(isinstance(s, str) for s in saved):
@@ -64,16 +66,16 @@ def resumable_sources(
         if not any(isinstance(s, dict) for s in current):
             return current  # names, not files: the engine names the difference
         raise UserInputError(
-            f"{found[-1]}: this run began before symcl fingerprinted its training files, so it resumes only "
+            f"{checkpoint}: this run began before symcl fingerprinted its training files, so it resumes only "
             f"with them spelled as then: {' '.join(saved)}"
         )
     if len(saved) != len(current):
         raise UserInputError(
-            f"{found[-1]}: cannot resume on {len(current)} training file(s); the run began on {len(saved)}"
+            f"{checkpoint}: cannot resume on {len(current)} training file(s); the run began on {len(saved)}"
         )
     for number, (source, old, new) in enumerate(zip(sources, saved, current, strict=True), start=1):
         if old != new:
-            raise UserInputError(f"{source}: training file {number} {_change(old, new)} since {found[-1]}")
+            raise UserInputError(f"{source}: training file {number} {_change(old, new)} since {checkpoint}")
     return current
 
 

@@ -30,7 +30,10 @@ def fingerprint(path: str | os.PathLike) -> dict[str, Any]:
     """``{"bytes": size, "sha256": hex digest}`` of a file's bytes; an unreadable file raises UserInputError."""
     try:
         with open(path, "rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            digest = hashlib.sha256()
+            for block in iter(lambda: handle.read(1 << 20), b""):  # not hashlib.file_digest: Python 3.11+
+                digest.update(block)
+            digest = digest.hexdigest()
             size = os.fstat(handle.fileno()).st_size
     except OSError as error:
         raise UserInputError(f"{path}: cannot read it ({error.strerror or error})") from None

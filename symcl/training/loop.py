@@ -275,27 +275,36 @@ def newest_readable_checkpoint(out_dir: Path, *, warn: bool = True) -> tuple[Pat
     """The newest checkpoint of ``out_dir`` that can be read, and its contents; None when there is none.
 
     A newer file that cannot be read (truncated by a full disk, damaged by a copy) is
-    passed over, with one warning naming it and the checkpoint used instead; it stays on
-    disk. When no checkpoint can be read, the newest one's error is raised.
+    passed over. With ``warn`` (the resume itself), one warning names it and the
+    checkpoint used instead, and it is set aside as ``<name>.unreadable``: kept for
+    inspection, but no longer a checkpoint, which pruning would otherwise count as the
+    newest and keep in place of the resumed run's own. When no checkpoint can be read,
+    the newest one's error is raised.
     """
     found = list_checkpoints(out_dir / "checkpoints")
-    unreadable: list[CheckpointError] = []
+    unreadable: list[tuple[Path, CheckpointError]] = []
     for path in reversed(found):
         try:
             saved = load_state(path)
         except CheckpointError as error:
-            unreadable.append(error)
+            unreadable.append((path, error))
             continue
         if unreadable and warn and is_main_process():
+            for bad, _ in unreadable:
+                bad.rename(bad.with_name(bad.name + UNREADABLE_SUFFIX))
             print(
-                f"symcl: warning: cannot read {'; '.join(str(e) for e in unreadable)}; resuming from the newest "
-                f"readable checkpoint, {path.name}, instead (the unreadable file(s) are left in place)",
+                f"symcl: warning: cannot read {'; '.join(str(error) for _, error in unreadable)}; resuming from the "
+                f"newest readable checkpoint, {path.name}, instead (the unreadable file(s) are kept as "
+                f"*{UNREADABLE_SUFFIX})",
                 file=sys.stderr,
             )
         return path, saved
     if unreadable:
-        raise unreadable[0]
+        raise unreadable[0][1]
     return None
+
+
+UNREADABLE_SUFFIX = ".unreadable"
 
 
 def _written_by(path: Path, saved: Any) -> int:

@@ -243,6 +243,31 @@ def test_a_truncated_newest_checkpoint_falls_back_to_the_newest_readable_one(tmp
     assert state.step == 60
     for name in ("model.safetensors", "history.json"):
         assert (whole / name).read_bytes() == (interrupted / name).read_bytes(), name
+    assert (checkpoints / "step-00000040.safetensors.unreadable").is_file()  # kept, but no checkpoint any more
+
+
+def test_the_resumed_runs_checkpoints_are_not_pruned_in_favour_of_an_unreadable_newer_one(tmp_path):
+    import signal
+
+    whole, interrupted = tmp_path / "whole", tmp_path / "interrupted"
+    fit(*toy_run(steps=60), out_dir=whole, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        fit(*toy_run(steps=60), out_dir=interrupted, callbacks=[Interrupt(45)], progress=False)
+    _truncate(interrupted / "checkpoints" / "step-00000040.safetensors")
+    # resumed at 30 and stopped by Ctrl-C at 35, which checkpoints step 35; with one checkpoint kept,
+    # counting the unreadable step 40 as the newest would prune step 35 and leave nothing to resume
+    with pytest.raises(KeyboardInterrupt):
+        fit(
+            *toy_run(steps=60, keep_checkpoints=1),
+            out_dir=interrupted,
+            resume=True,
+            callbacks=[SendSignal(35, signal.SIGINT)],
+            progress=False,
+        )
+    assert [p.name for p in (interrupted / "checkpoints").glob("*.safetensors")] == ["step-00000035.safetensors"]
+    fit(*toy_run(steps=60, keep_checkpoints=1), out_dir=interrupted, resume=True, progress=False)
+    for name in ("model.safetensors", "history.json"):
+        assert (whole / name).read_bytes() == (interrupted / name).read_bytes(), name
 
 
 def test_resume_fails_in_one_line_when_no_checkpoint_can_be_read(tmp_path):

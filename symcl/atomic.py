@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         raise IsADirectoryError(f"{path}: is a folder; give the path of a file to write")
     make_directory(path.parent)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_WRITER}.", suffix=".tmp", dir=path.parent)
     except OSError as error:  # name the file asked for, not the hidden temporary one
         raise type(error)(f"{path}: cannot write it ({error.strerror or error})") from None
     os.close(fd)
@@ -45,7 +46,37 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _remove_killed_writes(path)
     return path
+
+
+# Who writes a temporary file, in its name: a later write of the same file can then tell
+# the leftovers of a killed process (SIGKILL runs no cleanup) from a live writer's.
+_HOST = "".join(c if c.isalnum() else "-" for c in os.uname().nodename)[:32] or "host"
+_WRITER = f"{_HOST}-{os.getpid()}"
+
+
+def _remove_killed_writes(path: Path) -> None:
+    """Delete the temporaries of ``path`` left by processes of this host that no longer run.
+
+    A temporary of another host (a shared file system) or of a live process is left
+    alone: it may be a write in progress.
+    """
+    prefix = f".{path.name}.{_HOST}-"
+    for leftover in path.parent.glob(f".{glob_escape(path.name)}.{glob_escape(_HOST)}-*.tmp"):
+        pid = leftover.name[len(prefix) :].split(".", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 @contextmanager

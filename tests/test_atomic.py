@@ -152,3 +152,23 @@ def test_a_rename_that_fails_midway_leaves_no_temporary_and_names_what_was_repla
             for name in ("a.txt", "b.txt", "c.txt"):
                 atomic_write(tmp_path / name, lambda tmp: tmp.write_text("new"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_a_write_removes_the_temporaries_a_killed_writer_left_and_no_others(tmp_path):
+    import subprocess
+    import sys
+
+    from symcl.atomic import _HOST
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, alive = int(finished.stdout), os.getppid()
+    killed = tmp_path / f".out.txt.{_HOST}-{dead}.k1ll3d.tmp"  # as SIGKILL leaves it
+    in_progress = tmp_path / f".out.txt.{_HOST}-{alive}.l1v3.tmp"
+    other_host = tmp_path / f".out.txt.elsewhere-{dead}.0th3r.tmp"  # a shared file system
+    other_file = tmp_path / f".other.txt.{_HOST}-{dead}.0th3r.tmp"
+    for leftover in (killed, in_progress, other_host, other_file):
+        leftover.write_text("partial")
+    atomic_write(tmp_path / "out.txt", lambda tmp: tmp.write_text("done"))
+    assert (tmp_path / "out.txt").read_text() == "done"
+    assert not killed.exists()
+    assert in_progress.exists() and other_host.exists() and other_file.exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,7 +53,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
 
 # Who writes a temporary file, in its name: a later write of the same file can then tell
 # the leftovers of a killed process (SIGKILL runs no cleanup) from a live writer's.
-_HOST = "".join(c if c.isalnum() else "-" for c in os.uname().nodename)[:32] or "host"
+_HOST = "".join(c if c.isalnum() else "-" for c in platform.node())[:32] or "host"
 _WRITER = f"{_HOST}-{os.getpid()}"
 
 

@@ -63,6 +63,8 @@ def _remove_killed_writes(path: Path) -> None:
     A temporary of another host (a shared file system) or of a live process is left
     alone: it may be a write in progress.
     """
+    if os.name != "posix":  # os.kill(pid, 0) asks whether a process runs only on POSIX (Windows would end it)
+        return
     prefix = f".{path.name}.{_HOST}-"
     for leftover in path.parent.glob(f".{glob_escape(path.name)}.{glob_escape(_HOST)}-*.tmp"):
         pid = leftover.name[len(prefix) :].split(".", 1)[0]

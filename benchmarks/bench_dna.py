@@ -312,9 +312,8 @@ def binning(genomes: dict[str, Genome], keys: list[str], models, seed: int = 0) 
             piece = genome.records[r][start + offset : start + offset + length]
             contigs.append(dna.reverse_complement(piece) if rng.random() < 0.5 else piece)
             truth.append(label)
-    frequencies = tnf(contigs)
     # tnf_clr: TNF as `symcl dna bin --features tnf` clusters it (standardised centred log-ratios)
-    features = {"tnf": frequencies, "tnf_clr": dna.standardised_log_ratios(frequencies)}
+    features = {"tnf": tnf(contigs), "tnf_clr": dna.tnf_binning_features(contigs)}
     features |= {name: embed(m, contigs, w) for name, (m, w) in models.items()}
     scores = {
         name: float(adjusted_rand_score(truth, dna.bin_contigs(x, len(keys), seed=seed)))

@@ -114,7 +114,7 @@ def _bin_both_routes(part: Path, length: int, fragments, embedded, labels: np.nd
     Returns the TNF features and the ARI and 1-NN accuracy of each route ("learned", "TNF").
     """
     learned = embedded.embeddings
-    baseline = tnf_features([seq for _, seq in fragments])
+    baseline = dna.tnf_binning_features([seq for _, seq in fragments])
     ids = [fragment_id for fragment_id, _ in fragments]
     bins = {"learned": bin_as_cli(learned, n_bins, seed), "TNF": bin_as_cli(baseline, n_bins, seed)}
     # the files the reproduce lines write, so that they can be compared with the commands' own
@@ -144,11 +144,6 @@ def _worst_invariance(scores) -> dict[str, float]:
         "matched": min(s["matched"] for s in scores),
         "unrelated": max(s["unrelated"] for s in scores),
     }
-
-
-def tnf_features(seqs) -> np.ndarray:
-    """TNF as ``symcl dna bin --features tnf`` clusters it: pseudocount 1, standardised log-ratios."""
-    return dna.standardised_log_ratios(dna.tnf(seqs, pseudocount=1.0))
 
 
 def bin_as_cli(features: np.ndarray, n_bins: int, seed: int) -> np.ndarray:

@@ -35,7 +35,7 @@ from .alphabet import (
     reverse_complement_codes,
     to_codes,
 )
-from .binning import bin_contigs, choose_bins, save_bins, standardised_log_ratios
+from .binning import bin_contigs, choose_bins, save_bins, standardised_log_ratios, tnf_binning_features
 from .codon_encoder import phase_bags
 from .embedding import SequenceEmbeddings, embed_sequences, save_embeddings, strand_invariance, window_starts
 from .encoders import (
@@ -100,6 +100,7 @@ __all__ = [
     "save_embeddings",
     "sequencing_errors",
     "standardised_log_ratios",
+    "tnf_binning_features",
     "strand_invariance",
     "tnf",
     "to_codes",

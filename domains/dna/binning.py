@@ -98,6 +98,16 @@ def runner_up(scores: dict[int, float], margin: float = SILHOUETTE_MARGIN) -> in
     return ranked[1]
 
 
+def tnf_binning_features(sequences) -> np.ndarray:
+    """TNF as ``symcl dna bin --features tnf`` clusters it: pseudocount 1, then :func:`standardised_log_ratios`.
+
+    ``sequences`` as for :func:`~symcl.domains.dna.tnf` (a stream is read one record at a time).
+    """
+    from .tnf import tnf
+
+    return standardised_log_ratios(tnf(sequences, pseudocount=1.0))
+
+
 def standardised_log_ratios(frequencies: np.ndarray) -> np.ndarray:
     """TNF as binning features: centred log-ratios, each column standardised over the contigs.
 

@@ -295,7 +295,7 @@ def _embed(args: argparse.Namespace) -> None:
 
 
 def _bin(args: argparse.Namespace) -> None:
-    from .binning import bin_contigs, save_bins, standardised_log_ratios
+    from .binning import bin_contigs, save_bins
     from .embedding import embed_sequences
 
     refuse_writing_over_an_input(args.output, [args.input])
@@ -324,8 +324,6 @@ def _bin(args: argparse.Namespace) -> None:
         raise UserInputError(
             f"{args.input}: {len(ids)} contig(s) of at least {args.min_length} bp, fewer than --bins {args.bins}"
         )
-    if args.features == "tnf":
-        features = standardised_log_ratios(features)
     if args.bins is None:
         _choose_and_save(args, ids, features)
         return
@@ -380,8 +378,8 @@ def _note_the_search_for_k(n_contigs: int) -> None:
 
 
 def _tnf_and_ids(records) -> tuple[np.ndarray, list[str]]:
-    """TNF (pseudocount 1) of a stream of records, one in memory at a time, and their ids."""
-    from .tnf import tnf
+    """TNF binning features of a stream of records, one in memory at a time, and their ids."""
+    from .binning import tnf_binning_features
 
     ids: list[str] = []
 
@@ -390,7 +388,7 @@ def _tnf_and_ids(records) -> tuple[np.ndarray, list[str]]:
             ids.append(record.id)
             yield record
 
-    return tnf(named(), pseudocount=1.0), ids
+    return tnf_binning_features(named()), ids
 
 
 def _model_and_window(args: argparse.Namespace):
